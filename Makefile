@@ -1,0 +1,71 @@
+# Every target installs what it needs first (Node 22, npm packages, the local stack),
+# idempotently, so `make run` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+NODE_BIN := $(shell scripts/ensure-node.sh)
+export PATH := $(NODE_BIN):$(PATH)
+STACK_ENV = eval "$$(scripts/stack.sh env)"
+
+# Local defaults for `make run`; override on the command line or in the environment.
+ROLE ?= all
+MANAGED_NAMESPACES ?= *
+export ROLE MANAGED_NAMESPACES
+
+.PHONY: help deps build stack-up stack-down stack-status stack-env migrate run test test-unit lint format bench openapi
+
+help:
+	@echo "make run          set everything up, migrate, and run all roles (Swagger UI at /docs)"
+	@echo "make test         set everything up and run the whole test suite"
+	@echo "make stack-env    print export lines for DATABASE_URL, NATS_URL, KUBECONFIG and kubectl"
+	@echo "make stack-down   stop PostgreSQL, NATS and the Kubernetes control plane"
+	@echo "make bench        run the benchmarks and print their figures"
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+deps: node_modules/.installed
+
+build: deps
+	npm run -s build
+
+stack-up:
+	scripts/stack.sh up
+
+stack-down:
+	scripts/stack.sh down
+
+stack-status:
+	@scripts/stack.sh status
+
+stack-env:
+	@scripts/stack.sh env
+
+migrate: build stack-up
+	$(STACK_ENV); npm run -s migration:run
+
+run: migrate
+	$(STACK_ENV); exec node dist/src/main.js
+
+test-unit: deps
+	npm run -s test -- --selectProjects unit
+
+lint: deps
+	npx eslint .
+	npx prettier --check .
+
+format: deps
+	npx prettier --write .
+
+test: build stack-up
+	npx tsc --noEmit -p tsconfig.json
+	npx eslint .
+	$(STACK_ENV); npm run -s test -- --runInBand
+
+openapi: build stack-up
+	$(STACK_ENV); npm run -s openapi:export
+
+bench: build stack-up
+	$(STACK_ENV); node dist/bench/run.js

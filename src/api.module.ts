@@ -1,0 +1,10 @@
+import { Module } from '@nestjs/common';
+import { HealthController } from './health/health.controller.js';
+import { RequestsApiModule } from './requests/requests-api.module.js';
+
+/** The REST API role: intake, request reads, health and metrics over HTTP. */
+@Module({
+  imports: [RequestsApiModule],
+  controllers: [HealthController],
+})
+export class ApiModule {}

@@ -1,0 +1,59 @@
+import 'reflect-metadata';
+import { INestApplicationContext, ValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { SwaggerModule } from '@nestjs/swagger';
+import { useContainer } from 'class-validator';
+import type { NextFunction, Request, Response } from 'express';
+import { AppModule, servesHttpApi } from './app.module.js';
+import type { AppConfig } from './config/app-config.js';
+import { HttpExceptionFilter, toErrorBody } from './common/http-exception.filter.js';
+import { AppLogger } from './common/logging.js';
+import { HealthServer } from './health/health.server.js';
+import { buildOpenApi } from './openapi.js';
+import { VALIDATOR_PROVIDERS } from './requests/requests-api.module.js';
+
+export interface Running {
+  app: INestApplicationContext;
+  /** Where /healthz, /readyz and /metrics answer: the API port, or HEALTH_PORT without the API. */
+  healthUrl: string;
+  /** The API's base URL, when this process serves it. */
+  apiUrl?: string;
+  close(): Promise<void>;
+}
+
+/** Boots the roles in config.roles: an HTTP app when the API is among them, otherwise a standalone context. */
+export async function bootstrap(config: AppConfig): Promise<Running> {
+  const logger = new AppLogger(config.roles, config.LOG_LEVEL as never);
+  const root = AppModule.forRoles(config);
+  if (!servesHttpApi(config.roles)) {
+    const app = await NestFactory.createApplicationContext(root, { logger, abortOnError: false });
+    app.enableShutdownHooks();
+    const port = await app.get(HealthServer).listen(config.HEALTH_PORT);
+    return { app, healthUrl: `http://127.0.0.1:${port}`, close: () => app.close() };
+  }
+
+  const app = await NestFactory.create<NestExpressApplication>(root, { logger, bodyParser: false, abortOnError: false });
+  app.useBodyParser('json', { limit: config.MAX_BODY_BYTES });
+  // Body-parser failures (bad JSON, too large) happen before Nest's filters can see them.
+  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (!err) return next();
+    const body = toErrorBody(err);
+    res.status(body.statusCode).json(body);
+  });
+  app.useGlobalPipes(
+    new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true, stopAtFirstError: false }),
+  );
+  app.useGlobalFilters(new HttpExceptionFilter());
+  // Validator constraints that need config are Nest providers; class-validator builds the rest itself.
+  const constraints = new Map<unknown, unknown>(VALIDATOR_PROVIDERS.map((c) => [c, app.get(c, { strict: false })]));
+  useContainer({ get: (cls: unknown) => constraints.get(cls) }, { fallback: true });
+  app.enableShutdownHooks();
+  SwaggerModule.setup('docs', app, () => buildOpenApi(app), { jsonDocumentUrl: 'docs-json' });
+  await app.init();
+  await app.listen(config.HTTP_PORT, '0.0.0.0');
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : config.HTTP_PORT;
+  const url = `http://127.0.0.1:${port}`;
+  return { app, healthUrl: url, apiUrl: url, close: () => app.close() };
+}

@@ -1,0 +1,33 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiProperty, ApiResponse } from '@nestjs/swagger';
+
+/** The body of every error response. */
+export class ErrorResponseDto {
+  @ApiProperty({ example: 400 })
+  statusCode!: number;
+
+  @ApiProperty({ example: 'Bad Request' })
+  error!: string;
+
+  @ApiProperty({
+    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+    example: ['replicas must not be less than 0', 'image must be an image reference with no whitespace'],
+  })
+  message!: string | string[];
+
+  @ApiProperty({ required: false, example: 'ValidationFailed', description: 'The domain error code' })
+  code?: string;
+}
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid input; message names each bad field',
+  403: 'Namespace not allowed (MANAGED_NAMESPACES, or a Kubernetes system namespace)',
+  404: 'Not found',
+  409: 'Not possible in the current state',
+  413: 'Body larger than MAX_BODY_BYTES',
+  422: 'Idempotency-Key reused with a different body',
+  503: 'A dependency is unavailable',
+};
+
+export const ApiErrors = (...statuses: number[]) =>
+  applyDecorators(...statuses.map((status) => ApiResponse({ status, description: DESCRIPTIONS[status], type: ErrorResponseDto })));

@@ -1,0 +1,56 @@
+/**
+ * Every failure the domain reports carries one of these codes. Transports map codes
+ * in one place each: HTTP statuses in http-exception.filter.ts, JetStream outcomes
+ * in jetstream-outcome.ts. Request records store the code as error.code.
+ */
+export enum ErrorCode {
+  // Request intake (API)
+  ValidationFailed = 'ValidationFailed',
+  NamespaceNotAllowed = 'NamespaceNotAllowed',
+  PayloadTooLarge = 'PayloadTooLarge',
+  IdempotencyKeyReused = 'IdempotencyKeyReused',
+  RequestNotFound = 'RequestNotFound',
+  DeploymentNotFound = 'DeploymentNotFound',
+  ReconcileRunNotFound = 'ReconcileRunNotFound',
+  RequestNotRetryable = 'RequestNotRetryable',
+  // Outcomes of applying a request to Kubernetes
+  Conflict = 'Conflict',
+  ResourceVersionConflict = 'ResourceVersionConflict',
+  Forbidden = 'Forbidden',
+  NotFound = 'NotFound',
+  NamespaceNotFound = 'NamespaceNotFound',
+  Invalid = 'Invalid',
+  Unauthorized = 'Unauthorized',
+  KubernetesUnavailable = 'KubernetesUnavailable',
+  KubernetesError = 'KubernetesError',
+  DeadlineExceeded = 'DeadlineExceeded',
+  DeadLettered = 'DeadLettered',
+  // Infrastructure
+  QueueUnavailable = 'QueueUnavailable',
+  DependencyUnavailable = 'DependencyUnavailable',
+}
+
+/** Codes whose cause may go away on its own: retried with backoff, never failed at once. */
+export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.KubernetesUnavailable,
+  ErrorCode.ResourceVersionConflict,
+  ErrorCode.QueueUnavailable,
+  ErrorCode.DependencyUnavailable,
+]);
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+
+  get retryable(): boolean {
+    return RETRYABLE_CODES.has(this.code);
+  }
+}
+
+export const isDomainError = (e: unknown): e is DomainError => e instanceof DomainError;

@@ -1,0 +1,90 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { DomainError, ErrorCode } from './domain-error.js';
+
+/** The HTTP status of each domain error code: the API's one mapping. */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  [ErrorCode.ValidationFailed]: HttpStatus.BAD_REQUEST,
+  [ErrorCode.NamespaceNotAllowed]: HttpStatus.FORBIDDEN,
+  [ErrorCode.PayloadTooLarge]: HttpStatus.PAYLOAD_TOO_LARGE,
+  [ErrorCode.IdempotencyKeyReused]: HttpStatus.UNPROCESSABLE_ENTITY,
+  [ErrorCode.RequestNotFound]: HttpStatus.NOT_FOUND,
+  [ErrorCode.DeploymentNotFound]: HttpStatus.NOT_FOUND,
+  [ErrorCode.ReconcileRunNotFound]: HttpStatus.NOT_FOUND,
+  [ErrorCode.RequestNotRetryable]: HttpStatus.CONFLICT,
+  [ErrorCode.Conflict]: HttpStatus.CONFLICT,
+  [ErrorCode.ResourceVersionConflict]: HttpStatus.CONFLICT,
+  [ErrorCode.Forbidden]: HttpStatus.FORBIDDEN,
+  [ErrorCode.NotFound]: HttpStatus.NOT_FOUND,
+  [ErrorCode.NamespaceNotFound]: HttpStatus.NOT_FOUND,
+  [ErrorCode.Invalid]: HttpStatus.UNPROCESSABLE_ENTITY,
+  [ErrorCode.Unauthorized]: HttpStatus.BAD_GATEWAY,
+  [ErrorCode.KubernetesUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
+  [ErrorCode.KubernetesError]: HttpStatus.BAD_GATEWAY,
+  [ErrorCode.DeadlineExceeded]: HttpStatus.GATEWAY_TIMEOUT,
+  [ErrorCode.DeadLettered]: HttpStatus.CONFLICT,
+  [ErrorCode.QueueUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
+  [ErrorCode.DependencyUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
+};
+
+const REASON: Record<number, string> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  422: 'Unprocessable Entity',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string | string[];
+  code?: string;
+}
+
+/** Body-parser errors (bad JSON, too large) arrive as plain errors with a status and type. */
+interface ParserError {
+  status?: number;
+  type?: string;
+  message: string;
+}
+
+export function toErrorBody(e: unknown): ErrorBody {
+  if (e instanceof DomainError) {
+    const statusCode = HTTP_STATUS[e.code];
+    return { statusCode, error: REASON[statusCode] ?? 'Error', message: e.message, code: e.code };
+  }
+  if (e instanceof HttpException) {
+    const statusCode = e.getStatus();
+    const r = e.getResponse();
+    const message = typeof r === 'object' && r && 'message' in r ? (r as { message: string | string[] }).message : e.message;
+    return { statusCode, error: REASON[statusCode] ?? e.name, message };
+  }
+  const p = e as ParserError;
+  if (p?.type === 'entity.too.large') {
+    return { statusCode: 413, error: REASON[413], message: 'request body is larger than MAX_BODY_BYTES', code: ErrorCode.PayloadTooLarge };
+  }
+  if (p?.type === 'entity.parse.failed') {
+    return { statusCode: 400, error: REASON[400], message: `body is not valid JSON: ${p.message}`, code: ErrorCode.ValidationFailed };
+  }
+  if (typeof p?.status === 'number' && p.status >= 400 && p.status < 500) {
+    return { statusCode: p.status, error: REASON[p.status] ?? 'Error', message: p.message };
+  }
+  return { statusCode: 500, error: REASON[500], message: 'internal error' };
+}
+
+@Catch()
+export class HttpExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger(HttpExceptionFilter.name);
+
+  catch(e: unknown, host: ArgumentsHost) {
+    const body = toErrorBody(e);
+    if (body.statusCode >= 500) this.logger.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+    host.switchToHttp().getResponse<Response>().status(body.statusCode).json(body);
+  }
+}

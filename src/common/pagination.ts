@@ -1,0 +1,31 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { DomainError, ErrorCode } from './domain-error.js';
+import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+
+export class PageQuery {
+  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'nextCursor from the previous page' })
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9_-]{1,400}$/, { message: 'cursor is not a cursor this API returned' })
+  cursor?: string;
+}
+
+/** Opaque cursors: base64url JSON of the sort key of the last row returned. */
+export function encodeCursor(key: unknown): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+export function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) => v is T): T | undefined {
+  if (!cursor) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+  } catch {
+    v = undefined;
+  }
+  if (!check(v)) throw new DomainError(ErrorCode.ValidationFailed, 'cursor is not a cursor this API returned');
+  return v;
+}

@@ -1,0 +1,46 @@
+import { ApiException } from '@kubernetes/client-node';
+import { DomainError, ErrorCode } from '../common/domain-error.js';
+
+interface StatusBody {
+  message?: string;
+  reason?: string;
+  details?: { kind?: string; name?: string };
+}
+
+function parseBody(body: unknown): StatusBody {
+  if (typeof body === 'string') {
+    try {
+      return JSON.parse(body) as StatusBody;
+    } catch {
+      return { message: body };
+    }
+  }
+  return (body ?? {}) as StatusBody;
+}
+
+/**
+ * Classifies a failed apiserver call. Transient causes (network, timeouts, 429, 5xx,
+ * resourceVersion conflicts) map to retryable codes; the rest fail the request at once,
+ * keeping Kubernetes' own message.
+ */
+export function toDomainError(e: unknown): DomainError {
+  if (e instanceof DomainError) return e;
+  if (e instanceof ApiException) {
+    const body = parseBody(e.body);
+    const message = body.message ?? e.message;
+    const code = e.code;
+    if (code === 404) {
+      return body.details?.kind === 'namespaces'
+        ? new DomainError(ErrorCode.NamespaceNotFound, message)
+        : new DomainError(ErrorCode.NotFound, message);
+    }
+    if (code === 409) return new DomainError(ErrorCode.ResourceVersionConflict, message);
+    if (code === 429 || code >= 500) return new DomainError(ErrorCode.KubernetesUnavailable, `HTTP ${code}: ${message}`);
+    if (code === 400 || code === 422) return new DomainError(ErrorCode.Invalid, message);
+    if (code === 403) return new DomainError(ErrorCode.Forbidden, message);
+    if (code === 401) return new DomainError(ErrorCode.Unauthorized, message);
+    return new DomainError(ErrorCode.KubernetesError, `HTTP ${code}: ${message}`);
+  }
+  // No HTTP answer at all: refused, reset, DNS, TLS or our own timeout.
+  return new DomainError(ErrorCode.KubernetesUnavailable, (e as Error)?.message ?? String(e));
+}

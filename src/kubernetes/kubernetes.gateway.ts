@@ -1,0 +1,166 @@
+import { Injectable } from '@nestjs/common';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  V1Deployment,
+  VersionApi,
+} from '@kubernetes/client-node';
+import { AppConfig } from '../config/app-config.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { toDomainError } from './kubernetes-error.js';
+import { TokenBucket } from './rate-limiter.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './manifest.js';
+
+export type { V1Deployment as DeploymentObject } from '@kubernetes/client-node';
+
+export interface ListPage {
+  items: V1Deployment[];
+  resourceVersion: string;
+}
+
+/**
+ * The only door to the Kubernetes API. Every call is rate limited, timed, and has its
+ * failures translated to DomainErrors (kubernetes-error.ts).
+ */
+@Injectable()
+export class KubernetesGateway {
+  readonly kubeConfig = new KubeConfig();
+  private readonly apps: AppsV1Api;
+  private readonly core: CoreV1Api;
+  private readonly version: VersionApi;
+  private readonly limiter: TokenBucket;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
+  ) {
+    if (config.KUBECONFIG) this.kubeConfig.loadFromFile(config.KUBECONFIG);
+    else this.kubeConfig.loadFromCluster();
+    this.apps = this.kubeConfig.makeApiClient(AppsV1Api);
+    this.core = this.kubeConfig.makeApiClient(CoreV1Api);
+    this.version = this.kubeConfig.makeApiClient(VersionApi);
+    this.limiter = new TokenBucket(config.KUBE_QPS, config.KUBE_BURST);
+  }
+
+  get managedSelector(): string {
+    return `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+  }
+
+  async serverVersion(): Promise<string> {
+    return (await this.call('version', () => this.version.getCode())).gitVersion;
+  }
+
+  async getDeployment(namespace: string, name: string): Promise<V1Deployment | null> {
+    try {
+      return await this.call('get', () => this.apps.readNamespacedDeployment({ name, namespace }));
+    } catch (e) {
+      if (e instanceof DomainError && (e.code === ErrorCode.NotFound || e.code === ErrorCode.NamespaceNotFound)) return null;
+      throw e;
+    }
+  }
+
+  /** Server-side apply under our field manager; force takes fields back from out-of-band edits. */
+  async applyDeployment(manifest: V1Deployment): Promise<V1Deployment> {
+    const { name, namespace } = manifest.metadata as { name: string; namespace: string };
+    return this.call('apply', () =>
+      this.apps.patchNamespacedDeployment(
+        { name, namespace, body: manifest, fieldManager: this.config.KUBE_FIELD_MANAGER, force: true },
+        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+      ),
+    );
+  }
+
+  /** Deletes in the background (the garbage collector removes ReplicaSets and Pods). False when already gone. */
+  async deleteDeployment(namespace: string, name: string, uid?: string): Promise<boolean> {
+    try {
+      await this.call('delete', () =>
+        this.apps.deleteNamespacedDeployment({
+          name,
+          namespace,
+          propagationPolicy: 'Background',
+          body: uid ? { preconditions: { uid } } : undefined,
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof DomainError && e.code === ErrorCode.NotFound) return false;
+      throw e;
+    }
+  }
+
+  async namespaceExists(namespace: string): Promise<boolean> {
+    try {
+      await this.call('get', () => this.core.readNamespace({ name: namespace }));
+      return true;
+    } catch (e) {
+      if (e instanceof DomainError && (e.code === ErrorCode.NotFound || e.code === ErrorCode.NamespaceNotFound)) return false;
+      throw e;
+    }
+  }
+
+  async createNamespace(namespace: string): Promise<void> {
+    try {
+      await this.call('create', () =>
+        this.core.createNamespace({
+          body: { metadata: { name: namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } } },
+          fieldManager: this.config.KUBE_FIELD_MANAGER,
+        }),
+      );
+    } catch (e) {
+      // Someone else created it first: that is what we wanted.
+      if (e instanceof DomainError && e.code === ErrorCode.ResourceVersionConflict) return;
+      throw e;
+    }
+  }
+
+  /**
+   * Lists Deployments in pages (limit/continue) so a large cluster is never held twice in
+   * memory. `namespace` undefined lists all namespaces. The last page carries the
+   * list's resourceVersion, from which a watch can resume.
+   */
+  async *listDeployments(opts: { namespace?: string; labelSelector?: string; pageSize?: number }): AsyncGenerator<ListPage> {
+    let cont: string | undefined;
+    do {
+      const page = await this.call('list', () =>
+        opts.namespace
+          ? this.apps.listNamespacedDeployment({
+              namespace: opts.namespace!,
+              labelSelector: opts.labelSelector,
+              limit: opts.pageSize ?? 500,
+              _continue: cont,
+            })
+          : this.apps.listDeploymentForAllNamespaces({
+              labelSelector: opts.labelSelector,
+              limit: opts.pageSize ?? 500,
+              _continue: cont,
+            }),
+      );
+      cont = page.metadata?._continue || undefined;
+      yield { items: page.items, resourceVersion: page.metadata?.resourceVersion ?? '' };
+    } while (cont);
+  }
+
+  private async call<T>(verb: string, fn: () => Promise<T>): Promise<T> {
+    await this.limiter.take();
+    const end = this.metrics.kubernetesCallSeconds.startTimer({ verb });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new DomainError(ErrorCode.KubernetesUnavailable, `Kubernetes ${verb} timed out after ${this.config.KUBE_REQUEST_TIMEOUT_MS} ms`)),
+        this.config.KUBE_REQUEST_TIMEOUT_MS,
+      );
+    });
+    try {
+      return await Promise.race([fn(), timeout]);
+    } catch (e) {
+      throw toDomainError(e);
+    } finally {
+      clearTimeout(timer);
+      end();
+    }
+  }
+}

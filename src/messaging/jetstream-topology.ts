@@ -1,0 +1,68 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiError,
+  JetStreamManager,
+  RetentionPolicy,
+  StorageType,
+} from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import type { AppConfig } from '../config/app-config.js';
+
+/**
+ * Declares the request stream (work queue: a message is gone once acked), its durable
+ * pull consumer, and the dead-letter stream (kept by limits, for people to inspect).
+ * Idempotent: creates what is missing, updates what drifted from config.
+ */
+export async function ensureTopology(jsm: JetStreamManager, config: AppConfig): Promise<void> {
+  await upsertStream(jsm, {
+    name: config.NATS_STREAM,
+    subjects: [config.NATS_SUBJECT],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: nanos(config.JS_DUPLICATE_WINDOW_MS),
+  });
+  await upsertStream(jsm, {
+    name: config.NATS_DLQ_STREAM,
+    subjects: [config.NATS_DLQ_SUBJECT],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: nanos(30 * 24 * 3600 * 1000),
+  });
+  const consumer = {
+    durable_name: config.NATS_CONSUMER,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: config.NATS_SUBJECT,
+    ack_wait: nanos(config.JS_ACK_WAIT_MS),
+    max_deliver: config.JS_MAX_DELIVER,
+    max_ack_pending: config.JS_MAX_ACK_PENDING,
+  };
+  try {
+    await jsm.consumers.info(config.NATS_STREAM, config.NATS_CONSUMER);
+    await jsm.consumers.update(config.NATS_STREAM, config.NATS_CONSUMER, {
+      ack_wait: consumer.ack_wait,
+      max_deliver: consumer.max_deliver,
+      max_ack_pending: consumer.max_ack_pending,
+    });
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+    await jsm.consumers.add(config.NATS_STREAM, consumer);
+  }
+}
+
+type StreamConfig = Parameters<JetStreamManager['streams']['add']>[0] & { name: string };
+
+async function upsertStream(jsm: JetStreamManager, cfg: StreamConfig) {
+  try {
+    await jsm.streams.info(cfg.name);
+    await jsm.streams.update(cfg.name, cfg);
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+    await jsm.streams.add(cfg);
+  }
+}
+
+function isNotFound(e: unknown): boolean {
+  return e instanceof JetStreamApiError && e.status === 404;
+}

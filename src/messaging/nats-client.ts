@@ -1,0 +1,114 @@
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { connect, NatsConnection } from '@nats-io/transport-node';
+import { jetstream, JetStreamClient, jetstreamManager, JetStreamManager } from '@nats-io/jetstream';
+import { AppConfig } from '../config/app-config.js';
+import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { ensureTopology } from './jetstream-topology.js';
+
+const FIRST_CONNECT_WAIT_MS = 3_000;
+
+/**
+ * The process's one NATS connection. Boot never waits on NATS for long: the API keeps
+ * accepting requests while NATS is down (they wait in PostgreSQL, the outbox), so the
+ * connection is made and remade in the background, and the JetStream streams and
+ * consumer are declared on every (re)connect.
+ */
+@Injectable()
+export class NatsClient implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(NatsClient.name);
+  private nc?: NatsConnection;
+  private js?: JetStreamClient;
+  private jsm?: JetStreamManager;
+  private ready = false;
+  private stopped = false;
+  private loop?: Promise<void>;
+
+  constructor(private readonly config: AppConfig) {}
+
+  async onModuleInit() {
+    let firstReady!: () => void;
+    const first = new Promise<void>((resolve) => (firstReady = resolve));
+    this.loop = this.run(firstReady);
+    await Promise.race([first, sleep(FIRST_CONNECT_WAIT_MS)]);
+    if (!this.ready) this.logger.warn(`NATS at ${this.config.NATS_URL} is not reachable yet; retrying in the background`);
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  get connection(): NatsConnection | undefined {
+    return this.ready ? this.nc : undefined;
+  }
+
+  jetstream(): JetStreamClient {
+    if (!this.ready || !this.js) throw new DomainError(ErrorCode.QueueUnavailable, 'NATS is not connected');
+    return this.js;
+  }
+
+  manager(): JetStreamManager {
+    if (!this.ready || !this.jsm) throw new DomainError(ErrorCode.QueueUnavailable, 'NATS is not connected');
+    return this.jsm;
+  }
+
+  private async run(firstReady: () => void) {
+    let delay = 500;
+    while (!this.stopped) {
+      try {
+        const nc = await connect({
+          servers: this.config.NATS_URL,
+          name: `k8s-deployment-manager:${this.config.roles.join('+')}`,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 1000,
+          timeout: 2000,
+        });
+        this.nc = nc;
+        this.jsm = await jetstreamManager(nc, { timeout: 5000 });
+        this.js = jetstream(nc, { timeout: 5000 });
+        await ensureTopology(this.jsm, this.config);
+        this.ready = true;
+        delay = 500;
+        this.logger.log(`connected to NATS ${nc.getServer()}; JetStream topology ensured`);
+        firstReady();
+        await this.followStatus(nc);
+      } catch (e) {
+        this.ready = false;
+        if (this.stopped) return;
+        this.logger.debug(`NATS connect failed: ${(e as Error).message}`);
+        await this.nc?.close().catch(() => undefined);
+        await sleep(delay);
+        delay = Math.min(delay * 2, 10_000);
+      }
+    }
+  }
+
+  /** Tracks connectivity until the connection closes; re-declares topology after reconnects. */
+  private async followStatus(nc: NatsConnection) {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') {
+        this.ready = false;
+        this.logger.warn('disconnected from NATS; reconnecting');
+      } else if (s.type === 'reconnect') {
+        try {
+          await ensureTopology(this.jsm!, this.config);
+          this.ready = true;
+          this.logger.log('reconnected to NATS');
+        } catch (e) {
+          this.logger.error(`JetStream topology after reconnect failed: ${(e as Error).message}`);
+          await nc.close();
+        }
+      }
+    }
+    this.ready = false;
+    if (!this.stopped) throw new Error('NATS connection closed');
+  }
+
+  async onApplicationShutdown() {
+    this.stopped = true;
+    this.ready = false;
+    await this.nc?.drain().catch(() => this.nc?.close());
+    await this.loop?.catch(() => undefined);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

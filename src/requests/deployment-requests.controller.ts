@@ -1,0 +1,145 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { ApiErrors } from '../common/api-errors.js';
+import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { Operation, SpecMode } from './deployment-request.entity.js';
+import { CreateDeploymentDto, DeploymentSpecDto, PatchDeploymentDto, TargetParams } from './dto/deployment-spec.dto.js';
+import { ListRequestsQuery } from './dto/list-requests.query.js';
+import { RequestPageDto, RequestRecordDto, toRequestRecord } from './dto/request-record.dto.js';
+import { IdempotencyKey, IDEMPOTENCY_KEY_HEADER } from './idempotency-key.decorator.js';
+import { RequestsService, Submitted } from './requests.service.js';
+import { PageQuery } from '../common/pagination.js';
+
+const IdempotencyHeader = ApiHeader({
+  name: IDEMPOTENCY_KEY_HEADER,
+  required: false,
+  description:
+    'Makes the call safe to repeat: becomes the requestId. The same key with the same body returns the original ' +
+    'record and queues nothing; with a different body it answers 422. Keys are kept as long as the request record.',
+});
+
+function accepted(res: Response, s: Submitted): RequestRecordDto {
+  res.setHeader('Location', `/v1/requests/${encodeURIComponent(s.request.requestId)}`);
+  if (s.replayed) res.setHeader('Idempotent-Replayed', 'true');
+  return toRequestRecord(s.request);
+}
+
+/** Write endpoints: each records a request and answers 202 at once; a worker applies it. */
+@ApiTags('deployments')
+@Controller('v1/deployments')
+export class DeploymentWritesController {
+  constructor(private readonly requests: RequestsService) {}
+
+  @Post()
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Create a Deployment', description: 'Queues a CREATE request and answers at once.' })
+  @IdempotencyHeader
+  @ApiAcceptedResponse({ type: RequestRecordDto })
+  @ApiErrors(400, 403, 413, 422)
+  async create(
+    @Body() body: CreateDeploymentDto,
+    @IdempotencyKey() key: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<RequestRecordDto> {
+    const { namespace, name, ...spec } = body;
+    return accepted(res, await this.requests.submit({ operation: Operation.CREATE, namespace, name, spec, specMode: SpecMode.REPLACE, idempotencyKey: key }));
+  }
+
+  @Put(':namespace/:name')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Replace the desired spec of a Deployment', description: 'Fields left out are removed.' })
+  @IdempotencyHeader
+  @ApiAcceptedResponse({ type: RequestRecordDto })
+  @ApiErrors(400, 403, 413, 422)
+  async replace(
+    @Param() target: TargetParams,
+    @Body() spec: DeploymentSpecDto,
+    @IdempotencyKey() key: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<RequestRecordDto> {
+    return accepted(res, await this.requests.submit({ operation: Operation.UPDATE, ...target, spec: { ...spec }, specMode: SpecMode.REPLACE, idempotencyKey: key }));
+  }
+
+  @Patch(':namespace/:name')
+  @HttpCode(202)
+  @ApiOperation({
+    summary: 'Change some fields of a Deployment',
+    description: 'Recorded as an UPDATE whose spec holds only the given fields; each replaces the current value whole.',
+  })
+  @IdempotencyHeader
+  @ApiAcceptedResponse({ type: RequestRecordDto })
+  @ApiErrors(400, 403, 413, 422)
+  async patch(
+    @Param() target: TargetParams,
+    @Body() patch: PatchDeploymentDto,
+    @IdempotencyKey() key: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<RequestRecordDto> {
+    if (Object.values(patch).every((v) => v === undefined)) {
+      throw new DomainError(ErrorCode.ValidationFailed, 'PATCH body must name at least one of image, replicas, env, resources, labels, annotations');
+    }
+    return accepted(res, await this.requests.submit({ operation: Operation.UPDATE, ...target, spec: { ...patch }, specMode: SpecMode.MERGE, idempotencyKey: key }));
+  }
+
+  @Delete(':namespace/:name')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Delete a Deployment', description: 'Deleting one that is already gone ends SUCCESS.' })
+  @IdempotencyHeader
+  @ApiAcceptedResponse({ type: RequestRecordDto })
+  @ApiErrors(400, 403, 422)
+  async remove(
+    @Param() target: TargetParams,
+    @IdempotencyKey() key: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<RequestRecordDto> {
+    return accepted(res, await this.requests.submit({ operation: Operation.DELETE, ...target, spec: null, specMode: SpecMode.REPLACE, idempotencyKey: key }));
+  }
+}
+
+@ApiTags('requests')
+@Controller('v1/requests')
+export class RequestsController {
+  constructor(private readonly requests: RequestsService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'List requests, newest first' })
+  @ApiOkResponse({ type: RequestPageDto })
+  @ApiErrors(400)
+  async list(@Query() q: ListRequestsQuery): Promise<RequestPageDto> {
+    const page = await this.requests.list(q);
+    return { items: page.items.map(toRequestRecord), nextCursor: page.nextCursor };
+  }
+
+  @Get(':requestId')
+  @ApiOperation({ summary: 'Get one request' })
+  @ApiOkResponse({ type: RequestRecordDto })
+  @ApiErrors(404)
+  async get(@Param('requestId') requestId: string): Promise<RequestRecordDto> {
+    return toRequestRecord(await this.requests.get(requestId));
+  }
+
+  @Post(':requestId/retry')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Queue a FAILURE request again as a new attempt' })
+  @ApiAcceptedResponse({ type: RequestRecordDto })
+  @ApiErrors(404, 409)
+  async retry(@Param('requestId') requestId: string): Promise<RequestRecordDto> {
+    return toRequestRecord(await this.requests.retry(requestId));
+  }
+}
+
+@ApiTags('dead letters')
+@Controller('v1/dead-letters')
+export class DeadLettersController {
+  constructor(private readonly requests: RequestsService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'List dead-lettered requests, newest first', description: 'Retry one with POST /v1/requests/{requestId}/retry.' })
+  @ApiOkResponse({ type: RequestPageDto })
+  @ApiErrors(400)
+  async list(@Query() q: PageQuery): Promise<RequestPageDto> {
+    const page = await this.requests.list({ ...q, deadLettered: true });
+    return { items: page.items.map(toRequestRecord), nextCursor: page.nextCursor };
+  }
+}

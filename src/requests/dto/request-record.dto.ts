@@ -1,0 +1,94 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { DeploymentRequestEntity, Operation, RequestStatus } from '../deployment-request.entity.js';
+import type { DeploymentSpecPatch } from '../deployment-spec.js';
+
+export class RequestErrorDto {
+  @ApiProperty({ example: 'Forbidden' })
+  code!: string;
+
+  @ApiProperty({ example: 'deployment default/web is not managed by k8s-deployment-manager' })
+  message!: string;
+}
+
+export class RequestResultDto {
+  @ApiProperty({ example: 3, description: 'metadata.generation of the Deployment after the change' })
+  generation!: number | null;
+
+  @ApiProperty({ example: '48213' })
+  resourceVersion!: string | null;
+}
+
+export class RequestRecordDto {
+  @ApiProperty({ example: '0b9a6a57-4c79-4c8b-9a8e-3f5b3e0f6a41', description: 'The Idempotency-Key, or a server-assigned UUID' })
+  requestId!: string;
+
+  @ApiProperty({ enum: Operation, example: Operation.CREATE })
+  operation!: Operation;
+
+  @ApiProperty({ example: 'default' })
+  namespace!: string;
+
+  @ApiProperty({ example: 'web' })
+  name!: string;
+
+  @ApiProperty({
+    type: 'object',
+    nullable: true,
+    additionalProperties: true,
+    example: { image: 'nginx:1.27', replicas: 2 },
+    description: 'The desired spec (CREATE, PUT), only the given fields (PATCH), or null (DELETE)',
+  })
+  spec!: DeploymentSpecPatch | null;
+
+  @ApiProperty({ enum: RequestStatus, example: RequestStatus.QUEUED })
+  status!: RequestStatus;
+
+  @ApiProperty({ example: 1, description: 'How many times a worker has tried to apply it' })
+  attempts!: number;
+
+  @ApiPropertyOptional({ type: RequestErrorDto, description: 'Why it failed (FAILURE), or why the last attempt failed' })
+  error?: RequestErrorDto;
+
+  @ApiProperty({ example: false, description: 'True once retries ran out and the message went to the dead-letter stream' })
+  deadLettered!: boolean;
+
+  @ApiProperty({ example: '2026-11-28T07:30:00.000Z' })
+  createdAt!: string;
+
+  @ApiProperty({ example: '2026-11-28T07:30:00.120Z' })
+  updatedAt!: string;
+
+  @ApiPropertyOptional({ example: '2026-11-28T07:30:00.450Z' })
+  completedAt?: string;
+
+  @ApiPropertyOptional({ type: RequestResultDto })
+  result?: RequestResultDto;
+}
+
+export class RequestPageDto {
+  @ApiProperty({ type: [RequestRecordDto] })
+  items!: RequestRecordDto[];
+
+  @ApiProperty({ nullable: true, example: 'MTIz', description: 'Pass as cursor for the next page; null on the last page' })
+  nextCursor!: string | null;
+}
+
+export function toRequestRecord(e: DeploymentRequestEntity): RequestRecordDto {
+  return {
+    requestId: e.requestId,
+    operation: e.operation,
+    namespace: e.namespace,
+    name: e.name,
+    spec: e.spec,
+    status: e.status,
+    attempts: e.attempts,
+    ...(e.errorCode ? { error: { code: e.errorCode, message: e.errorMessage ?? '' } } : {}),
+    deadLettered: e.deadLettered,
+    createdAt: e.createdAt.toISOString(),
+    updatedAt: e.updatedAt.toISOString(),
+    ...(e.completedAt ? { completedAt: e.completedAt.toISOString() } : {}),
+    ...(e.resultGeneration != null || e.resultResourceVersion
+      ? { result: { generation: e.resultGeneration, resourceVersion: e.resultResourceVersion } }
+      : {}),
+  };
+}

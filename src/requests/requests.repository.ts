@@ -1,0 +1,208 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, Repository } from 'typeorm';
+import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from './deployment-request.entity.js';
+import type { DeploymentSpecPatch } from './deployment-spec.js';
+
+export interface NewRequest {
+  requestId: string;
+  operation: Operation;
+  namespace: string;
+  name: string;
+  spec: DeploymentSpecPatch | null;
+  specMode: SpecMode;
+  bodyHash: string;
+  deadlineMs: number;
+}
+
+export interface RequestFilter {
+  namespace?: string;
+  name?: string;
+  status?: RequestStatus;
+  deadLettered?: boolean;
+  beforeSeq?: number;
+  limit: number;
+}
+
+const OPEN = `status NOT IN ('SUCCESS', 'FAILURE')`;
+
+/** All SQL about deployment requests. Status changes are guarded so a request never moves backwards. */
+@Injectable()
+export class RequestsRepository {
+  constructor(
+    @InjectRepository(DeploymentRequestEntity) private readonly repo: Repository<DeploymentRequestEntity>,
+    @InjectDataSource() private readonly ds: DataSource,
+  ) {}
+
+  /** Inserts unless the id exists; null means an earlier request holds this id (Idempotency-Key replay). */
+  async insertIfAbsent(r: NewRequest): Promise<DeploymentRequestEntity | null> {
+    const rows: unknown[] = await this.repo.query(
+      `INSERT INTO deployment_requests
+         (request_id, operation, namespace, name, spec, spec_mode, body_hash, status, deadline_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'CREATED', now() + make_interval(secs => $8::double precision / 1000))
+       ON CONFLICT (request_id) DO NOTHING
+       RETURNING *`,
+      [r.requestId, r.operation, r.namespace, r.name, r.spec === null ? null : JSON.stringify(r.spec), r.specMode, r.bodyHash, r.deadlineMs],
+    );
+    return rows.length ? this.hydrate(rows[0]) : null;
+  }
+
+  findById(requestId: string): Promise<DeploymentRequestEntity | null> {
+    return this.repo.findOneBy({ requestId });
+  }
+
+  async list(f: RequestFilter): Promise<DeploymentRequestEntity[]> {
+    const q = this.repo.createQueryBuilder('r').orderBy('r.seq', 'DESC').limit(f.limit);
+    if (f.namespace) q.andWhere('r.namespace = :ns', { ns: f.namespace });
+    if (f.name) q.andWhere('r.name = :name', { name: f.name });
+    if (f.status) q.andWhere('r.status = :status', { status: f.status });
+    if (f.deadLettered !== undefined) q.andWhere('r.dead_lettered = :dl', { dl: f.deadLettered });
+    if (f.beforeSeq !== undefined) q.andWhere('r.seq < :seq', { seq: f.beforeSeq });
+    return q.getMany();
+  }
+
+  async recentFor(namespace: string, name: string, limit: number): Promise<DeploymentRequestEntity[]> {
+    return this.list({ namespace, name, limit });
+  }
+
+  /** CREATED → QUEUED once the message is on the stream; a worker may already have moved it on. */
+  async markQueued(requestId: string): Promise<boolean> {
+    const res: [unknown[], number] = await this.repo.query(
+      `UPDATE deployment_requests SET status = 'QUEUED', queued_at = now(), updated_at = now()
+       WHERE request_id = $1 AND status = 'CREATED'`,
+      [requestId],
+    );
+    return res[1] > 0;
+  }
+
+  /**
+   * Hands CREATED requests older than minAgeMs to `publish`, oldest first, and marks the
+   * ones it published QUEUED. SKIP LOCKED lets every API replica run the relay at once.
+   */
+  async relayCreated(limit: number, minAgeMs: number, publish: (r: { requestId: string; generation: number }) => Promise<void>): Promise<number> {
+    return this.ds.transaction(async (m) => {
+      const rows: { request_id: string; generation: number }[] = await m.query(
+        `SELECT request_id, generation FROM deployment_requests
+         WHERE status = 'CREATED' AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
+         ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [minAgeMs, limit],
+      );
+      const published: string[] = [];
+      for (const row of rows) {
+        await publish({ requestId: row.request_id, generation: row.generation });
+        published.push(row.request_id);
+      }
+      if (published.length) {
+        await m.query(
+          `UPDATE deployment_requests SET status = 'QUEUED', queued_at = now(), updated_at = now()
+           WHERE request_id = ANY($1) AND status = 'CREATED'`,
+          [published],
+        );
+      }
+      return published.length;
+    });
+  }
+
+  /**
+   * Runs fn while holding a session advisory lock for one deployment, on a connection of
+   * its own. If the process dies the connection closes and PostgreSQL releases the lock.
+   */
+  async withTargetLock<T>(namespace: string, name: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+    const runner = this.ds.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.query(`SET lock_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
+      await runner.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`${namespace}/${name}`]);
+      try {
+        return await fn();
+      } finally {
+        await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [`${namespace}/${name}`]);
+      }
+    } finally {
+      await runner.query('RESET lock_timeout').catch(() => undefined);
+      await runner.release();
+    }
+  }
+
+  /** The oldest request for a deployment that has not reached SUCCESS or FAILURE. */
+  async oldestOpenFor(namespace: string, name: string): Promise<DeploymentRequestEntity | null> {
+    return this.repo
+      .createQueryBuilder('r')
+      .where('r.namespace = :namespace AND r.name = :name', { namespace, name })
+      .andWhere(`r.${OPEN}`)
+      .orderBy('r.seq', 'ASC')
+      .limit(1)
+      .getOne();
+  }
+
+  /** An open request → PROCESSING, counting the attempt. Null when it is already finished. */
+  async startAttempt(requestId: string): Promise<DeploymentRequestEntity | null> {
+    const rows = await this.updateReturning(
+      `UPDATE deployment_requests
+       SET status = 'PROCESSING', attempts = attempts + 1, started_at = now(), updated_at = now()
+       WHERE request_id = $1 AND ${OPEN} RETURNING *`,
+      [requestId],
+    );
+    return rows[0] ?? null;
+  }
+
+  async succeed(requestId: string, result: { generation: number | null; resourceVersion: string | null }) {
+    await this.repo.query(
+      `UPDATE deployment_requests
+       SET status = 'SUCCESS', error_code = NULL, error_message = NULL, result_generation = $2,
+           result_resource_version = $3, completed_at = now(), updated_at = now()
+       WHERE request_id = $1 AND ${OPEN}`,
+      [requestId, result.generation, result.resourceVersion],
+    );
+  }
+
+  async fail(requestId: string, code: string, message: string, deadLettered: boolean) {
+    await this.repo.query(
+      `UPDATE deployment_requests
+       SET status = 'FAILURE', error_code = $2, error_message = $3, dead_lettered = $4,
+           completed_at = now(), updated_at = now()
+       WHERE request_id = $1 AND ${OPEN}`,
+      [requestId, code, message.slice(0, 4000), deadLettered],
+    );
+  }
+
+  /** Records why an attempt failed while the request waits for its retry. */
+  async noteAttemptError(requestId: string, code: string, message: string) {
+    await this.repo.query(
+      `UPDATE deployment_requests SET error_code = $2, error_message = $3, updated_at = now()
+       WHERE request_id = $1 AND ${OPEN}`,
+      [requestId, code, message.slice(0, 4000)],
+    );
+  }
+
+  /** FAILURE → CREATED for a manual retry, with a fresh deadline and a new message generation. */
+  async reopenForRetry(requestId: string, deadlineMs: number): Promise<DeploymentRequestEntity | null> {
+    const rows = await this.updateReturning(
+      `UPDATE deployment_requests
+       SET status = 'CREATED', generation = generation + 1, dead_lettered = false, error_code = NULL,
+           error_message = NULL, completed_at = NULL, queued_at = NULL, started_at = NULL, updated_at = now(),
+           deadline_at = now() + make_interval(secs => $2::double precision / 1000)
+       WHERE request_id = $1 AND status = 'FAILURE' RETURNING *`,
+      [requestId, deadlineMs],
+    );
+    return rows[0] ?? null;
+  }
+
+  private async updateReturning(sql: string, params: unknown[]): Promise<DeploymentRequestEntity[]> {
+    const res: [unknown[], number] = await this.repo.query(sql, params);
+    return res[0].map((row) => this.hydrate(row));
+  }
+
+  private hydrate(row: unknown): DeploymentRequestEntity {
+    return this.repo.create(this.repo.manager.connection.getMetadata(DeploymentRequestEntity).columns.reduce(
+      (acc, col) => {
+        const raw = (row as Record<string, unknown>)[col.databaseName];
+        (acc as Record<string, unknown>)[col.propertyName] = col.transformer && !Array.isArray(col.transformer)
+          ? col.transformer.from(raw)
+          : raw;
+        return acc;
+      },
+      {} as Partial<DeploymentRequestEntity>,
+    ));
+  }
+}

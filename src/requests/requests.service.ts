@@ -1,0 +1,130 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { AppConfig } from '../config/app-config.js';
+import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { canonicalJson, sha256 } from '../common/canonical-json.js';
+import { decodeCursor, encodeCursor } from '../common/pagination.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { RequestPublisher } from '../messaging/request-publisher.js';
+import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from './deployment-request.entity.js';
+import type { DeploymentSpecPatch } from './deployment-spec.js';
+import { NamespacePolicy } from './namespace-policy.js';
+import { RequestsRepository } from './requests.repository.js';
+
+export interface SubmitCommand {
+  operation: Operation;
+  namespace: string;
+  name: string;
+  spec: DeploymentSpecPatch | null;
+  specMode: SpecMode;
+  idempotencyKey?: string;
+}
+
+export interface Submitted {
+  request: DeploymentRequestEntity;
+  /** True when an Idempotency-Key matched an earlier identical request. */
+  replayed: boolean;
+}
+
+const isSeq = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
+
+/**
+ * Intake: record the request, then put it on the queue. The record is committed before
+ * anything is published, so a request is never lost: if NATS is down it stays CREATED and
+ * the outbox relay (or the reconciler) publishes it later.
+ */
+@Injectable()
+export class RequestsService {
+  private readonly logger = new Logger(RequestsService.name);
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly repo: RequestsRepository,
+    private readonly publisher: RequestPublisher,
+    private readonly namespaces: NamespacePolicy,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  async submit(cmd: SubmitCommand): Promise<Submitted> {
+    this.namespaces.assertAllowed(cmd.namespace);
+    const bodyHash = sha256(
+      canonicalJson({ operation: cmd.operation, namespace: cmd.namespace, name: cmd.name, specMode: cmd.specMode, spec: cmd.spec }),
+    );
+    const requestId = cmd.idempotencyKey ?? randomUUID();
+    const inserted = await this.repo.insertIfAbsent({
+      requestId,
+      operation: cmd.operation,
+      namespace: cmd.namespace,
+      name: cmd.name,
+      spec: cmd.spec,
+      specMode: cmd.specMode,
+      bodyHash,
+      deadlineMs: this.config.REQUEST_DEADLINE_MS,
+    });
+    if (!inserted) return { request: await this.replay(requestId, bodyHash), replayed: true };
+
+    this.metrics.requestsAccepted.inc({ operation: cmd.operation });
+    await this.enqueue(inserted);
+    return { request: inserted, replayed: false };
+  }
+
+  async get(requestId: string): Promise<DeploymentRequestEntity> {
+    const r = await this.repo.findById(requestId);
+    if (!r) throw new DomainError(ErrorCode.RequestNotFound, `request "${requestId}" not found`);
+    return r;
+  }
+
+  async list(filter: {
+    namespace?: string;
+    name?: string;
+    status?: RequestStatus;
+    deadLettered?: boolean;
+    limit?: number;
+    cursor?: string;
+  }): Promise<{ items: DeploymentRequestEntity[]; nextCursor: string | null }> {
+    const limit = filter.limit ?? 50;
+    const items = await this.repo.list({ ...filter, beforeSeq: decodeCursor(filter.cursor, isSeq), limit: limit + 1 });
+    const more = items.length > limit;
+    const page = items.slice(0, limit);
+    return { items: page, nextCursor: more ? encodeCursor(page[page.length - 1].seq) : null };
+  }
+
+  /** Queues a FAILURE request again as a new attempt (e.g. after its dead letter was looked at). */
+  async retry(requestId: string): Promise<DeploymentRequestEntity> {
+    const current = await this.get(requestId);
+    const reopened = await this.repo.reopenForRetry(requestId, this.config.REQUEST_DEADLINE_MS);
+    if (!reopened) {
+      throw new DomainError(
+        ErrorCode.RequestNotRetryable,
+        `request "${requestId}" is ${current.status}; only FAILURE requests can be retried`,
+      );
+    }
+    await this.enqueue(reopened);
+    return reopened;
+  }
+
+  /** Publishes one request's message and marks it QUEUED. Failure leaves it CREATED for the relay. */
+  private async enqueue(request: DeploymentRequestEntity): Promise<void> {
+    if (!this.publisher.available) return;
+    try {
+      await this.publisher.publish(request.requestId, request.generation);
+      if (await this.repo.markQueued(request.requestId)) {
+        request.status = RequestStatus.QUEUED;
+        request.queuedAt = new Date();
+      }
+    } catch (e) {
+      this.logger.warn(`request ${request.requestId} stays CREATED for the outbox relay: ${(e as Error).message}`);
+    }
+  }
+
+  private async replay(requestId: string, bodyHash: string): Promise<DeploymentRequestEntity> {
+    const existing = await this.get(requestId);
+    if (existing.bodyHash !== bodyHash) {
+      throw new DomainError(
+        ErrorCode.IdempotencyKeyReused,
+        `Idempotency-Key "${requestId}" was already used for a different request body`,
+      );
+    }
+    return existing;
+  }
+}

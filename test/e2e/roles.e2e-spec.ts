@@ -1,0 +1,99 @@
+import { spawn, ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { dropTopology, eventually, testConfig } from '../support/harness.js';
+
+const MAIN = 'dist/src/main.js';
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as { port: number }).port;
+  srv.close();
+  return port;
+}
+
+function start(env: Record<string, string>): { child: ChildProcess; output: () => string } {
+  let out = '';
+  const child = spawn(process.execPath, [MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  return { child, output: () => out };
+}
+
+async function stop(child: ChildProcess) {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+}
+
+// Boots the built image's entry point as operators run it: one process per role.
+describe('ROLE-selected processes', () => {
+  const config = testConfig();
+  const baseEnv = {
+    DATABASE_URL: config.DATABASE_URL,
+    NATS_STREAM: config.NATS_STREAM,
+    NATS_SUBJECT: config.NATS_SUBJECT,
+    NATS_CONSUMER: config.NATS_CONSUMER,
+    NATS_DLQ_STREAM: config.NATS_DLQ_STREAM,
+    NATS_DLQ_SUBJECT: config.NATS_DLQ_SUBJECT,
+    NATS_CONTROL_SUBJECT: config.NATS_CONTROL_SUBJECT,
+    LOG_LEVEL: 'warn',
+  };
+
+  afterAll(() => dropTopology(config));
+
+  it('exits non-zero on an unknown role, naming it and the valid roles', async () => {
+    const { child, output } = start({ ...baseEnv, ROLE: 'api,bogus' });
+    const [code] = await once(child, 'exit');
+    expect(code).not.toBe(0);
+    expect(output()).toContain('unknown role "bogus"');
+    expect(output()).toContain('api, worker, watcher, reconciler');
+  });
+
+  it('exits non-zero naming a bad variable', async () => {
+    const { child, output } = start({ ...baseEnv, ROLE: 'worker', WORKER_CONCURRENCY: 'many' });
+    const [code] = await once(child, 'exit');
+    expect(code).not.toBe(0);
+    expect(output()).toContain('WORKER_CONCURRENCY');
+  });
+
+  it.each(['worker', 'watcher', 'reconciler'])('boots %s as a standalone process that reports healthy', async (role) => {
+    const port = await freePort();
+    const { child, output } = start({ ...baseEnv, ROLE: role, HEALTH_PORT: String(port) });
+    try {
+      const ready = await eventually(async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+        return res.status === 200 ? ((await res.json()) as { status: string }) : undefined;
+      }, 60_000).catch((e: Error) => {
+        throw new Error(`${e.message}\n${output()}`);
+      });
+      expect(ready.status).toBe('ok');
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toContain('process_cpu_seconds_total');
+      // Only health and metrics: no API routes on a non-api process.
+      expect((await fetch(`http://127.0.0.1:${port}/v1/requests`)).status).toBe(404);
+    } finally {
+      await stop(child);
+    }
+  });
+
+  it('boots the api role with Swagger UI, /healthz and /readyz', async () => {
+    const port = await freePort();
+    const { child, output } = start({ ...baseEnv, ROLE: 'api', HTTP_PORT: String(port) });
+    try {
+      await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 60_000).catch((e: Error) => {
+        throw new Error(`${e.message}\n${output()}`);
+      });
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      const docs = await fetch(`http://127.0.0.1:${port}/docs`);
+      expect(docs.status).toBe(200);
+      expect(await docs.text()).toContain('swagger');
+      const spec = (await (await fetch(`http://127.0.0.1:${port}/docs-json`)).json()) as { paths: Record<string, unknown> };
+      expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/v1/deployments', '/v1/requests/{requestId}']));
+    } finally {
+      await stop(child);
+    }
+  });
+});

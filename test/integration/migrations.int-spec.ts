@@ -1,0 +1,32 @@
+import { runMigrations } from '../../src/database/migrate.js';
+import { databaseUrlFor, recreateDatabase } from '../support/global-setup.js';
+import { db } from '../support/harness.js';
+
+describe('migrations', () => {
+  const url = databaseUrlFor(process.env.DATABASE_URL!, 'k8sdm_migrations_test');
+
+  beforeAll(() => recreateDatabase(process.env.DATABASE_URL!, 'k8sdm_migrations_test'));
+
+  it('apply to an empty database, concurrently and safely, and are re-runnable', async () => {
+    // Two processes starting at once: the advisory lock lets exactly one apply each migration.
+    const [a, b] = await Promise.all([runMigrations(url), runMigrations(url)]);
+    expect([...a, ...b].sort()).toEqual(a.length ? a : b);
+    expect(a.length + b.length).toBeGreaterThan(0);
+
+    expect(await runMigrations(url)).toEqual([]);
+
+    const pool = db(url);
+    try {
+      const tables = await pool.query(
+        `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
+      );
+      expect(tables.rows.map((r) => r.table_name)).toEqual(
+        expect.arrayContaining(['deployment_requests', 'deployments', 'schema_migrations']),
+      );
+      const applied = await pool.query('SELECT count(*)::int AS n FROM schema_migrations');
+      expect(applied.rows[0].n).toBe(a.length + b.length);
+    } finally {
+      await pool.end();
+    }
+  });
+});

@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import pg from 'pg';
+import { AppConfig, loadConfig } from '../../src/config/app-config.js';
+import { bootstrap, Running } from '../../src/bootstrap.js';
+
+/** A short random id so suites sharing the stack never share names. */
+export const uniqueId = (bytes = 4) => randomBytes(bytes).toString('hex');
+
+/**
+ * Config for one suite: the test database, and its own JetStream stream, consumer and
+ * subjects, so suites and their workers never see each other's messages.
+ */
+export function testConfig(overrides: Record<string, string> = {}): AppConfig {
+  const id = uniqueId();
+  return loadConfig({
+    ...process.env,
+    DATABASE_URL: process.env.TEST_DATABASE_URL,
+    HTTP_PORT: '0',
+    HEALTH_PORT: '0',
+    LOG_LEVEL: 'warn',
+    NATS_STREAM: `T_${id}`,
+    NATS_SUBJECT: `t.${id}.requests`,
+    NATS_CONSUMER: `t-${id}`,
+    NATS_DLQ_STREAM: `T_${id}_DLQ`,
+    NATS_DLQ_SUBJECT: `t.${id}.dlq`,
+    NATS_CONTROL_SUBJECT: `t.${id}.control`,
+    ...overrides,
+  });
+}
+
+export async function boot(config: AppConfig): Promise<Running> {
+  return bootstrap(config);
+}
+
+/** Removes a suite's streams (and with them its consumer). */
+export async function dropTopology(config: AppConfig): Promise<void> {
+  const nc = await connect({ servers: config.NATS_URL });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for (const s of [config.NATS_STREAM, config.NATS_DLQ_STREAM]) await jsm.streams.delete(s).catch(() => false);
+  } finally {
+    await nc.close();
+  }
+}
+
+export function kube() {
+  const kc = new KubeConfig();
+  kc.loadFromFile(process.env.KUBECONFIG!);
+  return { kc, apps: kc.makeApiClient(AppsV1Api), core: kc.makeApiClient(CoreV1Api) };
+}
+
+export async function deleteNamespace(name: string): Promise<void> {
+  await kube().core.deleteNamespace({ name }).catch(() => undefined);
+}
+
+export function db(url = process.env.TEST_DATABASE_URL!) {
+  return new pg.Pool({ connectionString: url, max: 2 });
+}
+
+/** Polls until fn returns a truthy value, or fails with the last value seen. */
+export async function eventually<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export async function http(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: res.status, body: json, headers: res.headers };
+}
