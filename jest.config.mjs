@@ -8,6 +8,8 @@ const common = {
 };
 
 export default {
+  // Integration and e2e tests wait on real rollouts and redeliveries; unit tests finish in milliseconds.
+  testTimeout: 180_000,
   projects: [
     {
       ...common,
@@ -18,15 +20,13 @@ export default {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.int-spec.ts'],
-      globalSetup: '<rootDir>/test/support/global-setup.ts',
-      testTimeout: 120_000,
+      globalSetup: '<rootDir>/test/support/global-setup.mjs',
     },
     {
       ...common,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'],
-      globalSetup: '<rootDir>/test/support/global-setup.ts',
-      testTimeout: 180_000,
+      globalSetup: '<rootDir>/test/support/global-setup.mjs',
     },
   ],
 };

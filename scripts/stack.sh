@@ -87,11 +87,18 @@ alive() { # service binary
   [ "$exe" = "$2" ]
 }
 
+# Logs are appended across restarts; keep one previous generation past 20 MB.
+rotate_log() { # service
+  local f="$LOGS/$1.log"
+  if [ "$(stat -c %s "$f" 2>/dev/null || echo 0)" -gt 20000000 ]; then mv -f "$f" "$f.1"; fi
+}
+
 # Starts a command detached from this shell (own session, stdin closed,
 # output appended to the service log) and records its pid.
 spawn() { # service command...
   local name="$1"; shift
   mkdir -p "$LOGS" "$RUN"
+  rotate_log "$name"
   echo "=== $(date -u +%FT%TZ) starting: $*" >>"$LOGS/$name.log"
   # Readiness checks that read the log look only at this run's part.
   stat -c %s "$LOGS/$name.log" >"$RUN/$name.logpos"
@@ -156,18 +163,19 @@ ensure() { # service timeout check-fn start-fn
 }
 
 stop_pid() { # service
-  local name="$1" pf="$RUN/$1.pid" pid i
+  local name="$1" pf="$RUN/$1.pid" bin pid i
   [ -s "$pf" ] || return 0
-  pid="$(cat "$pf")"
-  # Only a process that is still ours: a stale pid may now be anything.
-  if alive "$name" "$(service_bin "$name")"; then
+  pid="$(cat "$pf")" bin="$(service_bin "$name")"
+  # Only a process that is still ours: a stale pid may now be anything. alive()
+  # also treats a zombie as gone (some inits reap orphans only after a while).
+  if alive "$name" "$bin"; then
     log "$name: stopping (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 60; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.25
+    for ((i = 0; i < 150; i++)); do
+      alive "$name" "$bin" || break
+      sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+    if alive "$name" "$bin"; then kill -KILL "$pid" 2>/dev/null || true; fi
   fi
   rm -f "$pf"
 }
@@ -195,7 +203,7 @@ ensure_packages() {
   log "installing ${missing[*]} with apt-get"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  apt-get install -y -qq --no-install-recommends --no-upgrade "${missing[@]}" >&2
 }
 
 # --- PostgreSQL -------------------------------------------------------------
@@ -276,7 +284,7 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 EOF
-  pg_clear_stale_lock "$data"
+  rotate_log postgres
   log "postgres: starting"
   # pg_ctl detaches the server (own session); its output goes to our log file,
   # which root opens, so the postgres user need not reach $LOGS.
@@ -285,19 +293,24 @@ EOF
     fail postgres "postgres did not start"
 }
 
+pg_running() { [ -s "$1/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" status -D "$1" >/dev/null 2>&1; }
+
+pg_sql() { PGPASSWORD=postgres "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres "$@"; }
+
 up_postgres() {
   local data
   data="$(pg_data)"
-  if [ -s "$data/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" status -D "$data" >/dev/null 2>&1 && pg_ready; then
+  pg_clear_stale_lock "$data"
+  if ! pg_running "$data"; then
+    start_postgres
+  elif pg_ready; then
     log "postgres: already running"
   else
-    start_postgres
-    wait_ready postgres 60 "" pg_ready
+    log "postgres: running, waiting until ready"
   fi
-  export PGPASSWORD=postgres
-  if [ -z "$(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc \
-    "select 1 from pg_database where datname = 'k8sdm'")" ]; then
-    psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc 'create database k8sdm' >&2
+  wait_ready postgres 60 "" pg_ready
+  if [ -z "$(pg_sql -tAc "select 1 from pg_database where datname = 'k8sdm'")" ]; then
+    pg_sql -qc 'create database k8sdm' >&2
   fi
   log "postgres: ready on 127.0.0.1:$PG_PORT"
 }
@@ -305,8 +318,7 @@ up_postgres() {
 down_postgres() {
   local data="$STACK/postgres"
   [ -L "$data" ] && data="$(readlink "$data")"
-  [ -s "$data/PG_VERSION" ] || return 0
-  if as_pg "$PG_BIN/pg_ctl" status -D "$data" >/dev/null 2>&1; then
+  if pg_running "$data"; then
     log "postgres: stopping"
     as_pg "$PG_BIN/pg_ctl" stop -D "$data" -s -m fast -w >>"$LOGS/postgres.log" 2>&1 || true
   fi

@@ -149,6 +149,10 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(100)
   LEADER_POLL_MS = 2_000;
 
+  /** Deployments per list page; pages are diffed as they arrive, so memory is bounded by this. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(5000)
+  WATCHER_LIST_PAGE_SIZE = 500;
+
   @IsString() @MinLength(9)
   RECONCILE_CRON = '*/5 * * * *';
 
@@ -160,6 +164,9 @@ export class AppConfig {
 
   @Transform(toInt) @IsInt() @Min(0)
   RECONCILE_STUCK_CREATED_MS = 60_000;
+
+  @Transform(toInt) @IsInt() @Min(0)
+  RECONCILE_STALLED_MS = 300_000;
 
   roles: Role[] = [];
 }
@@ -191,6 +198,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     config.roles = parseRoles(config.ROLE);
   } catch (e) {
     throw new ConfigError((e as Error).message);
+  }
+  if (config.RECONCILE_ONCE && config.roles.join() !== 'reconciler') {
+    throw new ConfigError('RECONCILE_ONCE=true runs one pass and exits, so it needs ROLE=reconciler alone');
   }
   return config;
 }

@@ -1,9 +1,11 @@
 import type { DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../migrations/index.js';
 import { DeploymentEntity } from '../deployments/deployment.entity.js';
+import { WatcherStateEntity } from '../deployments/watcher-state.entity.js';
 import { DeploymentRequestEntity } from '../requests/deployment-request.entity.js';
+import { ReconcileRunEntity } from '../reconciler/reconcile-run.entity.js';
 
-export const ENTITIES = [DeploymentRequestEntity, DeploymentEntity];
+export const ENTITIES = [DeploymentRequestEntity, DeploymentEntity, ReconcileRunEntity, WatcherStateEntity];
 
 /** One definition of the connection, shared by the app and the migration command. */
 export function dataSourceOptions(url: string, poolSize: number, applicationName: string): DataSourceOptions {

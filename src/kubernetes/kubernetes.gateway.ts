@@ -14,8 +14,10 @@ import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { toDomainError } from './kubernetes-error.js';
 import { TokenBucket } from './rate-limiter.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './manifest.js';
+import { DeploymentWatchEvent, DeploymentWatchHandle, DeploymentWatchOptions, watchDeployments } from './deployment-watch.js';
 
 export type { V1Deployment as DeploymentObject } from '@kubernetes/client-node';
+export type { DeploymentWatchEnd, DeploymentWatchEvent, DeploymentWatchHandle, DeploymentWatchOptions } from './deployment-watch.js';
 
 export interface ListPage {
   items: V1Deployment[];
@@ -142,6 +144,15 @@ export class KubernetesGateway {
       cont = page.metadata?._continue || undefined;
       yield { items: page.items, resourceVersion: page.metadata?.resourceVersion ?? '' };
     } while (cont);
+  }
+
+  /**
+   * Opens one watch stream over Deployments (see deployment-watch.ts). It takes a token
+   * from the rate limiter like any call, so a reconnect loop cannot flood the apiserver.
+   */
+  async watchDeployments(opts: DeploymentWatchOptions, onEvent: (e: DeploymentWatchEvent) => void): Promise<DeploymentWatchHandle> {
+    await this.limiter.take();
+    return watchDeployments(this.kubeConfig, opts, onEvent);
   }
 
   private async call<T>(verb: string, fn: () => Promise<T>): Promise<T> {

@@ -7,6 +7,8 @@ import { ensureTopology } from './jetstream-topology.js';
 
 const FIRST_CONNECT_WAIT_MS = 3_000;
 
+export type ControlHandler = (data: unknown) => Promise<unknown>;
+
 /**
  * The process's one NATS connection. Boot never waits on NATS for long: the API keeps
  * accepting requests while NATS is down (they wait in PostgreSQL, the outbox), so the
@@ -22,6 +24,7 @@ export class NatsClient implements OnModuleInit, OnApplicationShutdown {
   private ready = false;
   private stopped = false;
   private loop?: Promise<void>;
+  private readonly services: { subject: string; queue: string; handler: ControlHandler }[] = [];
 
   constructor(private readonly config: AppConfig) {}
 
@@ -51,6 +54,54 @@ export class NatsClient implements OnModuleInit, OnApplicationShutdown {
     return this.jsm;
   }
 
+  /**
+   * Answers core-NATS requests on subject (one member of the queue group answers each),
+   * on this and every later connection. Replies are {ok, result} or {ok: false, error}.
+   */
+  serve(subject: string, queue: string, handler: ControlHandler) {
+    const svc = { subject, queue, handler };
+    this.services.push(svc);
+    if (this.ready && this.nc) this.subscribe(this.nc, svc);
+  }
+
+  /** Sends a control request and returns the result, or a DomainError when nobody answers. */
+  async request<T>(subject: string, data: unknown, timeoutMs = 5_000): Promise<T> {
+    if (!this.ready || !this.nc) throw new DomainError(ErrorCode.QueueUnavailable, 'NATS is not connected');
+    let reply: { ok: boolean; result?: T; error?: { code: ErrorCode; message: string } };
+    try {
+      reply = (await this.nc.request(subject, JSON.stringify(data), { timeout: timeoutMs })).json();
+    } catch (e) {
+      throw new DomainError(ErrorCode.DependencyUnavailable, `no answer on ${subject}: ${(e as Error).message}`);
+    }
+    if (!reply.ok) throw new DomainError(reply.error?.code ?? ErrorCode.DependencyUnavailable, reply.error?.message ?? 'failed');
+    return reply.result as T;
+  }
+
+  private subscribe(nc: NatsConnection, svc: { subject: string; queue: string; handler: ControlHandler }) {
+    nc.subscribe(svc.subject, {
+      queue: svc.queue,
+      callback: (err, msg) => {
+        if (err) return;
+        let data: unknown;
+        try {
+          data = msg.data.length ? msg.json() : {};
+        } catch {
+          data = {};
+        }
+        svc.handler(data).then(
+          (result) => msg.respond(JSON.stringify({ ok: true, result })),
+          (e: unknown) =>
+            msg.respond(
+              JSON.stringify({
+                ok: false,
+                error: e instanceof DomainError ? { code: e.code, message: e.message } : { code: ErrorCode.DependencyUnavailable, message: String(e) },
+              }),
+            ),
+        );
+      },
+    });
+  }
+
   private async run(firstReady: () => void) {
     let delay = 500;
     while (!this.stopped) {
@@ -66,6 +117,7 @@ export class NatsClient implements OnModuleInit, OnApplicationShutdown {
         this.jsm = await jetstreamManager(nc, { timeout: 5000 });
         this.js = jetstream(nc, { timeout: 5000 });
         await ensureTopology(this.jsm, this.config);
+        for (const svc of this.services) this.subscribe(nc, svc);
         this.ready = true;
         delay = 500;
         this.logger.log(`connected to NATS ${nc.getServer()}; JetStream topology ensured`);

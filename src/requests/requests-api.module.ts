@@ -1,21 +1,18 @@
 import { Module, OnModuleInit } from '@nestjs/common';
 import { ReadinessRegistry } from '../health/readiness.registry.js';
 import { NatsClient } from '../messaging/nats-client.js';
-import { MessagingModule } from '../messaging/messaging.module.js';
 import { DeadLettersController, DeploymentWritesController, RequestsController } from './deployment-requests.controller.js';
 import { MaxReplicasConstraint } from './dto/max-replicas.constraint.js';
 import { OutboxRelay } from './outbox-relay.js';
-import { RequestsDataModule } from './requests-data.module.js';
-import { RequestsService } from './requests.service.js';
+import { RequestIntakeModule } from './request-intake.module.js';
 
 /** Custom class-validator constraints that are providers, for class-validator's container. */
 export const VALIDATOR_PROVIDERS = [MaxReplicasConstraint];
 
 @Module({
-  imports: [RequestsDataModule, MessagingModule],
+  imports: [RequestIntakeModule],
   controllers: [DeploymentWritesController, RequestsController, DeadLettersController],
-  providers: [RequestsService, OutboxRelay, MaxReplicasConstraint],
-  exports: [RequestsService],
+  providers: [OutboxRelay, MaxReplicasConstraint],
 })
 export class RequestsApiModule implements OnModuleInit {
   constructor(

@@ -15,6 +15,15 @@ export interface NewRequest {
   deadlineMs: number;
 }
 
+export interface SuccessfulRequestRow {
+  namespace: string;
+  name: string;
+  operation: Operation;
+  specMode: SpecMode;
+  spec: DeploymentSpecPatch | null;
+  requestId: string;
+}
+
 export interface RequestFilter {
   namespace?: string;
   name?: string;
@@ -186,6 +195,86 @@ export class RequestsRepository {
       [requestId, deadlineMs],
     );
     return rows[0] ?? null;
+  }
+
+  /** CREATED requests older than minAgeMs: committed but never published. */
+  async findStuckCreated(minAgeMs: number, limit: number): Promise<DeploymentRequestEntity[]> {
+    return this.repo
+      .createQueryBuilder('r')
+      .where(`r.status = 'CREATED'`)
+      .andWhere(`r.updated_at < now() - make_interval(secs => :age::double precision / 1000)`, { age: minAgeMs })
+      .orderBy('r.seq', 'ASC')
+      .limit(limit)
+      .getMany();
+  }
+
+  /** QUEUED or PROCESSING requests with no progress for stallMs, still inside their deadline. */
+  async findStalled(stallMs: number, limit: number): Promise<DeploymentRequestEntity[]> {
+    return this.repo
+      .createQueryBuilder('r')
+      .where(`r.status IN ('QUEUED', 'PROCESSING')`)
+      .andWhere(`r.updated_at < now() - make_interval(secs => :age::double precision / 1000)`, { age: stallMs })
+      .andWhere('r.deadline_at >= now()')
+      .orderBy('r.seq', 'ASC')
+      .limit(limit)
+      .getMany();
+  }
+
+  async findPastDeadline(limit: number): Promise<DeploymentRequestEntity[]> {
+    return this.repo
+      .createQueryBuilder('r')
+      .where(`r.${OPEN}`)
+      .andWhere('r.deadline_at < now()')
+      .orderBy('r.seq', 'ASC')
+      .limit(limit)
+      .getMany();
+  }
+
+  /** A new message generation, so a re-published message is not dropped as a duplicate. */
+  async bumpGeneration(requestId: string): Promise<number | null> {
+    const rows = await this.updateReturning(
+      `UPDATE deployment_requests SET generation = generation + 1, updated_at = now()
+       WHERE request_id = $1 AND ${OPEN} RETURNING *`,
+      [requestId],
+    );
+    return rows[0]?.generation ?? null;
+  }
+
+  /** Runs fn only if no worker holds the deployment's lock right now; undefined otherwise. */
+  async ifTargetIdle<T>(namespace: string, name: string, fn: () => Promise<T>): Promise<T | undefined> {
+    const runner = this.ds.createQueryRunner();
+    await runner.connect();
+    try {
+      const [{ locked }] = await runner.query(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked`, [`${namespace}/${name}`]);
+      if (!locked) return undefined;
+      try {
+        return await fn();
+      } finally {
+        await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [`${namespace}/${name}`]);
+      }
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /**
+   * Successful requests since each deployment's last full spec (CREATE or PUT), ordered by
+   * target then acceptance: enough to work out what we last asked Kubernetes for.
+   */
+  async successfulSinceLastReplace(): Promise<SuccessfulRequestRow[]> {
+    const rows: { namespace: string; name: string; operation: Operation; spec_mode: SpecMode; spec: DeploymentSpecPatch | null; request_id: string }[] =
+      await this.repo.query(`
+        WITH last_replace AS (
+          SELECT DISTINCT ON (namespace, name) namespace, name, seq
+          FROM deployment_requests
+          WHERE status = 'SUCCESS' AND operation IN ('CREATE', 'UPDATE') AND spec_mode = 'REPLACE'
+          ORDER BY namespace, name, seq DESC
+        )
+        SELECT r.namespace, r.name, r.operation, r.spec_mode, r.spec, r.request_id
+        FROM deployment_requests r JOIN last_replace l USING (namespace, name)
+        WHERE r.status = 'SUCCESS' AND r.seq >= l.seq
+        ORDER BY r.namespace, r.name, r.seq`);
+    return rows.map((r) => ({ namespace: r.namespace, name: r.name, operation: r.operation, specMode: r.spec_mode, spec: r.spec, requestId: r.request_id }));
   }
 
   private async updateReturning(sql: string, params: unknown[]): Promise<DeploymentRequestEntity[]> {

@@ -1,5 +1,5 @@
 import { runMigrations } from '../../src/database/migrate.js';
-import { databaseUrlFor, recreateDatabase } from '../support/global-setup.js';
+import { databaseUrlFor, recreateDatabase } from '../support/database.mjs';
 import { db } from '../support/harness.js';
 
 describe('migrations', () => {

@@ -92,3 +92,11 @@ export async function http(base: string, method: string, path: string, body?: un
   }
   return { status: res.status, body: json, headers: res.headers };
 }
+
+/** Polls GET /v1/requests/{id} until the request is SUCCESS or FAILURE, and returns the record. */
+export async function settled(apiUrl: string, requestId: string, timeoutMs = 60_000): Promise<any> {
+  return eventually(async () => {
+    const r = await http(apiUrl, 'GET', `/v1/requests/${encodeURIComponent(requestId)}`);
+    return r.status === 200 && ['SUCCESS', 'FAILURE'].includes(r.body.status) ? r.body : undefined;
+  }, timeoutMs);
+}

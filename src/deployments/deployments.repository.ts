@@ -1,0 +1,159 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { PROTECTED_NAMESPACES } from '../requests/namespace-policy.js';
+import { DeploymentEntity, RolloutState } from './deployment.entity.js';
+import type { MirrorRow } from './mirror-row.mapper.js';
+import type { WatchScope } from './watch-scope.js';
+
+export interface DeploymentFilter {
+  namespace?: string;
+  /** Every pair must match (jsonb containment, served by the GIN index). */
+  labels?: Record<string, string>;
+  rollout?: RolloutState;
+  drifted?: boolean;
+  includeDeleted?: boolean;
+  /** Keyset: rows strictly after this (namespace, name). */
+  after?: [string, string];
+  limit: number;
+}
+
+export interface UpsertCounts {
+  inserted: number;
+  updated: number;
+}
+
+const rvOf = (r: MirrorRow) => BigInt(r.resourceVersion);
+
+/** Keeps the newest version of each object, since one INSERT … ON CONFLICT may touch a row only once. */
+export function newestPerKey(rows: MirrorRow[]): MirrorRow[] {
+  const byKey = new Map<string, MirrorRow>();
+  for (const r of rows) {
+    const key = `${r.namespace}/${r.name}`;
+    const seen = byKey.get(key);
+    if (!seen || rvOf(r) > rvOf(seen)) byKey.set(key, r);
+  }
+  return [...byKey.values()];
+}
+
+/**
+ * All SQL about the deployments mirror. Writes are guarded by resourceVersion, which
+ * etcd hands out from one increasing counter, so they are idempotent, may run in any
+ * order or concurrently (watch, relist, the reconciler's repair), and never move a row
+ * backwards. `drifted` belongs to the reconciler and is never written here.
+ */
+@Injectable()
+export class DeploymentsRepository {
+  constructor(@InjectRepository(DeploymentEntity) private readonly repo: Repository<DeploymentEntity>) {}
+
+  /** Inserts new objects and updates rows older than the given version; deleted rows get deleted_at. */
+  async upsertMany(input: MirrorRow[]): Promise<UpsertCounts> {
+    if (input.length === 0) return { inserted: 0, updated: 0 };
+    const rows = newestPerKey(input).map((r) => ({
+      namespace: r.namespace,
+      name: r.name,
+      uid: r.uid,
+      labels: r.labels,
+      images: r.images,
+      spec: r.spec,
+      desired_replicas: r.desiredReplicas,
+      ready_replicas: r.readyReplicas,
+      updated_replicas: r.updatedReplicas,
+      available_replicas: r.availableReplicas,
+      unavailable_replicas: r.unavailableReplicas,
+      conditions: r.conditions,
+      generation: r.generation,
+      observed_generation: r.observedGeneration,
+      resource_version: r.resourceVersion,
+      rollout: r.rollout,
+      last_request_id: r.lastRequestId,
+      k8s_created_at: r.k8sCreatedAt,
+      deleted: r.deleted,
+    }));
+    const result: { inserted: boolean }[] = await this.repo.query(
+      `INSERT INTO deployments AS d (
+         namespace, name, uid, labels, images, spec, desired_replicas, ready_replicas, updated_replicas,
+         available_replicas, unavailable_replicas, conditions, generation, observed_generation, resource_version,
+         rollout, last_request_id, k8s_created_at, updated_at, deleted_at, synced_at)
+       SELECT x.namespace, x.name, x.uid, x.labels, x.images, x.spec, x.desired_replicas, x.ready_replicas,
+              x.updated_replicas, x.available_replicas, x.unavailable_replicas, x.conditions, x.generation,
+              x.observed_generation, x.resource_version, x.rollout, x.last_request_id, x.k8s_created_at,
+              clock_timestamp(), CASE WHEN x.deleted THEN clock_timestamp() END, clock_timestamp()
+       FROM jsonb_to_recordset($1::jsonb) AS x(
+         namespace text, name text, uid uuid, labels jsonb, images jsonb, spec jsonb, desired_replicas int,
+         ready_replicas int, updated_replicas int, available_replicas int, unavailable_replicas int,
+         conditions jsonb, generation bigint, observed_generation bigint, resource_version text, rollout text,
+         last_request_id text, k8s_created_at timestamptz, deleted boolean)
+       ON CONFLICT (namespace, name) DO UPDATE SET
+         uid = EXCLUDED.uid, labels = EXCLUDED.labels, images = EXCLUDED.images, spec = EXCLUDED.spec,
+         desired_replicas = EXCLUDED.desired_replicas, ready_replicas = EXCLUDED.ready_replicas,
+         updated_replicas = EXCLUDED.updated_replicas, available_replicas = EXCLUDED.available_replicas,
+         unavailable_replicas = EXCLUDED.unavailable_replicas, conditions = EXCLUDED.conditions,
+         generation = EXCLUDED.generation, observed_generation = EXCLUDED.observed_generation,
+         resource_version = EXCLUDED.resource_version, rollout = EXCLUDED.rollout,
+         last_request_id = EXCLUDED.last_request_id, k8s_created_at = EXCLUDED.k8s_created_at,
+         updated_at = EXCLUDED.updated_at, synced_at = EXCLUDED.synced_at,
+         deleted_at = CASE WHEN EXCLUDED.deleted_at IS NULL THEN NULL ELSE coalesce(d.deleted_at, EXCLUDED.deleted_at) END
+       WHERE d.resource_version::numeric < EXCLUDED.resource_version::numeric
+       RETURNING (xmax = 0) AS inserted`,
+      [JSON.stringify(rows)],
+    );
+    const inserted = result.filter((r) => r.inserted).length;
+    return { inserted, updated: result.length - inserted };
+  }
+
+  /**
+   * The deletion half of a list diff: live rows in the scope that the list at
+   * `listResourceVersion` did not contain. Rows written after that list (by a watch event
+   * newer than it) are left alone; marked rows take the list's version so an older event
+   * arriving late cannot bring them back.
+   */
+  async markAbsentDeleted(scope: WatchScope, present: { namespace: string; name: string }[], listResourceVersion: string): Promise<number> {
+    const params: unknown[] = [present.map((p) => p.namespace), present.map((p) => p.name), listResourceVersion];
+    const where = this.scopeCondition(scope, params);
+    const res: [unknown[], number] = await this.repo.query(
+      `UPDATE deployments d
+       SET deleted_at = clock_timestamp(), updated_at = clock_timestamp(), synced_at = clock_timestamp(), resource_version = $3
+       WHERE d.deleted_at IS NULL AND ${where}
+         AND d.resource_version::numeric <= $3::numeric
+         AND NOT EXISTS (SELECT 1 FROM unnest($1::text[], $2::text[]) AS k(namespace, name)
+                         WHERE k.namespace = d.namespace AND k.name = d.name)`,
+      params,
+    );
+    return res[1];
+  }
+
+  findOne(namespace: string, name: string): Promise<DeploymentEntity | null> {
+    return this.repo.findOneBy({ namespace, name });
+  }
+
+  /** One page in (namespace, name) order: the primary key makes the keyset cursor stable under inserts. */
+  list(f: DeploymentFilter): Promise<DeploymentEntity[]> {
+    const q = this.repo.createQueryBuilder('d').orderBy('d.namespace', 'ASC').addOrderBy('d.name', 'ASC').limit(f.limit);
+    if (!f.includeDeleted) q.andWhere('d.deleted_at IS NULL');
+    if (f.namespace) q.andWhere('d.namespace = :namespace', { namespace: f.namespace });
+    if (f.labels && Object.keys(f.labels).length) q.andWhere('d.labels @> CAST(:labels AS jsonb)', { labels: JSON.stringify(f.labels) });
+    if (f.rollout) q.andWhere('d.rollout = :rollout', { rollout: f.rollout });
+    if (f.drifted !== undefined) q.andWhere('d.drifted = :drifted', { drifted: f.drifted });
+    if (f.after) q.andWhere('(d.namespace, d.name) > (:afterNs, :afterName)', { afterNs: f.after[0], afterName: f.after[1] });
+    return q.getMany();
+  }
+
+  /** SQL for "the row is in this scope", appending its parameters. */
+  private scopeCondition(scope: WatchScope, params: unknown[]): string {
+    if (scope.namespace) {
+      params.push(scope.namespace);
+      return `d.namespace = $${params.length}`;
+    }
+    const patterns = scope.patterns ?? [];
+    params.push([...PROTECTED_NAMESPACES]);
+    const notProtected = `d.namespace <> ALL($${params.length}::text[])`;
+    if (patterns.includes('*')) return notProtected;
+    params.push(patterns.filter((p) => !p.endsWith('*')));
+    const exact = `d.namespace = ANY($${params.length}::text[])`;
+    // Patterns are DNS labels plus a trailing *, so they hold no LIKE wildcards of their own.
+    params.push(patterns.filter((p) => p.endsWith('*')).map((p) => `${p.slice(0, -1)}%`));
+    const prefixed = `d.namespace LIKE ANY($${params.length}::text[])`;
+    return `${notProtected} AND (${exact} OR ${prefixed})`;
+  }
+}

@@ -1,0 +1,108 @@
+import type { DeploymentObject } from '../kubernetes/kubernetes.gateway.js';
+import { REQUEST_ID_ANNOTATION, specFromDeployment } from '../kubernetes/manifest.js';
+import type { DeploymentSpec } from '../requests/deployment-spec.js';
+import { DeploymentCondition, DeploymentEntity, RolloutState } from './deployment.entity.js';
+import { rolloutState } from './rollout-state.js';
+
+/** What the watcher writes for one Deployment: every column Kubernetes decides. */
+export interface MirrorRow {
+  namespace: string;
+  name: string;
+  uid: string;
+  labels: Record<string, string>;
+  images: string[];
+  spec: DeploymentSpec;
+  desiredReplicas: number;
+  readyReplicas: number;
+  updatedReplicas: number;
+  availableReplicas: number;
+  unavailableReplicas: number;
+  conditions: DeploymentCondition[];
+  generation: number;
+  observedGeneration: number;
+  resourceVersion: string;
+  rollout: RolloutState;
+  lastRequestId: string | null;
+  k8sCreatedAt: string | null;
+  /** A DELETED watch event: the row is kept, with deleted_at set. */
+  deleted: boolean;
+}
+
+const iso = (d: Date | undefined): string | undefined => (d ? new Date(d).toISOString() : undefined);
+
+export function toMirrorRow(d: DeploymentObject, deleted = false): MirrorRow {
+  const m = d.metadata ?? {};
+  const s = d.status ?? {};
+  return {
+    namespace: m.namespace ?? '',
+    name: m.name ?? '',
+    uid: m.uid ?? '',
+    labels: { ...(m.labels ?? {}) },
+    images: (d.spec?.template?.spec?.containers ?? []).map((c) => c.image ?? ''),
+    spec: specFromDeployment(d),
+    desiredReplicas: d.spec?.replicas ?? 1,
+    readyReplicas: s.readyReplicas ?? 0,
+    updatedReplicas: s.updatedReplicas ?? 0,
+    availableReplicas: s.availableReplicas ?? 0,
+    unavailableReplicas: s.unavailableReplicas ?? 0,
+    conditions: (s.conditions ?? []).map((c) => ({
+      type: c.type,
+      status: c.status,
+      ...(c.reason ? { reason: c.reason } : {}),
+      ...(c.message ? { message: c.message } : {}),
+      ...(c.lastTransitionTime ? { lastTransitionTime: iso(c.lastTransitionTime) } : {}),
+    })),
+    generation: m.generation ?? 0,
+    observedGeneration: s.observedGeneration ?? 0,
+    resourceVersion: m.resourceVersion ?? '0',
+    rollout: rolloutState(d),
+    lastRequestId: m.annotations?.[REQUEST_ID_ANNOTATION] ?? null,
+    k8sCreatedAt: iso(m.creationTimestamp) ?? null,
+    deleted,
+  };
+}
+
+/**
+ * When Kubernetes last accepted a change to the object, as far as the object tells:
+ * the newest managedFields entry (or creation). Kubernetes keeps these to the second.
+ */
+export function acceptedAt(d: DeploymentObject): number | undefined {
+  let latest = d.metadata?.creationTimestamp ? new Date(d.metadata.creationTimestamp).getTime() : undefined;
+  for (const f of d.metadata?.managedFields ?? []) {
+    const t = f.time ? new Date(f.time).getTime() : undefined;
+    if (t !== undefined && (latest === undefined || t > latest)) latest = t;
+  }
+  return latest;
+}
+
+/** A strong read: the live object in the record's shape, with the mirror's own columns from its row. */
+export function entityFromLive(d: DeploymentObject, row: DeploymentEntity | null, now = new Date()): DeploymentEntity {
+  const r = toMirrorRow(d);
+  const e = new DeploymentEntity();
+  Object.assign(e, {
+    namespace: r.namespace,
+    name: r.name,
+    uid: r.uid,
+    labels: r.labels,
+    images: r.images,
+    spec: r.spec,
+    desiredReplicas: r.desiredReplicas,
+    readyReplicas: r.readyReplicas,
+    updatedReplicas: r.updatedReplicas,
+    availableReplicas: r.availableReplicas,
+    unavailableReplicas: r.unavailableReplicas,
+    conditions: r.conditions,
+    generation: r.generation,
+    observedGeneration: r.observedGeneration,
+    resourceVersion: r.resourceVersion,
+    rollout: r.rollout,
+    lastRequestId: r.lastRequestId,
+    drifted: row?.drifted ?? false,
+    k8sCreatedAt: r.k8sCreatedAt ? new Date(r.k8sCreatedAt) : null,
+    createdAt: row?.createdAt ?? now,
+    updatedAt: row?.updatedAt ?? now,
+    deletedAt: null,
+    syncedAt: now,
+  });
+  return e;
+}

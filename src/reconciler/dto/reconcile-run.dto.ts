@@ -1,0 +1,60 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ReconcileRunEntity, ReconcileStatus, ReconcileTrigger } from '../reconcile-run.entity.js';
+
+export class DriftedDeploymentDto {
+  @ApiProperty({ example: 'default' }) namespace!: string;
+  @ApiProperty({ example: 'web' }) name!: string;
+  @ApiProperty({ example: ['replicas'], description: 'Managed fields that differ from the last successful request' })
+  fields!: string[];
+}
+
+export class ReconcileRunDto {
+  @ApiProperty({ example: 42 }) id!: number;
+  @ApiProperty({ enum: ReconcileTrigger, example: ReconcileTrigger.MANUAL }) trigger!: ReconcileTrigger;
+  @ApiProperty({ enum: ReconcileStatus, example: ReconcileStatus.SUCCEEDED }) status!: ReconcileStatus;
+  @ApiProperty({ example: '2026-11-28T08:00:00.000Z' }) requestedAt!: string;
+  @ApiPropertyOptional({ example: '2026-11-28T08:00:00.010Z' }) startedAt?: string;
+  @ApiPropertyOptional({ example: '2026-11-28T08:00:01.200Z' }) finishedAt?: string;
+  @ApiProperty({ example: 1, description: 'Mirror rows inserted for Deployments missing from the database' }) inserted!: number;
+  @ApiProperty({ example: 2, description: 'Mirror rows brought up to date' }) updated!: number;
+  @ApiProperty({ example: 0, description: 'Mirror rows marked deleted: gone from Kubernetes' }) markedDeleted!: number;
+  @ApiProperty({ example: 0, description: 'CREATED requests published again' }) republished!: number;
+  @ApiProperty({ example: 0, description: 'Stalled in-flight requests queued again' }) requeued!: number;
+  @ApiProperty({ example: 0, description: 'Requests failed with DeadlineExceeded' }) failed!: number;
+  @ApiProperty({ example: 1, description: 'Deployments edited out of band' }) drifted!: number;
+  @ApiProperty({ example: 0, description: 'Requests queued to restore drifted Deployments (SELF_HEAL)' }) healed!: number;
+  @ApiProperty({ type: [DriftedDeploymentDto] }) driftedDeployments!: DriftedDeploymentDto[];
+  @ApiProperty({ type: [String], example: [], description: 'Requests the pass queued to heal drift' }) healRequests!: string[];
+  @ApiPropertyOptional({ example: 'mirror: Kubernetes list timed out' }) error?: string;
+}
+
+export class ReconcileRunPageDto {
+  @ApiProperty({ type: [ReconcileRunDto] }) items!: ReconcileRunDto[];
+  @ApiProperty({ nullable: true, example: 'NDE' }) nextCursor!: string | null;
+}
+
+export class ReconcileAcceptedDto {
+  @ApiProperty({ example: 42, description: 'Poll GET /v1/admin/reconcile-runs/{runId}' }) runId!: number;
+}
+
+export function toReconcileRunDto(r: ReconcileRunEntity): ReconcileRunDto {
+  return {
+    id: r.id,
+    trigger: r.trigger,
+    status: r.status,
+    requestedAt: r.requestedAt.toISOString(),
+    ...(r.startedAt ? { startedAt: r.startedAt.toISOString() } : {}),
+    ...(r.finishedAt ? { finishedAt: r.finishedAt.toISOString() } : {}),
+    inserted: r.inserted,
+    updated: r.updated,
+    markedDeleted: r.markedDeleted,
+    republished: r.republished,
+    requeued: r.requeued,
+    failed: r.failed,
+    drifted: r.drifted,
+    healed: r.healed,
+    driftedDeployments: r.details.drifted ?? [],
+    healRequests: r.details.healRequests ?? [],
+    ...(r.error ? { error: r.error } : {}),
+  };
+}

@@ -1,0 +1,38 @@
+import { Controller, Get, HttpCode, Param, ParseIntPipe, Post, Query } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from '../common/api-errors.js';
+import { PageQuery } from '../common/pagination.js';
+import { ReconcileAcceptedDto, ReconcileRunDto, ReconcileRunPageDto, toReconcileRunDto } from './dto/reconcile-run.dto.js';
+import { ReconcileAdminService } from './reconcile-admin.service.js';
+
+@ApiTags('admin')
+@Controller('v1/admin')
+export class ReconcileAdminController {
+  constructor(private readonly admin: ReconcileAdminService) {}
+
+  @Post('reconcile')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Ask a reconciler for a pass now', description: 'The API makes no Kubernetes calls: it asks the reconciler role over NATS.' })
+  @ApiAcceptedResponse({ type: ReconcileAcceptedDto })
+  @ApiErrors(503)
+  trigger(): Promise<ReconcileAcceptedDto> {
+    return this.admin.trigger();
+  }
+
+  @Get('reconcile-runs')
+  @ApiOperation({ summary: 'List reconcile passes, newest first' })
+  @ApiOkResponse({ type: ReconcileRunPageDto })
+  @ApiErrors(400)
+  async list(@Query() q: PageQuery): Promise<ReconcileRunPageDto> {
+    const page = await this.admin.list(q.limit ?? 50, q.cursor);
+    return { items: page.items.map(toReconcileRunDto), nextCursor: page.nextCursor };
+  }
+
+  @Get('reconcile-runs/:id')
+  @ApiOperation({ summary: 'Get one reconcile pass' })
+  @ApiOkResponse({ type: ReconcileRunDto })
+  @ApiErrors(400, 404)
+  async get(@Param('id', ParseIntPipe) id: number): Promise<ReconcileRunDto> {
+    return toReconcileRunDto(await this.admin.get(id));
+  }
+}

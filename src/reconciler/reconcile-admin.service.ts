@@ -1,0 +1,43 @@
+import { Injectable } from '@nestjs/common';
+import { AppConfig } from '../config/app-config.js';
+import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { decodeCursor, encodeCursor } from '../common/pagination.js';
+import { NatsClient } from '../messaging/nats-client.js';
+import { ReconcileRunEntity } from './reconcile-run.entity.js';
+import { ReconcileRunsRepository } from './reconcile-runs.repository.js';
+import { reconcileSubject } from './reconcile-subject.js';
+
+const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
+
+/** The API's side of reconciliation: ask a reconciler over NATS, read runs from PostgreSQL. */
+@Injectable()
+export class ReconcileAdminService {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly nats: NatsClient,
+    private readonly runs: ReconcileRunsRepository,
+  ) {}
+
+  async trigger(): Promise<{ runId: number }> {
+    try {
+      return await this.nats.request<{ runId: number }>(reconcileSubject(this.config), {});
+    } catch (e) {
+      if (e instanceof DomainError && e.code === ErrorCode.DependencyUnavailable) {
+        throw new DomainError(ErrorCode.DependencyUnavailable, 'no reconciler answered: is a process with ROLE=reconciler running?');
+      }
+      throw e;
+    }
+  }
+
+  async list(limit: number, cursor?: string): Promise<{ items: ReconcileRunEntity[]; nextCursor: string | null }> {
+    const items = await this.runs.list(limit + 1, decodeCursor(cursor, isId));
+    const page = items.slice(0, limit);
+    return { items: page, nextCursor: items.length > limit ? encodeCursor(page[page.length - 1].id) : null };
+  }
+
+  async get(id: number): Promise<ReconcileRunEntity> {
+    const run = await this.runs.findById(id);
+    if (!run) throw new DomainError(ErrorCode.ReconcileRunNotFound, `reconcile run ${id} not found`);
+    return run;
+  }
+}

@@ -1,0 +1,69 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+export enum ReconcileTrigger {
+  CRON = 'cron',
+  MANUAL = 'manual',
+  ONCE = 'once',
+}
+
+export enum ReconcileStatus {
+  PENDING = 'PENDING',
+  RUNNING = 'RUNNING',
+  SUCCEEDED = 'SUCCEEDED',
+  FAILED = 'FAILED',
+}
+
+export interface ReconcileCounts {
+  inserted: number;
+  updated: number;
+  markedDeleted: number;
+  republished: number;
+  requeued: number;
+  failed: number;
+  drifted: number;
+  healed: number;
+}
+
+export interface ReconcileDetails {
+  drifted?: { namespace: string; name: string; fields: string[] }[];
+  healRequests?: string[];
+}
+
+const bigintAsNumber = { to: (v?: number | null) => v, from: (v?: string | null) => (v == null ? v : Number(v)) };
+
+/** One reconcile pass: what triggered it, when it ran, and what it repaired. */
+@Entity({ name: 'reconcile_runs' })
+export class ReconcileRunEntity implements ReconcileCounts {
+  @PrimaryColumn({ type: 'bigint', insert: false, transformer: bigintAsNumber })
+  id!: number;
+
+  @Column({ type: 'varchar', length: 10 })
+  trigger!: ReconcileTrigger;
+
+  @Column({ type: 'varchar', length: 10 })
+  status!: ReconcileStatus;
+
+  @Column({ name: 'requested_at', type: 'timestamptz', insert: false })
+  requestedAt!: Date;
+
+  @Column({ name: 'started_at', type: 'timestamptz', nullable: true })
+  startedAt!: Date | null;
+
+  @Column({ name: 'finished_at', type: 'timestamptz', nullable: true })
+  finishedAt!: Date | null;
+
+  @Column({ type: 'int' }) inserted!: number;
+  @Column({ type: 'int' }) updated!: number;
+  @Column({ name: 'marked_deleted', type: 'int' }) markedDeleted!: number;
+  @Column({ type: 'int' }) republished!: number;
+  @Column({ type: 'int' }) requeued!: number;
+  @Column({ type: 'int' }) failed!: number;
+  @Column({ type: 'int' }) drifted!: number;
+  @Column({ type: 'int' }) healed!: number;
+
+  @Column({ type: 'jsonb' })
+  details!: ReconcileDetails;
+
+  @Column({ type: 'text', nullable: true })
+  error!: string | null;
+}

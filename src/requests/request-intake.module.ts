@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { MessagingModule } from '../messaging/messaging.module.js';
+import { RequestsDataModule } from './requests-data.module.js';
+import { RequestsService } from './requests.service.js';
+
+/** Recording and queueing requests: used by the API, and by the reconciler when it self-heals. */
+@Module({
+  imports: [RequestsDataModule, MessagingModule],
+  providers: [RequestsService],
+  exports: [RequestsService, RequestsDataModule, MessagingModule],
+})
+export class RequestIntakeModule {}

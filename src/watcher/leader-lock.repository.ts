@@ -1,0 +1,82 @@
+import { Injectable, Logger } from '@nestjs/common';
+import pg from 'pg';
+import { AppConfig } from '../config/app-config.js';
+
+/**
+ * A PostgreSQL session advisory lock on a connection of its own (not the pool's: the
+ * lock lives exactly as long as this session). If the holder dies its connection closes
+ * and PostgreSQL releases the lock at once; if its host vanishes, the server-side TCP
+ * keepalives below notice within about 15 s.
+ */
+@Injectable()
+export class LeaderLockRepository {
+  private readonly logger = new Logger(LeaderLockRepository.name);
+  private client?: pg.Client;
+  private connecting?: Promise<pg.Client>;
+
+  constructor(private readonly config: AppConfig) {}
+
+  /** True when this session now holds the lock (or already did). */
+  async tryAcquire(name: string): Promise<boolean> {
+    const c = await this.connection();
+    const res = await c.query<{ got: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS got', [name]);
+    return res.rows[0].got;
+  }
+
+  /** Whether this session still holds the lock; throws when the session itself is gone. */
+  async holds(name: string): Promise<boolean> {
+    if (!this.client) return false;
+    const res = await this.client.query<{ held: boolean }>(
+      `SELECT EXISTS (
+         SELECT 1 FROM pg_locks
+         WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND objsubid = 1
+           AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0)) AS held`,
+      [name],
+    );
+    return res.rows[0].held;
+  }
+
+  /** Closing the session releases the lock. */
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    if (c) await c.end().catch(() => undefined);
+  }
+
+  private connection(): Promise<pg.Client> {
+    if (this.client) return Promise.resolve(this.client);
+    this.connecting ??= this.connect().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async connect(): Promise<pg.Client> {
+    const timeout = Math.max(2000, this.config.LEADER_POLL_MS * 2);
+    const c = new pg.Client({
+      connectionString: this.config.DATABASE_URL,
+      application_name: 'dm-watcher-leader',
+      connectionTimeoutMillis: 5000,
+      // A poll that hangs means the session is as good as lost.
+      query_timeout: timeout,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 5000,
+    });
+    c.on('error', (e) => {
+      this.logger.warn(`leader lock connection failed: ${e.message}`);
+      if (this.client === c) this.client = undefined;
+    });
+    c.on('end', () => {
+      if (this.client === c) this.client = undefined;
+    });
+    await c.connect();
+    try {
+      // Server side: a holder whose host disappears (no FIN) loses the lock in ~5 + 3×2 s.
+      await c.query(`SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3;
+                     SET tcp_user_timeout = 10000`);
+    } catch (e) {
+      await c.end().catch(() => undefined);
+      throw e;
+    }
+    this.client = c;
+    return c;
+  }
+}

@@ -1,0 +1,113 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import type { Running } from '../../src/bootstrap.js';
+import type { AppConfig } from '../../src/config/app-config.js';
+import { KubeFaultProxy, TcpCutProxy } from '../support/fault-proxy.js';
+import { boot, db, deleteNamespace, dropTopology, eventually, http, kube, settled, testConfig, uniqueId } from '../support/harness.js';
+
+const DEPLOYMENT_WRITES = /\/apis\/apps\/v1\/namespaces\/[^/]+\/deployments\/[^/?]+(\?|$)/;
+
+// Failure handling on the real stack, with faults injected between our processes and the real servers.
+describe('request pipeline under faults', () => {
+  const ns = `pf-${uniqueId()}`;
+  const { apps } = kube();
+  const pool = db();
+  let kubeProxy: KubeFaultProxy;
+  let config: AppConfig;
+  let app: Running;
+  let api: string;
+
+  beforeAll(async () => {
+    kubeProxy = await new KubeFaultProxy().start();
+    config = testConfig({
+      ROLE: 'api,worker',
+      MANAGED_NAMESPACES: ns,
+      KUBECONFIG: kubeProxy.kubeconfigPath,
+      JS_MAX_DELIVER: '3',
+      JS_BACKOFF_BASE_MS: '100',
+      JS_BACKOFF_MAX_MS: '500',
+    });
+    app = await boot(config);
+    api = app.apiUrl!;
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await kubeProxy?.stop();
+    await pool.end();
+    await dropTopology(config);
+    await deleteNamespace(ns);
+  });
+
+  afterEach(() => kubeProxy.clear());
+
+  it('retries transient apiserver errors (503, 429) with backoff and ends SUCCESS', async () => {
+    kubeProxy.inject({ method: 'PATCH', path: DEPLOYMENT_WRITES, status: 503, times: 1 });
+    kubeProxy.inject({ method: 'PATCH', path: DEPLOYMENT_WRITES, status: 429, times: 1 });
+    const r = await http(api, 'POST', '/v1/deployments', { namespace: ns, name: 'flaky', image: 'nginx:1.27', replicas: 1 });
+    const done = await settled(api, r.body.requestId);
+    expect(done).toMatchObject({ status: 'SUCCESS', attempts: 3, deadLettered: false });
+    expect(done.error).toBeUndefined();
+    expect((await apps.readNamespacedDeployment({ namespace: ns, name: 'flaky' })).spec?.replicas).toBe(1);
+    expect(kubeProxy.hits.filter((h) => h.injected)).toHaveLength(2);
+  });
+
+  it('dead-letters after MaxDeliver attempts, lists it, and the retry endpoint drives it again', async () => {
+    kubeProxy.inject({ method: 'PATCH', path: DEPLOYMENT_WRITES, status: 503 });
+    const r = await http(api, 'POST', '/v1/deployments', { namespace: ns, name: 'doomed', image: 'nginx:1.27', replicas: 1 });
+    const failed = await settled(api, r.body.requestId);
+    expect(failed).toMatchObject({ status: 'FAILURE', attempts: 3, deadLettered: true, error: { code: 'KubernetesUnavailable' } });
+
+    const dead = await http(api, 'GET', '/v1/dead-letters?limit=10');
+    expect(dead.status).toBe(200);
+    expect(dead.body.items.map((i: { requestId: string }) => i.requestId)).toContain(r.body.requestId);
+
+    // The message itself was copied to the dead-letter stream, with the reason.
+    const nc = await connect({ servers: config.NATS_URL });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.streams.info(config.NATS_DLQ_STREAM);
+      expect(info.state.messages).toBeGreaterThanOrEqual(1);
+      const msg = await jsm.streams.getMessage(config.NATS_DLQ_STREAM, { last_by_subj: config.NATS_DLQ_SUBJECT });
+      expect(msg?.json<{ requestId: string }>().requestId).toBe(r.body.requestId);
+      expect(msg?.header.get('Dm-Dead-Letter-Reason')).toContain('KubernetesUnavailable');
+    } finally {
+      await nc.close();
+    }
+
+    kubeProxy.clear();
+    const retried = await http(api, 'POST', `/v1/requests/${r.body.requestId}/retry`);
+    expect(retried.status).toBe(202);
+    expect(retried.body).toMatchObject({ deadLettered: false });
+    const done = await settled(api, r.body.requestId);
+    expect(done).toMatchObject({ status: 'SUCCESS', deadLettered: false });
+    expect(done.attempts).toBe(4);
+    expect((await apps.readNamespacedDeployment({ namespace: ns, name: 'doomed' })).spec?.replicas).toBe(1);
+  });
+
+  it('keeps accepting requests while NATS is down and completes them once it is back', async () => {
+    const natsUrl = new URL(config.NATS_URL.replace('nats://', 'http://'));
+    const natsProxy = await new TcpCutProxy({ host: natsUrl.hostname, port: Number(natsUrl.port) }).start();
+    const cfg = testConfig({ ROLE: 'api', MANAGED_NAMESPACES: ns, NATS_URL: natsProxy.url, OUTBOX_RELAY_INTERVAL_MS: '300', OUTBOX_RELAY_MIN_AGE_MS: '0' });
+    // The intake API shares the worker's stream, but reaches NATS through the cuttable proxy.
+    Object.assign(cfg, { NATS_STREAM: config.NATS_STREAM, NATS_SUBJECT: config.NATS_SUBJECT, NATS_CONSUMER: config.NATS_CONSUMER, NATS_DLQ_STREAM: config.NATS_DLQ_STREAM, NATS_DLQ_SUBJECT: config.NATS_DLQ_SUBJECT });
+    const intake = await boot(cfg);
+    try {
+      natsProxy.down();
+      await eventually(async () => (await http(intake.apiUrl!, 'GET', '/readyz')).body?.info?.nats?.status === 'degraded', 10_000);
+      const r = await http(intake.apiUrl!, 'POST', '/v1/deployments', { namespace: ns, name: 'outbox', image: 'nginx:1.27', replicas: 1 });
+      expect(r.status).toBe(202);
+      expect(r.body.status).toBe('CREATED');
+      await new Promise((res) => setTimeout(res, 1000));
+      expect((await http(api, 'GET', `/v1/requests/${r.body.requestId}`)).body.status).toBe('CREATED');
+
+      natsProxy.restore();
+      const done = await settled(api, r.body.requestId, 60_000);
+      expect(done).toMatchObject({ status: 'SUCCESS', attempts: 1 });
+      expect((await apps.readNamespacedDeployment({ namespace: ns, name: 'outbox' })).spec?.replicas).toBe(1);
+    } finally {
+      await intake.close();
+      await natsProxy.stop();
+    }
+  });
+});

@@ -1,0 +1,69 @@
+import type { Running } from '../../src/bootstrap.js';
+import type { AppConfig } from '../../src/config/app-config.js';
+import { boot, db, deleteNamespace, dropTopology, eventually, http, kube, settled, testConfig, uniqueId } from '../support/harness.js';
+
+// Per-deployment ordering with several workers: the last accepted request is what Kubernetes ends with.
+describe('per-deployment ordering', () => {
+  const ns = `po-${uniqueId()}`;
+  const { apps } = kube();
+  const pool = db();
+  let config: AppConfig;
+  let api: Running;
+  const workers: Running[] = [];
+
+  beforeAll(async () => {
+    config = testConfig({ ROLE: 'api', MANAGED_NAMESPACES: ns, MAX_REPLICAS: '500' });
+    api = await boot(config);
+    for (let i = 0; i < 3; i++) workers.push(await boot({ ...config, roles: ['worker'], ROLE: 'worker', WORKER_CONCURRENCY: 4 } as AppConfig));
+  });
+
+  afterAll(async () => {
+    for (const w of workers) await w.close();
+    await api?.close();
+    await pool.end();
+    await dropTopology(config);
+    await deleteNamespace(ns);
+  });
+
+  it('applies 100 interleaved updates from concurrent clients in acceptance order', async () => {
+    const base = api.apiUrl!;
+    const created = await http(base, 'POST', '/v1/deployments', { namespace: ns, name: 'ordered', image: 'nginx:0', replicas: 0 });
+    expect((await settled(base, created.body.requestId)).status).toBe('SUCCESS');
+
+    // Ten clients, each sending ten updates; they interleave at the API.
+    const ids: string[] = [];
+    await Promise.all(
+      Array.from({ length: 10 }, async (_, client) => {
+        for (let k = 0; k < 10; k++) {
+          const n = client * 10 + k + 1;
+          const body = k % 3 === 2 ? { replicas: n } : { image: `nginx:${n}`, replicas: n };
+          const method = k % 3 === 2 ? 'PATCH' : 'PUT';
+          const r = await http(base, method, `/v1/deployments/${ns}/ordered`, body);
+          expect(r.status).toBe(202);
+          ids.push(r.body.requestId);
+        }
+      }),
+    );
+    expect(ids).toHaveLength(100);
+
+    const rows = await eventually(async () => {
+      const res = await pool.query(
+        `SELECT request_id, seq, status, spec, started_at, completed_at FROM deployment_requests
+         WHERE namespace = $1 AND name = 'ordered' AND operation = 'UPDATE' ORDER BY seq`,
+        [ns],
+      );
+      return res.rows.every((r) => r.status === 'SUCCESS') && res.rows.length === 100 ? res.rows : undefined;
+    }, 120_000);
+
+    // Completion order equals acceptance order.
+    const byCompletion = [...rows].sort((a, b) => a.completed_at - b.completed_at || Number(a.seq) - Number(b.seq));
+    expect(byCompletion.map((r) => r.request_id)).toEqual(rows.map((r) => r.request_id));
+
+    const last = rows[rows.length - 1];
+    const lastFull = [...rows].reverse().find((r) => r.spec.image !== undefined);
+    const d = await apps.readNamespacedDeployment({ namespace: ns, name: 'ordered' });
+    expect(d.spec?.replicas).toBe(last.spec.replicas);
+    expect(d.spec?.template.spec?.containers[0].image).toBe(lastFull.spec.image);
+    expect(d.metadata?.annotations?.['k8s-deployment-manager.io/request-id']).toBe(last.request_id);
+  });
+});

@@ -1,0 +1,227 @@
+import type { Running } from '../../src/bootstrap.js';
+import type { AppConfig } from '../../src/config/app-config.js';
+import { boot, db, deleteNamespace, dropTopology, http, kube, settled, testConfig, uniqueId } from '../support/harness.js';
+
+// The request pipeline on the real stack: API → PostgreSQL → JetStream → worker → kube-apiserver.
+describe('request pipeline', () => {
+  const ns = `pl-${uniqueId()}`;
+  let config: AppConfig;
+  let app: Running;
+  let api: string;
+  const { apps } = kube();
+  const pool = db();
+
+  beforeAll(async () => {
+    config = testConfig({ ROLE: 'api,worker', MANAGED_NAMESPACES: `${ns},${ns}-x*`, JS_BACKOFF_BASE_MS: '200', MAX_REPLICAS: '50' });
+    app = await boot(config);
+    api = app.apiUrl!;
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await pool.end();
+    await dropTopology(config);
+    await deleteNamespace(ns);
+  });
+
+  const read = (name: string) => apps.readNamespacedDeployment({ namespace: ns, name });
+
+  it('CREATE, PUT, PATCH and DELETE each reach SUCCESS and change Kubernetes as asked', async () => {
+    const created = await http(api, 'POST', '/v1/deployments', {
+      namespace: ns,
+      name: 'web',
+      image: 'nginx:1.27',
+      replicas: 2,
+      containerPort: 8080,
+      env: { MODE: 'prod' },
+      labels: { team: 'payments' },
+      annotations: { 'example.com/owner': 'alice' },
+    });
+    expect(created.status).toBe(202);
+    expect(created.body).toMatchObject({ operation: 'CREATE', namespace: ns, name: 'web', attempts: 0, deadLettered: false });
+    expect(['CREATED', 'QUEUED', 'PROCESSING', 'SUCCESS']).toContain(created.body.status);
+    expect(created.headers.get('location')).toBe(`/v1/requests/${created.body.requestId}`);
+
+    const done = await settled(api, created.body.requestId);
+    expect(done).toMatchObject({ status: 'SUCCESS', attempts: 1 });
+    expect(done.result.generation).toBe(1);
+    let d = await read('web');
+    expect(d.spec?.replicas).toBe(2);
+    expect(d.spec?.template.spec?.containers[0].image).toBe('nginx:1.27');
+    expect(d.metadata?.labels).toMatchObject({ team: 'payments', 'app.kubernetes.io/managed-by': 'k8s-deployment-manager' });
+    expect(d.metadata?.annotations?.['k8s-deployment-manager.io/request-id']).toBe(created.body.requestId);
+
+    const replaced = await http(api, 'PUT', `/v1/deployments/${ns}/web`, { image: 'nginx:1.28', replicas: 3 });
+    expect(replaced.status).toBe(202);
+    expect((await settled(api, replaced.body.requestId)).status).toBe('SUCCESS');
+    d = await read('web');
+    expect(d.spec?.replicas).toBe(3);
+    expect(d.spec?.template.spec?.containers[0].image).toBe('nginx:1.28');
+    // PUT replaces the whole spec: what it left out is gone.
+    expect(d.spec?.template.spec?.containers[0].env ?? []).toEqual([]);
+    expect(d.metadata?.labels?.team).toBeUndefined();
+
+    const patched = await http(api, 'PATCH', `/v1/deployments/${ns}/web`, { replicas: 1, labels: { tier: 'web' } });
+    expect(patched.status).toBe(202);
+    expect(patched.body).toMatchObject({ operation: 'UPDATE', spec: { replicas: 1, labels: { tier: 'web' } } });
+    expect((await settled(api, patched.body.requestId)).status).toBe('SUCCESS');
+    d = await read('web');
+    expect(d.spec?.replicas).toBe(1);
+    expect(d.spec?.template.spec?.containers[0].image).toBe('nginx:1.28');
+    expect(d.metadata?.labels?.tier).toBe('web');
+    expect(d.metadata?.annotations?.['k8s-deployment-manager.io/request-id']).toBe(patched.body.requestId);
+
+    const deleted = await http(api, 'DELETE', `/v1/deployments/${ns}/web`);
+    expect(deleted.status).toBe(202);
+    expect((await settled(api, deleted.body.requestId)).status).toBe('SUCCESS');
+    await expect(read('web')).rejects.toMatchObject({ code: 404 });
+
+    // Deleting what is already gone is SUCCESS too.
+    const again = await http(api, 'DELETE', `/v1/deployments/${ns}/web`);
+    expect((await settled(api, again.body.requestId)).status).toBe('SUCCESS');
+
+    const listed = await http(api, 'GET', `/v1/requests?namespace=${ns}&name=web&limit=2`);
+    expect(listed.status).toBe(200);
+    expect(listed.body.items.map((r: { requestId: string }) => r.requestId)).toEqual([again.body.requestId, deleted.body.requestId]);
+    const next = await http(api, 'GET', `/v1/requests?namespace=${ns}&name=web&limit=2&cursor=${listed.body.nextCursor}`);
+    expect(next.body.items.map((r: { requestId: string }) => r.requestId)).toEqual([patched.body.requestId, replaced.body.requestId]);
+  });
+
+  it('creates a missing namespace (CREATE_NAMESPACES defaults on)', async () => {
+    const other = `${ns}-x1`;
+    try {
+      const r = await http(api, 'POST', '/v1/deployments', { namespace: other, name: 'svc', image: 'busybox:1', replicas: 0 });
+      expect((await settled(api, r.body.requestId)).status).toBe('SUCCESS');
+      expect((await apps.readNamespacedDeployment({ namespace: other, name: 'svc' })).spec?.replicas).toBe(0);
+    } finally {
+      await deleteNamespace(other);
+    }
+  });
+
+  it('honours Idempotency-Key: one request, one Kubernetes write; another body under the key is 422', async () => {
+    const key = `key-${uniqueId()}`;
+    const body = { namespace: ns, name: 'idem', image: 'nginx:1.27', replicas: 1 };
+    const first = await http(api, 'POST', '/v1/deployments', body, { 'Idempotency-Key': key });
+    const second = await http(api, 'POST', '/v1/deployments', { ...body }, { 'Idempotency-Key': key });
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(202);
+    expect(first.body.requestId).toBe(key);
+    expect(second.body.requestId).toBe(key);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    await settled(api, key);
+    const third = await http(api, 'POST', '/v1/deployments', body, { 'Idempotency-Key': key });
+    expect(third.body).toMatchObject({ requestId: key, status: 'SUCCESS', attempts: 1 });
+
+    const rows = await pool.query('SELECT count(*)::int AS n FROM deployment_requests WHERE request_id = $1', [key]);
+    expect(rows.rows[0].n).toBe(1);
+    const d = await read('idem');
+    expect(d.metadata?.generation).toBe(1);
+    const writes = (d.metadata?.managedFields ?? []).filter((f) => f.manager === 'k8s-deployment-manager');
+    expect(writes).toHaveLength(1);
+
+    const conflict = await http(api, 'POST', '/v1/deployments', { ...body, replicas: 2 }, { 'Idempotency-Key': key });
+    expect(conflict.status).toBe(422);
+    expect(conflict.body).toMatchObject({ statusCode: 422, error: 'Unprocessable Entity', code: 'IdempotencyKeyReused' });
+
+    const badKey = await http(api, 'POST', '/v1/deployments', body, { 'Idempotency-Key': 'x'.repeat(256) });
+    expect(badKey.status).toBe(400);
+    expect(badKey.body.message).toContain('Idempotency-Key');
+  });
+
+  it('answers 400 naming each bad field, 403 for disallowed namespaces, 413 for large bodies', async () => {
+    const bad = await http(api, 'POST', '/v1/deployments', {
+      namespace: 'Bad_NS',
+      name: '-web',
+      image: 'nginx 1.27',
+      replicas: 51,
+      containerPort: 70000,
+      env: { '1BAD': 'x' },
+      resources: { requests: { cpu: 'lots' }, limits: { memory: '1GB' } },
+      labels: { 'bad key!': 'v' },
+      annotations: { 'a/b/c': 'v' },
+      extra: true,
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+    const text = (bad.body.message as string[]).join('\n');
+    for (const field of ['namespace', 'name', 'image', 'replicas', 'containerPort', 'env', 'resources.requests.cpu', 'resources.limits.memory', 'labels', 'annotations', 'extra']) {
+      expect(text).toContain(field);
+    }
+    expect(text).toContain('MAX_REPLICAS');
+
+    const missing = await http(api, 'POST', '/v1/deployments', { namespace: ns, name: 'x' });
+    expect(missing.status).toBe(400);
+    expect((missing.body.message as string[]).join('\n')).toMatch(/image[\s\S]*replicas|replicas[\s\S]*image/);
+
+    const notJson = await http(api, 'POST', '/v1/deployments', '{"namespace":');
+    expect(notJson.status).toBe(400);
+    expect(notJson.body.message).toMatch(/not valid JSON/);
+
+    const emptyPatch = await http(api, 'PATCH', `/v1/deployments/${ns}/web`, {});
+    expect(emptyPatch.status).toBe(400);
+
+    const badPath = await http(api, 'PUT', `/v1/deployments/${ns}/Web_1`, { image: 'nginx', replicas: 1 });
+    expect(badPath.status).toBe(400);
+    expect(badPath.body.message.join('\n')).toContain('name must be a DNS-1123 label');
+
+    const forbidden = await http(api, 'POST', '/v1/deployments', { namespace: 'elsewhere', name: 'web', image: 'nginx', replicas: 1 });
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.body.message).toContain('MANAGED_NAMESPACES');
+    const system = await http(api, 'DELETE', '/v1/deployments/kube-system/coredns');
+    expect(system.status).toBe(403);
+    expect(system.body.message).toContain('system namespace');
+
+    const big = await http(api, 'POST', '/v1/deployments', { namespace: ns, name: 'big', image: 'nginx', replicas: 1, annotations: { 'example.com/blob': 'x'.repeat(70_000) } });
+    expect(big.status).toBe(413);
+    expect(big.body).toMatchObject({ statusCode: 413, code: 'PayloadTooLarge' });
+
+    // Nothing invalid was recorded.
+    const rows = await pool.query(`SELECT count(*)::int AS n FROM deployment_requests WHERE name IN ('big', 'x') OR namespace = 'elsewhere'`);
+    expect(rows.rows[0].n).toBe(0);
+  });
+
+  it('answers 404 for an unknown request and 409 when retrying one that did not fail', async () => {
+    expect((await http(api, 'GET', '/v1/requests/does-not-exist')).status).toBe(404);
+    const r = await http(api, 'POST', '/v1/deployments', { namespace: ns, name: 'noretry', image: 'nginx', replicas: 0 });
+    await settled(api, r.body.requestId);
+    const retry = await http(api, 'POST', `/v1/requests/${r.body.requestId}/retry`);
+    expect(retry.status).toBe(409);
+    expect(retry.body.code).toBe('RequestNotRetryable');
+  });
+
+  it('never touches a Deployment it does not manage', async () => {
+    await apps.createNamespacedDeployment({
+      namespace: ns,
+      body: {
+        metadata: { name: 'foreign' },
+        spec: { replicas: 1, selector: { matchLabels: { app: 'foreign' } }, template: { metadata: { labels: { app: 'foreign' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } } },
+      },
+    });
+    const create = await settled(api, (await http(api, 'POST', '/v1/deployments', { namespace: ns, name: 'foreign', image: 'evil', replicas: 9 })).body.requestId);
+    expect(create).toMatchObject({ status: 'FAILURE', error: { code: 'Conflict' } });
+    const update = await settled(api, (await http(api, 'PUT', `/v1/deployments/${ns}/foreign`, { image: 'evil', replicas: 9 })).body.requestId);
+    expect(update).toMatchObject({ status: 'FAILURE', error: { code: 'Forbidden' } });
+    const del = await settled(api, (await http(api, 'DELETE', `/v1/deployments/${ns}/foreign`)).body.requestId);
+    expect(del).toMatchObject({ status: 'FAILURE', error: { code: 'Forbidden' } });
+    const d = await read('foreign');
+    expect(d.spec?.replicas).toBe(1);
+    expect(d.spec?.template.spec?.containers[0].image).toBe('nginx');
+  });
+
+  it('fails at once, without retry, on a permanent error', async () => {
+    const missing = await settled(api, (await http(api, 'PATCH', `/v1/deployments/${ns}/never-created`, { replicas: 2 })).body.requestId);
+    expect(missing).toMatchObject({ status: 'FAILURE', attempts: 1, deadLettered: false, error: { code: 'NotFound' } });
+
+    // kube-apiserver's own validation: requests above limits.
+    const invalid = await http(api, 'POST', '/v1/deployments', {
+      namespace: ns,
+      name: 'invalid',
+      image: 'nginx',
+      replicas: 1,
+      resources: { requests: { cpu: '2' }, limits: { cpu: '1' } },
+    });
+    const done = await settled(api, invalid.body.requestId);
+    expect(done).toMatchObject({ status: 'FAILURE', attempts: 1, deadLettered: false, error: { code: 'Invalid' } });
+    expect(done.error.message).toMatch(/must be less than or equal to cpu limit/);
+  });
+});

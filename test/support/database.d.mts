@@ -1,0 +1,2 @@
+export function databaseUrlFor(url: string, database: string): string;
+export function recreateDatabase(url: string, database: string): Promise<void>;

@@ -1,0 +1,18 @@
+// Runs once before the integration and e2e suites: a fresh database on the stack's
+// PostgreSQL, migrated by the real migrations. Plain ESM importing the build, because
+// jest loads global setup outside its module mapper; `make test` builds first.
+import { existsSync } from 'node:fs';
+import { databaseUrlFor, recreateDatabase } from './database.mjs';
+
+export default async function globalSetup() {
+  for (const v of ['DATABASE_URL', 'NATS_URL', 'KUBECONFIG']) {
+    if (!process.env[v]) throw new Error(`${v} is not set: run the suites through 'make test' (or eval "$(make -s stack-env)")`);
+  }
+  const migrate = new URL('../../dist/src/database/migrate.js', import.meta.url);
+  if (!existsSync(migrate)) throw new Error('dist/ is missing: run `npm run build` (make test does)');
+  const { runMigrations } = await import(migrate.href);
+  const testUrl = databaseUrlFor(process.env.DATABASE_URL, 'k8sdm_test');
+  await recreateDatabase(process.env.DATABASE_URL, 'k8sdm_test');
+  await runMigrations(testUrl);
+  process.env.TEST_DATABASE_URL = testUrl;
+}
