@@ -8,11 +8,6 @@ NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 STACK_ENV = eval "$$(scripts/stack.sh env)"
 
-# Local defaults for `make run`; override on the command line or in the environment.
-ROLE ?= all
-MANAGED_NAMESPACES ?= *
-export ROLE MANAGED_NAMESPACES
-
 .PHONY: help deps build stack-up stack-down stack-status stack-env migrate run test test-unit lint format bench openapi
 
 help:
@@ -46,8 +41,9 @@ stack-env:
 migrate: build stack-up
 	$(STACK_ENV); npm run -s migration:run
 
+# Local defaults: all roles in one process, any namespace but Kubernetes' own. Override in the environment.
 run: migrate
-	$(STACK_ENV); exec node dist/src/main.js
+	$(STACK_ENV); export ROLE="$${ROLE:-all}" MANAGED_NAMESPACES="$${MANAGED_NAMESPACES:-*}"; exec node dist/src/main.js
 
 test-unit: deps
 	npm run -s test -- --selectProjects unit
@@ -67,5 +63,7 @@ test: build stack-up
 openapi: build stack-up
 	$(STACK_ENV); npm run -s openapi:export
 
-bench: build stack-up
-	$(STACK_ENV); node dist/bench/run.js
+# BENCH=intake runs only the named bench modules; see bench/intake.ts for its BENCH_* knobs.
+bench: deps stack-up
+	npx tsc -p tsconfig.bench.json
+	$(STACK_ENV); node dist/bench/run.js $(BENCH)

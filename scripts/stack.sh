@@ -455,7 +455,8 @@ start_kube_controller_manager() {
     --controllers='*,-node-lifecycle-controller,-taint-eviction-controller' \
     --service-account-private-key-file="$PKI/sa.key" \
     --root-ca-file="$PKI/ca.crt" \
-    --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key"
+    --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
+    --kube-api-qps=200 --kube-api-burst=400 --concurrent-deployment-syncs=10 --concurrent-replicaset-syncs=10
 }
 
 # No serving port (--secure-port=0), so this run's log is all there is to go by.

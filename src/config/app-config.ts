@@ -151,7 +151,7 @@ export class AppConfig {
 
   /** Deployments per list page; pages are diffed as they arrive, so memory is bounded by this. */
   @Transform(toInt) @IsInt() @Min(1) @Max(5000)
-  WATCHER_LIST_PAGE_SIZE = 500;
+  WATCHER_LIST_PAGE_SIZE = 250;
 
   @IsString() @MinLength(9)
   RECONCILE_CRON = '*/5 * * * *';
@@ -198,6 +198,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     config.roles = parseRoles(config.ROLE);
   } catch (e) {
     throw new ConfigError((e as Error).message);
+  }
+  const workerConnections = 2 * config.WORKER_CONCURRENCY + 2;
+  if (config.roles.includes('worker') && config.DATABASE_POOL_SIZE < workerConnections) {
+    throw new ConfigError(
+      `Invalid configuration:\n  DATABASE_POOL_SIZE: ${config.DATABASE_POOL_SIZE} is too small for WORKER_CONCURRENCY=${config.WORKER_CONCURRENCY}; ` +
+        `the worker needs at least ${workerConnections} (each request in flight holds a lock connection and uses another)`,
+    );
   }
   if (config.RECONCILE_ONCE && config.roles.join() !== 'reconciler') {
     throw new ConfigError('RECONCILE_ONCE=true runs one pass and exits, so it needs ROLE=reconciler alone');

@@ -62,19 +62,6 @@ export function toMirrorRow(d: DeploymentObject, deleted = false): MirrorRow {
   };
 }
 
-/**
- * When Kubernetes last accepted a change to the object, as far as the object tells:
- * the newest managedFields entry (or creation). Kubernetes keeps these to the second.
- */
-export function acceptedAt(d: DeploymentObject): number | undefined {
-  let latest = d.metadata?.creationTimestamp ? new Date(d.metadata.creationTimestamp).getTime() : undefined;
-  for (const f of d.metadata?.managedFields ?? []) {
-    const t = f.time ? new Date(f.time).getTime() : undefined;
-    if (t !== undefined && (latest === undefined || t > latest)) latest = t;
-  }
-  return latest;
-}
-
 /** A strong read: the live object in the record's shape, with the mirror's own columns from its row. */
 export function entityFromLive(d: DeploymentObject, row: DeploymentEntity | null, now = new Date()): DeploymentEntity {
   const r = toMirrorRow(d);

@@ -33,7 +33,7 @@ export class MetricsService {
   });
   readonly watcherEventLagSeconds = new Histogram({
     name: 'dm_watcher_event_lag_seconds',
-    help: 'From Kubernetes accepting a change to PostgreSQL committing its mirror row',
+    help: 'From a watch event arriving (Kubernetes has accepted the change) to PostgreSQL committing its mirror row',
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });

@@ -4,7 +4,7 @@ import { DataSource, Repository } from 'typeorm';
 import { ReconcileCounts, ReconcileDetails, ReconcileRunEntity, ReconcileStatus, ReconcileTrigger } from './reconcile-run.entity.js';
 
 // Fixed key: every reconciler of this database contends for the same pass lock.
-const PASS_LOCK_KEY = 0x6b38_7265;
+export const PASS_LOCK_KEY = 0x6b38_7265;
 
 @Injectable()
 export class ReconcileRunsRepository {
@@ -15,7 +15,7 @@ export class ReconcileRunsRepository {
 
   async create(trigger: ReconcileTrigger, status: ReconcileStatus): Promise<ReconcileRunEntity> {
     const [row]: { id: string }[] = await this.repo.query(
-      `INSERT INTO reconcile_runs (trigger, status, started_at) VALUES ($1, $2, CASE WHEN $2 = 'RUNNING' THEN now() END) RETURNING id`,
+      `INSERT INTO reconcile_runs (trigger, status, started_at) VALUES ($1, $2::varchar, CASE WHEN $2::varchar = 'RUNNING' THEN clock_timestamp() END) RETURNING id`,
       [trigger, status],
     );
     return (await this.findById(Number(row.id)))!;

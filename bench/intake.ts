@@ -1,0 +1,692 @@
+/**
+ * bench/intake (issue 3, "Performance"): three figures, each against a reference measured in
+ * the same run on the same machine.
+ *
+ * 1. POST /v1/deployments intake under autocannon at a fixed concurrency: req/s, p50, p99.
+ *    The API (ROLE=api) runs as a child process on its own database and JetStream stream;
+ *    no worker runs, so messages pile up in the stream (deleted afterwards).
+ * 2. A bare script doing the same work with the same drivers (pg INSERT of an equivalent row,
+ *    JetStream publish with msgID, UPDATE to QUEUED) at the same concurrency: req/s, and
+ *    intake / bare. Intake and bare rounds alternate so drift hits both.
+ * 3. N CREATE requests through the whole pipeline (API + worker processes, WORKER_CONCURRENCY
+ *    = the concurrency) until all are SUCCESS, versus N server-side applies made directly with
+ *    @kubernetes/client-node at the same concurrency: throughput of each and the ratio.
+ *
+ * Tunables (environment): BENCH_CONNECTIONS (32), BENCH_DURATION_S (10), BENCH_WARMUP_S (3),
+ * BENCH_ROUNDS (3, intake/bare pairs), BENCH_PIPELINE_REQUESTS (1000), BENCH_PIPELINE_ROUNDS (2),
+ * BENCH_PIPELINE_WARMUP (100 creates and 100 direct applies first, not counted),
+ * BENCH_WORKERS (1 worker process), BENCH_WORKER_ENV (extra env for the workers, e.g.
+ * "KUBE_QPS=1000,KUBE_BURST=1000"), BENCH_API_ENV (same for the API), BENCH_ONLY
+ * (intake|pipeline), BENCH_PROFILE=1 (run the app under --cpu-prof and summarise the profiles),
+ * BENCH_DATABASE (k8sdm_bench, dropped and created afresh), BENCH_KEEP=1 (keep it for inspection).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { basename, join } from 'node:path';
+import autocannon from 'autocannon';
+import { AppsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { headers as natsHeaders, connect } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import pg from 'pg';
+import { buildDeploymentManifest } from '../src/kubernetes/manifest.js';
+import {
+  type AppProcess,
+  backendPids,
+  type CpuSnapshot,
+  type CpuUse,
+  cpuPerUnit,
+  cpuSnapshot,
+  createNamespace,
+  deleteNamespaces,
+  deleteStreams,
+  dropDatabase,
+  envFlag,
+  envInt,
+  kubeConfig,
+  log,
+  migrate,
+  monotonicUs,
+  natsNames,
+  profilesIn,
+  quantile,
+  recreateDatabase,
+  RESULTS_DIR,
+  runFor,
+  runPool,
+  shortId,
+  sleep,
+  spread,
+  stackEnv,
+  startApp,
+  summarizeCpuProfile,
+  type StackEnv,
+} from './common.js';
+
+const DATABASE = process.env.BENCH_DATABASE || 'k8sdm_bench';
+/** The API's DATABASE_POOL_SIZE default: the bare script gets the same pool. */
+const APP_POOL_SIZE = 10;
+const FIELD_MANAGER = 'k8s-deployment-manager';
+/** Same header name as src/messaging/jetstream-consumer.host.ts REQUEST_ID_HEADER. */
+const REQUEST_ID_HEADER = 'Dm-Request-Id';
+
+interface Settings {
+  connections: number;
+  durationS: number;
+  warmupS: number;
+  rounds: number;
+  pipelineRequests: number;
+  pipelineRounds: number;
+  pipelineWarmup: number;
+  workerProcesses: number;
+  workerEnv: Record<string, string>;
+  apiEnv: Record<string, string>;
+  only?: 'intake' | 'pipeline';
+  profile: boolean;
+  keep: boolean;
+}
+
+function parseEnvList(v: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const i = pair.indexOf('=');
+    if (i <= 0) throw new Error(`expected KEY=value, got "${pair}"`);
+    out[pair.slice(0, i)] = pair.slice(i + 1);
+  }
+  return out;
+}
+
+function settings(): Settings {
+  const only = process.env.BENCH_ONLY;
+  if (only && only !== 'intake' && only !== 'pipeline') throw new Error('BENCH_ONLY must be intake or pipeline');
+  return {
+    connections: envInt('BENCH_CONNECTIONS', 32),
+    durationS: envInt('BENCH_DURATION_S', 10),
+    warmupS: envInt('BENCH_WARMUP_S', 3),
+    rounds: Math.max(1, envInt('BENCH_ROUNDS', 3)),
+    pipelineRequests: envInt('BENCH_PIPELINE_REQUESTS', 1000),
+    pipelineRounds: Math.max(1, envInt('BENCH_PIPELINE_ROUNDS', 2)),
+    pipelineWarmup: envInt('BENCH_PIPELINE_WARMUP', 100),
+    workerProcesses: Math.max(1, envInt('BENCH_WORKERS', 1)),
+    workerEnv: parseEnvList(process.env.BENCH_WORKER_ENV),
+    apiEnv: parseEnvList(process.env.BENCH_API_ENV),
+    only: only as Settings['only'],
+    profile: envFlag('BENCH_PROFILE'),
+    keep: envFlag('BENCH_KEEP'),
+  };
+}
+
+/** A create body like a real client's: every optional field but annotations. */
+function intakeBody(namespace: string, name: string) {
+  return {
+    namespace,
+    name,
+    image: 'registry.example.com/team/web:1.27.3',
+    replicas: 2,
+    containerPort: 8080,
+    env: { LOG_LEVEL: 'info', FEATURE_X: 'on' },
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+    labels: { team: 'bench', tier: 'web' },
+  };
+}
+
+interface Ctx {
+  s: Settings;
+  stack: StackEnv;
+  databaseUrl: string;
+  baseEnv: Record<string, string>;
+  id: string;
+  profileDir?: string;
+  /** Measured windows per app process, for reading its CPU profile. */
+  windows: Map<string, [number, number][]>;
+}
+
+function markWindow(ctx: Ctx, apps: AppProcess[], startUs: number) {
+  const end = monotonicUs();
+  for (const a of apps) ctx.windows.set(a.name, [...(ctx.windows.get(a.name) ?? []), [startUs, end]]);
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const s = settings();
+  const stack = stackEnv();
+  const id = shortId();
+  const databaseUrl = await recreateDatabase(stack.DATABASE_URL, DATABASE);
+  migrate(databaseUrl);
+  log(`database ${DATABASE} migrated; run id ${id}; concurrency ${s.connections}`);
+  const profileDir = s.profile ? join(RESULTS_DIR, 'profiles', id) : undefined;
+  const baseEnv = {
+    DATABASE_URL: databaseUrl,
+    NATS_URL: stack.NATS_URL,
+    KUBECONFIG: stack.KUBECONFIG,
+    MANAGED_NAMESPACES: 'bench-*',
+    HTTP_PORT: '0',
+    HEALTH_PORT: '0',
+  };
+
+  const figures: Record<string, unknown> = {
+    settings: {
+      connections: s.connections,
+      durationS: s.durationS,
+      warmupS: s.warmupS,
+      rounds: s.rounds,
+      pipelineRequests: s.pipelineRequests,
+      pipelineRounds: s.pipelineRounds,
+      pipelineWarmup: s.pipelineWarmup,
+      workerProcesses: s.workerProcesses,
+      workerEnv:
+        Object.entries(s.workerEnv)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',') || '(defaults)',
+      apiEnv:
+        Object.entries(s.apiEnv)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',') || '(defaults)',
+    },
+  };
+  try {
+    const ctx: Ctx = { s, stack, databaseUrl, baseEnv, id, profileDir, windows: new Map() };
+    if (s.only !== 'pipeline') Object.assign(figures, await intakeFigures(ctx));
+    if (s.only !== 'intake') Object.assign(figures, await pipelineFigures(ctx));
+    if (profileDir) {
+      // Only the measured windows count: not boot, warm-up, or the other side's rounds.
+      figures.profiles = Object.fromEntries(
+        profilesIn(profileDir).map((f) => {
+          const app = basename(f, '.cpuprofile');
+          return [app, summarizeCpuProfile(f, 12, ctx.windows.get(app))];
+        }),
+      );
+    }
+  } finally {
+    if (!s.keep)
+      await dropDatabase(stack.DATABASE_URL, DATABASE).catch((e: unknown) =>
+        log(`drop database: ${(e as Error).message}`),
+      );
+  }
+  return figures;
+}
+
+// --- 1 and 2: intake versus a bare script ------------------------------------------------
+
+async function intakeFigures(ctx: Ctx) {
+  const { s, stack, databaseUrl, baseEnv, id, profileDir } = ctx;
+  const names = natsNames(`BENCH_${id}_INTAKE`);
+  const api = await startApp(`intake-api-${id}`, {
+    env: { ...baseEnv, ...names, ROLE: 'api', ...s.apiEnv },
+    profileDir,
+  });
+  const namespace = `bench-intake-${id}`;
+  let n = 0;
+  const nextBody = () => JSON.stringify(intakeBody(namespace, `w-${n++}`));
+
+  const bare = await BareIntake.open(databaseUrl, stack.NATS_URL, names.NATS_SUBJECT, `bench-bare-${id}`);
+  const intakeRuns: autocannon.Result[] = [];
+  const bareRuns: Awaited<ReturnType<BareIntake['measure']>>[] = [];
+  const intakeCpu: CpuUse[] = [];
+  const bareCpu: CpuUse[] = [];
+  try {
+    if (s.warmupS > 0) {
+      log(`warm-up: intake ${s.warmupS} s, bare ${s.warmupS} s`);
+      await cannon(api.url, s.connections, s.warmupS, nextBody);
+      await bare.measure(s.connections, s.warmupS * 1000);
+    }
+    for (let r = 0; r < s.rounds; r++) {
+      // Alternate which goes first, so drift in the machine's load hits both alike.
+      const order = r % 2 === 0 ? ['intake', 'bare'] : ['bare', 'intake'];
+      for (const which of order) {
+        const before = cpuSnapshot();
+        const t0 = performance.now();
+        const startUs = monotonicUs();
+        if (which === 'intake') {
+          const res = await cannon(api.url, s.connections, s.durationS, nextBody);
+          markWindow(ctx, [api], startUs);
+          intakeRuns.push(res);
+          intakeCpu.push(await cpuOfIntake(ctx, before, res['2xx'], performance.now() - t0, api));
+          log(
+            `round ${r + 1} intake: ${(res['2xx'] / res.duration).toFixed(0)} req/s, p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms, non-2xx ${res.non2xx}, errors ${res.errors}`,
+          );
+        } else {
+          const res = await bare.measure(s.connections, s.durationS * 1000);
+          bareRuns.push(res);
+          bareCpu.push(await cpuOfIntake(ctx, before, res.count, performance.now() - t0, api));
+          log(
+            `round ${r + 1} bare: ${res.reqPerSec.toFixed(0)} req/s, p50 ${res.p50.toFixed(1)} ms, p99 ${res.p99.toFixed(1)} ms, errors ${res.errors}${res.firstError ? ` (${res.firstError})` : ''}`,
+          );
+        }
+      }
+    }
+  } finally {
+    await bare.close();
+    await api.stop();
+  }
+  const rows = await statusCounts(databaseUrl, namespace);
+  await deleteStreams(stack.NATS_URL, [names.NATS_STREAM, names.NATS_DLQ_STREAM]);
+
+  const intakeRps = intakeRuns.map((r) => r['2xx'] / r.duration);
+  const bareRps = bareRuns.map((r) => r.reqPerSec);
+  const ratios = intakeRps.map((v, i) => v / bareRps[i]);
+  const intake = {
+    reqPerSec: spread(intakeRps, 0),
+    p50Ms: spread(intakeRuns.map((r) => r.latency.p50)),
+    p99Ms: spread(intakeRuns.map((r) => r.latency.p99)),
+    maxMs: spread(intakeRuns.map((r) => r.latency.max)),
+    non2xx: intakeRuns.reduce((a, r) => a + r.non2xx, 0),
+    errors: intakeRuns.reduce((a, r) => a + r.errors, 0),
+    rowsByStatus: rows,
+    cpuMsPerRequest: cpuMedians(intakeCpu, intakeSystem),
+  };
+  const medianRps = intake.reqPerSec.median;
+  return {
+    intake: {
+      ...intake,
+      target: '>= 2000 req/s and p99 <= 50 ms',
+      met: medianRps >= 2000 && intake.p99Ms.median <= 50,
+    },
+    bare: {
+      reqPerSec: spread(bareRps, 0),
+      p50Ms: spread(bareRuns.map((r) => r.p50)),
+      p99Ms: spread(bareRuns.map((r) => r.p99)),
+      errors: bareRuns.reduce((a, r) => a + r.errors, 0),
+      stepP50Ms: {
+        insert: spread(
+          bareRuns.map((r) => r.stepP50Ms.insert),
+          2,
+        ),
+        publish: spread(
+          bareRuns.map((r) => r.stepP50Ms.publish),
+          2,
+        ),
+        update: spread(
+          bareRuns.map((r) => r.stepP50Ms.update),
+          2,
+        ),
+      },
+      cpuMsPerRequest: cpuMedians(bareCpu, intakeSystem),
+    },
+    intakeVsBare: { ratio: spread(ratios, 2), target: '>= 0.5', met: spread(ratios, 2).median >= 0.5 },
+  };
+}
+
+const BENCH_PROCESS = 'bench process (load generator / bare script / direct applies)';
+
+/** CPU use over one measured window, with this run's processes and database backends named. */
+async function cpuOfIntake(
+  ctx: Ctx,
+  before: CpuSnapshot,
+  units: number,
+  wallMs: number,
+  ...apps: AppProcess[]
+): Promise<CpuUse> {
+  const after = cpuSnapshot();
+  const named: Record<string, (number | undefined)[]> = {
+    [BENCH_PROCESS]: [process.pid],
+    'postgres (bench database backends)': await backendPids(ctx.stack.DATABASE_URL, DATABASE),
+  };
+  for (const a of apps) named[`${a.name.replace(/-[0-9a-f]{6}$/, '')} (child process)`] = [a.proc.pid];
+  return cpuPerUnit(before, after, units, wallMs, named);
+}
+
+/**
+ * Per process group, the median over rounds of CPU ms per unit; first how many cores were busy
+ * in all, and how many of them went to processes outside the system under test (other suites
+ * on a shared machine): when that is high, the figures are noisy.
+ */
+function cpuMedians(runs: CpuUse[], systemUnderTest: (group: string) => boolean): Record<string, unknown> {
+  // A group absent from a round used nothing in it.
+  const names = new Set(runs.flatMap((r) => r.byGroup.map((g) => g.group)));
+  const groups = new Map(
+    [...names].map((n) => [n, runs.map((r) => r.byGroup.find((g) => g.group === n)?.cpuMsPerUnit ?? 0)]),
+  );
+  const med = (v: number[]) => spread(v, 3).median;
+  const foreign = (r: CpuUse) => r.byGroup.filter((g) => !systemUnderTest(g.group)).reduce((a, g) => a + g.cores, 0);
+  const out: Record<string, unknown> = {
+    'all processes (cores busy)': spread(
+      runs.map((r) => r.totalCores),
+      2,
+    ),
+    // Per round, so a round disturbed by another suite shows (its figures are the outliers).
+    'not the system under test (cores busy)': spread(runs.map(foreign), 2),
+  };
+  for (const [g, v] of [...groups].sort((a, b) => med(b[1]) - med(a[1]))) if (med(v) >= 0.005) out[g] = med(v);
+  return out;
+}
+
+const intakeSystem = (g: string) =>
+  g.endsWith('(child process)') || g === BENCH_PROCESS || g.startsWith('postgres (bench') || g === 'nats-server';
+const pipelineSystem = (g: string) => intakeSystem(g) || g.startsWith('kubernetes');
+
+function cannon(url: string, connections: number, durationS: number, body: () => string): Promise<autocannon.Result> {
+  return autocannon({
+    url: `${url}/v1/deployments`,
+    connections,
+    duration: durationS,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    requests: [{ setupRequest: (req) => ({ ...req, body: body() }) }],
+  });
+}
+
+/**
+ * The intake's work with nothing around it: the same INSERT, publish (msgID, header, timeout)
+ * and UPDATE, through the same drivers (pg, @nats-io/jetstream), on a pool of the API's size.
+ */
+class BareIntake {
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly nc: Awaited<ReturnType<typeof connect>>,
+    private readonly subject: string,
+    private readonly namespace: string,
+  ) {}
+
+  static async open(databaseUrl: string, natsUrl: string, subject: string, namespace: string) {
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: APP_POOL_SIZE });
+    const nc = await connect({ servers: natsUrl });
+    return new BareIntake(pool, nc, subject, namespace);
+  }
+
+  private n = 0;
+
+  async measure(concurrency: number, durationMs: number) {
+    const js = jetstream(this.nc, { timeout: 5000 });
+    // Timing spans of the three steps, so a slow step shows by itself.
+    const steps = { insert: [] as number[], publish: [] as number[], update: [] as number[] };
+    const res = await runFor(durationMs, concurrency, async () => {
+      let t = performance.now();
+      const span = (step: keyof typeof steps) => {
+        const now = performance.now();
+        steps[step].push(now - t);
+        t = now;
+      };
+      const requestId = randomUUID();
+      const { namespace, name, ...spec } = intakeBody(this.namespace, `w-${this.n++}`);
+      const bodyHash = createHash('sha256')
+        .update(JSON.stringify({ operation: 'CREATE', namespace, name, specMode: 'REPLACE', spec }))
+        .digest('hex');
+      await this.pool.query(
+        `INSERT INTO deployment_requests
+           (request_id, operation, namespace, name, spec, spec_mode, body_hash, status, deadline_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'CREATED', now() + make_interval(secs => $8::double precision / 1000))
+         ON CONFLICT (request_id) DO NOTHING
+         RETURNING *`,
+        [requestId, 'CREATE', namespace, name, JSON.stringify(spec), 'REPLACE', bodyHash, 900_000],
+      );
+      span('insert');
+      const h = natsHeaders();
+      h.set(REQUEST_ID_HEADER, requestId);
+      await js.publish(this.subject, JSON.stringify({ requestId }), { msgID: requestId, headers: h, timeout: 2000 });
+      span('publish');
+      await this.pool.query(
+        `UPDATE deployment_requests SET status = 'QUEUED', queued_at = now(), updated_at = now()
+         WHERE request_id = $1 AND status = 'CREATED'`,
+        [requestId],
+      );
+      span('update');
+    });
+    const sorted = res.latencies.sort((a, b) => a - b);
+    const p50 = (v: number[]) =>
+      Number(
+        quantile(
+          v.sort((a, b) => a - b),
+          0.5,
+        ).toFixed(2),
+      );
+    return {
+      count: res.latencies.length,
+      reqPerSec: (res.latencies.length / res.elapsedMs) * 1000,
+      p50: quantile(sorted, 0.5),
+      p99: quantile(sorted, 0.99),
+      errors: res.errors,
+      firstError: res.firstError,
+      /** Median ms of each step, waiting for a pool connection included. */
+      stepP50Ms: { insert: p50(steps.insert), publish: p50(steps.publish), update: p50(steps.update) },
+    };
+  }
+
+  async close() {
+    await this.nc.close();
+    await this.pool.end();
+  }
+}
+
+async function statusCounts(databaseUrl: string, namespace: string): Promise<Record<string, number>> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ status: string; n: string }>(
+      `SELECT status, count(*) AS n FROM deployment_requests WHERE namespace = $1 GROUP BY status ORDER BY status`,
+      [namespace],
+    );
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  } finally {
+    await c.end();
+  }
+}
+
+// --- 3: the whole pipeline versus direct server-side applies ------------------------------
+
+async function pipelineFigures(ctx: Ctx) {
+  const { s, stack, databaseUrl, baseEnv, id, profileDir } = ctx;
+  const names = natsNames(`BENCH_${id}_PIPE`);
+  const env = { ...baseEnv, ...names, CREATE_NAMESPACES: 'true' };
+  const api = await startApp(`pipeline-api-${id}`, { env: { ...env, ROLE: 'api', ...s.apiEnv }, profileDir });
+  const workers: AppProcess[] = [];
+  const kc = kubeConfig(stack.KUBECONFIG);
+  const apps = kc.makeApiClient(AppsV1Api);
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const pipelineRuns: {
+    elapsedMs: number;
+    dbElapsedMs: number;
+    failures: Record<string, number>;
+    postP99Ms: number;
+    endToEndP50Ms: number;
+    endToEndP99Ms: number;
+  }[] = [];
+  const directRuns: { elapsedMs: number; p50Ms: number; p99Ms: number; errors: number }[] = [];
+  const pipelineCpu: CpuUse[] = [];
+  const directCpu: CpuUse[] = [];
+  const kubeCalls: Record<string, { callsPerRequest: number; meanMs: number }>[] = [];
+  const leftovers: string[] = [];
+  try {
+    for (let w = 0; w < s.workerProcesses; w++) {
+      workers.push(
+        await startApp(`pipeline-worker${w}-${id}`, {
+          // Each message in flight holds a lock connection and uses a second one (the worker's config check).
+          env: {
+            ...env,
+            ROLE: 'worker',
+            WORKER_CONCURRENCY: String(s.connections),
+            DATABASE_POOL_SIZE: String(2 * s.connections + 2),
+            ...s.workerEnv,
+          },
+          profileDir,
+        }),
+      );
+    }
+    if (s.pipelineWarmup > 0) {
+      // Cold processes open their pools (the worker's PostgreSQL connections authenticate with
+      // SCRAM, costly on 2 cores), connect and JIT-compile: keep that out of the first round.
+      const namespace = `bench-warm-${id}`;
+      await createNamespace(kc, namespace);
+      const warm = Array.from({ length: s.pipelineWarmup }, (_, i) => `w-${i}`);
+      log(`warm-up: ${s.pipelineWarmup} creates through the pipeline, ${s.pipelineWarmup} direct applies`);
+      await pipelineCreates(api.url, db, namespace, warm, s.connections);
+      await directApplies(
+        apps,
+        namespace,
+        warm.map((n) => `direct-${n}`),
+        s.connections,
+      );
+      leftovers.push(...(await deleteNamespaces(kc, [namespace])));
+    }
+    for (let r = 0; r < s.pipelineRounds; r++) {
+      const order = r % 2 === 0 ? ['direct', 'pipeline'] : ['pipeline', 'direct'];
+      for (const which of order) {
+        const namespace = `bench-${which === 'direct' ? 'direct' : 'pipe'}-${id}-${r}`;
+        await createNamespace(kc, namespace);
+        const targets = Array.from({ length: s.pipelineRequests }, (_, i) => `d-${i}`);
+        const startUs = monotonicUs();
+        const before = cpuSnapshot();
+        if (which === 'direct') {
+          const res = await directApplies(apps, namespace, targets, s.connections);
+          directRuns.push(res);
+          directCpu.push(await cpuOfIntake(ctx, before, s.pipelineRequests, res.elapsedMs, api, ...workers));
+          log(
+            `round ${r + 1} direct: ${s.pipelineRequests} applies in ${res.elapsedMs.toFixed(0)} ms = ${((s.pipelineRequests / res.elapsedMs) * 1000).toFixed(0)}/s, errors ${res.errors}`,
+          );
+        } else {
+          const calls = await kubeCallCounters(workers);
+          const res = await pipelineCreates(api.url, db, namespace, targets, s.connections);
+          markWindow(ctx, [api, ...workers], startUs);
+          pipelineRuns.push(res);
+          pipelineCpu.push(await cpuOfIntake(ctx, before, s.pipelineRequests, res.elapsedMs, api, ...workers));
+          kubeCalls.push(perRequestCalls(calls, await kubeCallCounters(workers), s.pipelineRequests));
+          log(
+            `round ${r + 1} pipeline: ${s.pipelineRequests} creates in ${res.elapsedMs.toFixed(0)} ms = ${((s.pipelineRequests / res.elapsedMs) * 1000).toFixed(0)}/s, outcomes ${JSON.stringify(res.failures)}`,
+          );
+        }
+        const left = await deleteNamespaces(kc, [namespace]);
+        leftovers.push(...left);
+      }
+    }
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+    await api.stop();
+    await db.end();
+    await deleteStreams(stack.NATS_URL, [names.NATS_STREAM, names.NATS_DLQ_STREAM]);
+  }
+  const perSec = (ms: number) => (s.pipelineRequests / ms) * 1000;
+  const pipeTput = pipelineRuns.map((r) => perSec(r.elapsedMs));
+  const directTput = directRuns.map((r) => perSec(r.elapsedMs));
+  const ratios = pipeTput.map((v, i) => v / directTput[i]);
+  return {
+    pipeline: {
+      requests: s.pipelineRequests,
+      concurrency: s.connections,
+      throughputPerSec: spread(pipeTput),
+      /** From the first row's created_at to the last completed_at, in PostgreSQL's clock. */
+      throughputPerSecDbClock: spread(pipelineRuns.map((r) => perSec(r.dbElapsedMs))),
+      postP99Ms: spread(pipelineRuns.map((r) => r.postP99Ms)),
+      acceptedToDoneP50Ms: spread(pipelineRuns.map((r) => r.endToEndP50Ms)),
+      acceptedToDoneP99Ms: spread(pipelineRuns.map((r) => r.endToEndP99Ms)),
+      outcomes: pipelineRuns.map((r) => r.failures),
+      /** From the workers' /metrics (dm_kubernetes_call_seconds): calls to kube-apiserver per request, by verb. */
+      kubernetesCalls: kubeCalls[kubeCalls.length - 1] ?? {},
+      cpuMsPerRequest: cpuMedians(pipelineCpu, pipelineSystem),
+    },
+    directApply: {
+      applies: s.pipelineRequests,
+      concurrency: s.connections,
+      throughputPerSec: spread(directTput),
+      p50Ms: spread(directRuns.map((r) => r.p50Ms)),
+      p99Ms: spread(directRuns.map((r) => r.p99Ms)),
+      errors: directRuns.reduce((a, r) => a + r.errors, 0),
+      cpuMsPerApply: cpuMedians(directCpu, pipelineSystem),
+    },
+    pipelineVsDirect: { ratio: spread(ratios, 2), target: '>= 0.8', met: spread(ratios, 2).median >= 0.8 },
+    namespacesNotYetDeleted: leftovers,
+  };
+}
+
+type CallCounters = Map<string, { count: number; sum: number }>;
+
+/** dm_kubernetes_call_seconds count and sum by verb, added up over the worker processes. */
+async function kubeCallCounters(workers: AppProcess[]): Promise<CallCounters> {
+  const out: CallCounters = new Map();
+  for (const w of workers) {
+    const text = await (await fetch(`${w.url}/metrics`)).text();
+    for (const m of text.matchAll(/^dm_kubernetes_call_seconds_(count|sum)\{verb="([^"]+)"\} ([0-9.e+-]+)$/gm)) {
+      const c = out.get(m[2]) ?? { count: 0, sum: 0 };
+      c[m[1] as 'count' | 'sum'] += Number(m[3]);
+      out.set(m[2], c);
+    }
+  }
+  return out;
+}
+
+function perRequestCalls(before: CallCounters, after: CallCounters, requests: number) {
+  const out: Record<string, { callsPerRequest: number; meanMs: number }> = {};
+  for (const [verb, a] of after) {
+    const b = before.get(verb) ?? { count: 0, sum: 0 };
+    const n = a.count - b.count;
+    if (n > 0)
+      out[verb] = {
+        callsPerRequest: Number((n / requests).toFixed(2)),
+        meanMs: Number((((a.sum - b.sum) / n) * 1000).toFixed(1)),
+      };
+  }
+  return out;
+}
+
+/** What the worker sends for a CREATE, sent straight to kube-apiserver: server-side apply, force, our field manager. */
+async function directApplies(apps: AppsV1Api, namespace: string, names: string[], concurrency: number) {
+  let errors = 0;
+  const t0 = performance.now();
+  const latencies = await runPool(names, concurrency, async (name) => {
+    const manifest = buildDeploymentManifest(
+      namespace,
+      name,
+      { image: 'registry.k8s.io/pause:3.10', replicas: 0 },
+      randomUUID(),
+    );
+    try {
+      await apps.patchNamespacedDeployment(
+        { name, namespace, body: manifest, fieldManager: FIELD_MANAGER, force: true },
+        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+      );
+    } catch {
+      errors++;
+    }
+  });
+  const elapsedMs = performance.now() - t0;
+  const sorted = latencies.sort((a, b) => a - b);
+  return { elapsedMs, p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99), errors };
+}
+
+/** POSTs every create at the given concurrency, then waits until PostgreSQL records all of them finished. */
+async function pipelineCreates(apiUrl: string, db: pg.Pool, namespace: string, names: string[], concurrency: number) {
+  const t0 = performance.now();
+  const postLatencies = await runPool(names, concurrency, async (name) => {
+    const res = await fetch(`${apiUrl}/v1/deployments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ namespace, name, image: 'registry.k8s.io/pause:3.10', replicas: 0 }),
+    });
+    await res.arrayBuffer();
+    if (res.status !== 202) throw new Error(`POST ${namespace}/${name}: ${res.status}`);
+  });
+  const timeoutMs = Math.max(120_000, names.length * 300);
+  for (;;) {
+    const { rows } = await db.query<{ done: string }>(
+      `SELECT count(*) AS done FROM deployment_requests WHERE namespace = $1 AND status IN ('SUCCESS', 'FAILURE')`,
+      [namespace],
+    );
+    if (Number(rows[0].done) >= names.length) break;
+    if (performance.now() - t0 > timeoutMs)
+      throw new Error(`pipeline: only ${rows[0].done} of ${names.length} finished after ${timeoutMs} ms`);
+    await sleep(50);
+  }
+  const elapsedMs = performance.now() - t0;
+  const { rows } = await db.query<{ status: string; error_code: string | null; n: string }>(
+    `SELECT status, error_code, count(*) AS n FROM deployment_requests WHERE namespace = $1 GROUP BY 1, 2`,
+    [namespace],
+  );
+  const failures = Object.fromEntries(
+    rows.map((r) => [r.error_code ? `${r.status}:${r.error_code}` : r.status, Number(r.n)]),
+  );
+  const span = await db.query<{ ms: string; p50: string; p99: string }>(
+    `SELECT extract(epoch FROM max(completed_at) - min(created_at)) * 1000 AS ms,
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - created_at) * 1000) AS p50,
+            percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - created_at) * 1000) AS p99
+     FROM deployment_requests WHERE namespace = $1`,
+    [namespace],
+  );
+  const sortedPosts = postLatencies.sort((a, b) => a - b);
+  return {
+    elapsedMs,
+    dbElapsedMs: Number(span.rows[0].ms),
+    failures,
+    postP99Ms: quantile(sortedPosts, 0.99),
+    endToEndP50Ms: Number(span.rows[0].p50),
+    endToEndP99Ms: Number(span.rows[0].p99),
+  };
+}

@@ -1,0 +1,580 @@
+/**
+ * bench/reconciler (issue 5, "Performance"): one reconcile pass over N managed Deployments.
+ *
+ * Setup
+ * - Creates N managed Deployments (replicas 0) straight through kube-apiserver with bounded
+ *   concurrency, in a namespace of their own. Each object is the manifest the worker would
+ *   apply (src/kubernetes/manifest.ts buildDeploymentManifest): managed-by label, request-id
+ *   annotation, a port, env, resources, a user label and annotation.
+ * - Gives each one the history the drift step compares against: a SUCCESS CREATE row in
+ *   `deployment_requests` whose spec is what specFromDeployment reads back from the created
+ *   object, so it is not drifted. 1 in 100 rows asks for replicas 2 instead: "scaled to 0 out
+ *   of band", the deliberately drifted ones.
+ * - A fresh database (migrated by dist/src/migrate.main.js) and JetStream names of its own.
+ *
+ * Measures, per round (BENCH_RECONCILE_ROUNDS), three passes, each a process
+ * `RECONCILE_ONCE=true ROLE=reconciler node dist/src/main.js` (MANAGED_NAMESPACES=<the namespace>):
+ *   a. first pass, against an empty mirror (inserts N rows);
+ *   b. steady state (nothing broken: only what kube-controller-manager changed since);
+ *   c. after breaking the mirror: 1% of rows deleted, 1% made stale, 1% invented.
+ * For each: the process's wall time (spawn to exit), the pass's own duration
+ * (reconcile_runs.finished_at - started_at), boot and exit overhead, the mirror relist's own
+ * figure from its log line, the process's CPU time, and its peak RSS (VmHWM read by a preload
+ * at exit, plus /proc sampling every 20 ms for the RSS at pass start and the peak inside the
+ * pass window) and peak V8 heap / external memory. The counts in reconcile_runs are checked
+ * against what was broken; rows kube-controller-manager changed between passes (status writes
+ * of its backlog) are counted separately, from the rows the pass wrote, so the check is exact.
+ *
+ * BENCH_RECONCILE_PROFILE=1 runs one more pass a and b under `node --cpu-prof` and summarizes
+ * the samples inside the pass window (files under bench/results/profiles/).
+ *
+ * Then deletes the namespace, the database and the streams.
+ *
+ * Tunables: BENCH_RECONCILE_DEPLOYMENTS (10000), BENCH_RECONCILE_CREATE_CONCURRENCY (32),
+ * BENCH_RECONCILE_SETTLE_S (120: wait for the deployment controller before measuring),
+ * BENCH_RECONCILE_ROUNDS (3), BENCH_RECONCILE_PROFILE, BENCH_RECONCILE_DELETE_WAIT_S (600),
+ * BENCH_KEEP=1 (keep the database).
+ */
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join, relative } from 'node:path';
+import { AppsV1Api, type V1Deployment } from '@kubernetes/client-node';
+import pg from 'pg';
+import { canonicalJson, sha256 } from '../src/common/canonical-json.js';
+import { buildDeploymentManifest, specFromDeployment } from '../src/kubernetes/manifest.js';
+import type { DeploymentSpec } from '../src/requests/deployment-spec.js';
+import {
+  APP_MAIN,
+  createNamespace,
+  deleteNamespaces,
+  deleteStreams,
+  dropDatabase,
+  envFlag,
+  envInt,
+  kubeConfig,
+  log,
+  migrate,
+  monotonicUs,
+  natsNames,
+  profilesIn,
+  recreateDatabase,
+  REPO_ROOT,
+  RESULTS_DIR,
+  runPool,
+  shortId,
+  sleep,
+  spread,
+  stackEnv,
+  summarizeCpuProfile,
+  type ProfileSummary,
+  type Spread,
+} from './common.js';
+
+const DATABASE = 'k8sdm_bench_reconciler';
+const TARGET_PASS_MS = 10_000;
+const TARGET_RSS_MB = 250;
+const PASS_TIMEOUT_MS = 300_000;
+
+const r1 = (v: number) => Number(v.toFixed(1));
+const mb = (bytes: number) => r1(bytes / 1024 / 1024);
+
+/** What a client would have asked for, per Deployment. */
+function desiredSpec(i: number): DeploymentSpec {
+  return {
+    image: 'nginx:1.27',
+    replicas: 0,
+    containerPort: 8080,
+    env: { BENCH_INDEX: String(i), MODE: 'bench' },
+    resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
+    labels: { team: 'bench', tier: i % 2 ? 'web' : 'worker' },
+    annotations: { 'bench.k8sdm.io/owner': 'reconciler-bench' },
+  };
+}
+
+/** Retries what a loaded apiserver sheds (429, 5xx, resets): the bench wants the objects, not the errors. */
+async function retrying<T>(fn: () => Promise<T>, tries = 8): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const code = (e as { code?: number }).code;
+      if (i >= tries || (code !== undefined && code < 500 && code !== 429)) throw e;
+      await sleep(200 * 2 ** i);
+    }
+  }
+}
+
+function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Loaded into the reconciler process with --import: samples process.memoryUsage() every 20 ms
+ * and, at exit (once mode ends with process.exit), writes the peaks, VmHWM and CPU time to
+ * $BENCH_MEM_OUT. /proc sampling from outside cannot see the last moments before exit.
+ */
+const PRELOAD = `data:text/javascript,${encodeURIComponent(`
+import { readFileSync, writeFileSync } from 'node:fs';
+const peak = { rss: 0, heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
+let atPeakRss = null;
+const sample = () => {
+  const m = process.memoryUsage();
+  if (m.rss > peak.rss) atPeakRss = { ...m, uptimeMs: Math.round(process.uptime() * 1000) };
+  for (const k of Object.keys(peak)) peak[k] = Math.max(peak[k], m[k]);
+};
+setInterval(sample, 20).unref();
+process.on('exit', () => {
+  sample();
+  const hwm = /^VmHWM:\\s+(\\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  const cpu = process.cpuUsage();
+  writeFileSync(process.env.BENCH_MEM_OUT, JSON.stringify({
+    peak, atPeakRss, vmHwmKb: hwm ? Number(hwm[1]) : null,
+    cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, uptimeMs: process.uptime() * 1000,
+  }));
+});
+`)}`;
+
+interface ChildMem {
+  peak: { rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
+  atPeakRss: {
+    rss: number;
+    heapUsed: number;
+    heapTotal: number;
+    external: number;
+    arrayBuffers: number;
+    uptimeMs: number;
+  } | null;
+  vmHwmKb: number | null;
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  uptimeMs: number;
+}
+
+interface RunRow {
+  id: string;
+  status: string;
+  started_at: Date;
+  finished_at: Date;
+  inserted: number;
+  updated: number;
+  marked_deleted: number;
+  republished: number;
+  requeued: number;
+  failed: number;
+  drifted: number;
+  healed: number;
+  error: string | null;
+}
+
+interface PassOutcome {
+  run: RunRow;
+  wallMs: number;
+  passMs: number;
+  bootMs: number;
+  exitMs: number;
+  relistMs: number | null;
+  cpuMs: number;
+  peakRssMb: number;
+  peakRssInPassWindowMb: number;
+  rssAtPassStartMb: number;
+  peakHeapUsedMb: number;
+  peakHeapTotalMb: number;
+  peakExternalMb: number;
+  heapUsedAtPeakRssMb: number | null;
+  loadavg1m: number;
+  logFile: string;
+  profile?: ProfileSummary;
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const n = envInt('BENCH_RECONCILE_DEPLOYMENTS', 10_000);
+  const createConcurrency = envInt('BENCH_RECONCILE_CREATE_CONCURRENCY', 32);
+  const settleS = envInt('BENCH_RECONCILE_SETTLE_S', 120);
+  const rounds = Math.max(1, envInt('BENCH_RECONCILE_ROUNDS', 3));
+  const deleteWaitS = envInt('BENCH_RECONCILE_DELETE_WAIT_S', 600);
+  const profile = envFlag('BENCH_RECONCILE_PROFILE');
+  const keep = envFlag('BENCH_KEEP');
+  const onePercent = Math.max(1, Math.round(n / 100));
+
+  const stack = stackEnv();
+  const id = shortId();
+  const ns = `bench-rec-${id}`;
+  const kc = kubeConfig(stack.KUBECONFIG);
+  const apps = kc.makeApiClient(AppsV1Api);
+  const databaseUrl = await recreateDatabase(stack.DATABASE_URL, DATABASE);
+  migrate(databaseUrl);
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const nats = natsNames(`BENCH_${id}_RECON`);
+  const logDir = join(RESULTS_DIR, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const appEnv = {
+    DATABASE_URL: databaseUrl,
+    NATS_URL: stack.NATS_URL,
+    KUBECONFIG: stack.KUBECONFIG,
+    MANAGED_NAMESPACES: ns,
+    ROLE: 'reconciler',
+    RECONCILE_ONCE: 'true',
+    HEALTH_PORT: '0',
+    ...nats,
+  };
+
+  const names = Array.from({ length: n }, (_, i) => `d-${String(i).padStart(5, '0')}`);
+  // Disjoint 1% slices by index: drifted on purpose, deleted from the mirror, made stale in it.
+  const slice = (rem: number) => names.filter((_, i) => i % 100 === rem).slice(0, onePercent);
+  const driftedNames = new Set(slice(50));
+  const deletedNames = slice(10);
+  const staleNames = slice(20);
+  const pageSize = Number(process.env.WATCHER_LIST_PAGE_SIZE || 250);
+  const figures: Record<string, unknown> = {
+    settings: {
+      deployments: n,
+      createConcurrency,
+      settleS,
+      rounds,
+      listPageSize: pageSize,
+      broken: onePercent,
+      driftedOnPurpose: driftedNames.size,
+    },
+  };
+  const children = new Set<ReturnType<typeof spawn>>();
+  const killChildren = () => children.forEach((c) => c.kill('SIGKILL'));
+  process.once('exit', killChildren);
+
+  /** Runs one pass as its own process and gathers its figures. */
+  const pass = async (label: string, profileDir?: string): Promise<PassOutcome> => {
+    const logFile = join(logDir, `reconciler-${id}-${label}.log`);
+    const memFile = join(logDir, `reconciler-${id}-${label}.mem.json`);
+    rmSync(memFile, { force: true });
+    const out = createWriteStream(logFile);
+    const nodeArgs = ['--import', PRELOAD];
+    if (profileDir) {
+      mkdirSync(profileDir, { recursive: true });
+      nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${label}.cpuprofile`);
+    }
+    const load = loadavg()[0];
+    const spawnedEpoch = Date.now();
+    const spawnedMono = monotonicUs();
+    const t0 = performance.now();
+    const proc = spawn(process.execPath, [...nodeArgs, APP_MAIN], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...appEnv, BENCH_MEM_OUT: memFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(proc);
+    proc.stdout.pipe(out, { end: false });
+    proc.stderr.pipe(out, { end: false });
+    let stdout = '';
+    proc.stdout.on('data', (c: Buffer) => (stdout = (stdout + c.toString()).slice(-65536)));
+    const samples: [number, number][] = [];
+    const sampler = setInterval(() => {
+      const kb = procStatusKb(proc.pid!, 'VmRSS');
+      if (kb !== undefined) samples.push([Date.now(), kb * 1024]);
+    }, 20);
+    const killer = setTimeout(() => proc.kill('SIGKILL'), PASS_TIMEOUT_MS);
+    const code = await new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
+    const wallMs = performance.now() - t0;
+    const exitedEpoch = Date.now();
+    clearInterval(sampler);
+    clearTimeout(killer);
+    children.delete(proc);
+    await new Promise<void>((r) => out.end(r));
+    const text = readFileSync(logFile, 'utf8');
+    const runId = /reconcile run (\d+) /.exec(stdout)?.[1];
+    if (code !== 0 || !runId) throw new Error(`pass ${label} exited with ${code}; see ${relative(REPO_ROOT, logFile)}`);
+    const run = (await pool.query<RunRow>('SELECT * FROM reconcile_runs WHERE id = $1', [runId])).rows[0];
+    if (run.status !== 'SUCCEEDED') throw new Error(`pass ${label} (run ${runId}) ${run.status}: ${run.error}`);
+    let mem: ChildMem | undefined;
+    try {
+      mem = JSON.parse(readFileSync(memFile, 'utf8')) as ChildMem;
+    } catch {
+      log(`pass ${label}: no memory figures from the preload`);
+    }
+    const started = run.started_at.getTime();
+    const finished = run.finished_at.getTime();
+    const inWindow = samples.filter(([t]) => t >= started && t <= finished).map(([, v]) => v);
+    const before = samples.filter(([t]) => t <= started);
+    const relist = /relist \(repair\)[^\n]*in (\d+) ms/.exec(text);
+    const outcome: PassOutcome = {
+      run,
+      wallMs: r1(wallMs),
+      passMs: finished - started,
+      bootMs: started - spawnedEpoch,
+      exitMs: exitedEpoch - finished,
+      relistMs: relist ? Number(relist[1]) : null,
+      cpuMs: mem ? Math.round(mem.cpuUserMs + mem.cpuSystemMs) : NaN,
+      peakRssMb: mem?.vmHwmKb ? r1(mem.vmHwmKb / 1024) : mb(Math.max(0, ...samples.map(([, v]) => v))),
+      peakRssInPassWindowMb: mb(Math.max(0, ...inWindow)),
+      rssAtPassStartMb: before.length ? mb(before[before.length - 1][1]) : NaN,
+      peakHeapUsedMb: mem ? mb(mem.peak.heapUsed) : NaN,
+      peakHeapTotalMb: mem ? mb(mem.peak.heapTotal) : NaN,
+      peakExternalMb: mem ? mb(mem.peak.external) : NaN,
+      heapUsedAtPeakRssMb: mem?.atPeakRss ? mb(mem.atPeakRss.heapUsed) : null,
+      loadavg1m: r1(load),
+      logFile: relative(REPO_ROOT, logFile),
+    };
+    if (profileDir) {
+      const file = profilesIn(profileDir).find((f) => f.endsWith(`${label}.cpuprofile`));
+      // The profile's timestamps are the monotonic clock; map the pass window onto it.
+      const toMono = (epoch: number) => spawnedMono + (epoch - spawnedEpoch) * 1000;
+      if (file) outcome.profile = summarizeCpuProfile(file, 20, [[toMono(started), toMono(finished)]]);
+    }
+    log(
+      `pass ${label}: ${outcome.passMs} ms (process ${outcome.wallMs.toFixed(0)} ms, relist ${outcome.relistMs} ms), ` +
+        `peak RSS ${outcome.peakRssMb} MB (${outcome.rssAtPassStartMb} MB at pass start), ` +
+        `counts +${run.inserted} ~${run.updated} -${run.marked_deleted} drifted ${run.drifted}`,
+    );
+    return outcome;
+  };
+
+  const countWhere = async (where: string, params: unknown[]) =>
+    Number(
+      (await pool.query(`SELECT count(*) FROM deployments WHERE namespace = $1 AND ${where}`, [ns, ...params])).rows[0]
+        .count,
+    );
+  /** Live rows the pass wrote other than the given ones: what kube-controller-manager changed since the last list. */
+  const churnDuring = (run: RunRow, exclude: string[]) =>
+    countWhere(`deleted_at IS NULL AND synced_at BETWEEN $2 AND $3 AND NOT (name = ANY($4::text[]))`, [
+      run.started_at,
+      run.finished_at,
+      exclude,
+    ]);
+  /** Rows whose list copy had not yet been observed by the deployment controller. */
+  const unsettled = () => countWhere('deleted_at IS NULL AND observed_generation < generation', []);
+
+  const results: Record<'a' | 'b' | 'c', PassOutcome[]> = { a: [], b: [], c: [] };
+  const checks: Record<string, unknown>[] = [];
+  const problems: string[] = [];
+  const expect = (round: number, label: string, what: string, got: number, want: number) => {
+    if (got !== want) problems.push(`round ${round} pass ${label}: ${what} ${got}, expected ${want}`);
+  };
+
+  try {
+    // 1. The objects, created as fast as the apiserver takes them, and their request history.
+    await createNamespace(kc, ns);
+    log(`creating ${n} Deployments in ${ns} (concurrency ${createConcurrency})`);
+    const history: {
+      request_id: string;
+      namespace: string;
+      name: string;
+      spec: DeploymentSpec;
+      body_hash: string;
+      gen: number;
+      rv: string;
+    }[] = new Array(n);
+    let readBackMismatches = 0;
+    const t0 = performance.now();
+    await runPool(
+      names.map((name, i) => ({ name, i })),
+      createConcurrency,
+      async ({ name, i }) => {
+        const requestId = `bench-${id}-${name}`;
+        const want = desiredSpec(i);
+        const body = buildDeploymentManifest(ns, name, want, requestId);
+        const created: V1Deployment = await retrying(() =>
+          apps.createNamespacedDeployment({ namespace: ns, body }),
+        ).catch((e: unknown) => {
+          // A retry after a lost response finds the object made by the first attempt.
+          if ((e as { code?: number }).code === 409) return apps.readNamespacedDeployment({ namespace: ns, name });
+          throw e;
+        });
+        const back = specFromDeployment(created);
+        if (canonicalJson(back) !== canonicalJson(want)) readBackMismatches++;
+        const spec = driftedNames.has(name) ? { ...back, replicas: 2 } : back;
+        history[i] = {
+          request_id: requestId,
+          namespace: ns,
+          name,
+          spec,
+          body_hash: sha256(canonicalJson({ operation: 'CREATE', namespace: ns, name, spec })),
+          gen: created.metadata?.generation ?? 1,
+          rv: created.metadata?.resourceVersion ?? '',
+        };
+      },
+    );
+    const createS = (performance.now() - t0) / 1000;
+    log(
+      `created in ${createS.toFixed(1)} s (${readBackMismatches} read back differently from what was sent); writing request history`,
+    );
+    for (let i = 0; i < n; i += 1000) {
+      await pool.query(
+        `INSERT INTO deployment_requests (request_id, operation, namespace, name, spec, spec_mode, body_hash, status, attempts,
+           result_generation, result_resource_version, queued_at, started_at, completed_at, deadline_at)
+         SELECT x.request_id, 'CREATE', x.namespace, x.name, x.spec, 'REPLACE', x.body_hash, 'SUCCESS', 1, x.gen, x.rv,
+                now(), now(), now(), now() + interval '15 minutes'
+         FROM jsonb_to_recordset($1::jsonb) AS x(request_id text, namespace text, name text, spec jsonb, body_hash text, gen bigint, rv text)`,
+        [JSON.stringify(history.slice(i, i + 1000))],
+      );
+    }
+    figures.create = { seconds: r1(createS), perSecond: r1(n / createS), specReadBackMismatches: readBackMismatches };
+
+    // 2. Let kube-controller-manager work through its backlog, so "steady state" is close to it.
+    log(`waiting up to ${settleS} s for the deployment controller`);
+    const settleStart = performance.now();
+    let backlog = n;
+    for (;;) {
+      let left = 0;
+      let cont: string | undefined;
+      do {
+        const page = await apps.listNamespacedDeployment({ namespace: ns, limit: 1000, _continue: cont });
+        left += page.items.filter((d) => (d.status?.observedGeneration ?? 0) < (d.metadata?.generation ?? 1)).length;
+        cont = page.metadata?._continue || undefined;
+      } while (cont);
+      backlog = left;
+      if (left === 0 || performance.now() - settleStart > settleS * 1000) break;
+      log(`${left} not yet observed by the deployment controller`);
+      await sleep(15_000);
+    }
+    figures.controller = {
+      notYetObservedAfterSettle: backlog,
+      settleWaitS: r1((performance.now() - settleStart) / 1000),
+    };
+
+    // 3. The passes.
+    for (let round = 1; round <= rounds; round++) {
+      if (round > 1) await pool.query('TRUNCATE deployments, watcher_state');
+      const check: Record<string, unknown> = { round };
+
+      const a = await pass(`r${round}-a-empty`);
+      results.a.push(a);
+      expect(round, 'a', 'inserted', a.run.inserted, n);
+      expect(round, 'a', 'updated', a.run.updated, 0);
+      expect(round, 'a', 'markedDeleted', a.run.marked_deleted, 0);
+      expect(round, 'a', 'drifted', a.run.drifted, driftedNames.size);
+      expect(round, 'a', 'live rows', await countWhere('deleted_at IS NULL', []), n);
+      check.a = {
+        inserted: a.run.inserted,
+        updated: a.run.updated,
+        markedDeleted: a.run.marked_deleted,
+        drifted: a.run.drifted,
+        unsettledAtList: await unsettled(),
+      };
+
+      const b = await pass(`r${round}-b-steady`);
+      results.b.push(b);
+      const churnB = await churnDuring(b.run, []);
+      expect(round, 'b', 'inserted', b.run.inserted, 0);
+      expect(round, 'b', 'updated', b.run.updated, churnB);
+      expect(round, 'b', 'markedDeleted', b.run.marked_deleted, 0);
+      expect(round, 'b', 'drifted', b.run.drifted, driftedNames.size);
+      check.b = {
+        inserted: b.run.inserted,
+        updated: b.run.updated,
+        controllerChurn: churnB,
+        markedDeleted: b.run.marked_deleted,
+        drifted: b.run.drifted,
+      };
+
+      // Break the mirror: delete rows, make rows stale (older resourceVersion, wrong replicas), invent rows.
+      const invented = Array.from({ length: onePercent }, (_, k) => `ghost-${round}-${String(k).padStart(4, '0')}`);
+      await pool.query('DELETE FROM deployments WHERE namespace = $1 AND name = ANY($2::text[])', [ns, deletedNames]);
+      await pool.query(
+        `UPDATE deployments SET resource_version = '1', desired_replicas = desired_replicas + 7,
+           spec = jsonb_set(spec, '{replicas}', to_jsonb(desired_replicas + 7))
+         WHERE namespace = $1 AND name = ANY($2::text[])`,
+        [ns, staleNames],
+      );
+      await pool.query(
+        `INSERT INTO deployments (namespace, name, uid, spec, desired_replicas, generation, resource_version, rollout)
+         SELECT $1, g, gen_random_uuid(), '{"image":"nginx:1.27","replicas":1}', 1, 1, '1', 'AVAILABLE' FROM unnest($2::text[]) AS g`,
+        [ns, invented],
+      );
+      const c = await pass(`r${round}-c-broken`);
+      results.c.push(c);
+      const churnC = await churnDuring(c.run, [...deletedNames, ...staleNames]);
+      expect(round, 'c', 'inserted', c.run.inserted, deletedNames.length);
+      expect(round, 'c', 'updated', c.run.updated, staleNames.length + churnC);
+      expect(round, 'c', 'markedDeleted', c.run.marked_deleted, invented.length);
+      expect(round, 'c', 'drifted', c.run.drifted, driftedNames.size);
+      const restored = await countWhere('deleted_at IS NULL AND name = ANY($2::text[])', [deletedNames]);
+      const refreshed = await countWhere(
+        `deleted_at IS NULL AND resource_version <> '1' AND desired_replicas = 0 AND name = ANY($2::text[])`,
+        [staleNames],
+      );
+      const buried = await countWhere('deleted_at IS NOT NULL AND name = ANY($2::text[])', [invented]);
+      expect(round, 'c', 'deleted rows restored', restored, deletedNames.length);
+      expect(round, 'c', 'stale rows refreshed', refreshed, staleNames.length);
+      expect(round, 'c', 'invented rows marked deleted', buried, invented.length);
+      check.c = {
+        broke: { deleted: deletedNames.length, stale: staleNames.length, invented: invented.length },
+        counts: {
+          inserted: c.run.inserted,
+          updated: c.run.updated,
+          markedDeleted: c.run.marked_deleted,
+          drifted: c.run.drifted,
+        },
+        controllerChurn: churnC,
+        repaired: { restored, refreshed, markedDeleted: buried },
+      };
+      checks.push(check);
+    }
+
+    // 4. Optionally, where the time goes: one more a and b under --cpu-prof.
+    if (profile) {
+      const dir = join(RESULTS_DIR, 'profiles', `reconciler-${id}`);
+      await pool.query('TRUNCATE deployments, watcher_state');
+      const pa = await pass('profile-a-empty', dir);
+      const pb = await pass('profile-b-steady', dir);
+      figures.cpuProfile = {
+        a_firstPass: { passMs: pa.passMs, ...pa.profile },
+        b_steadyState: { passMs: pb.passMs, ...pb.profile },
+      };
+    }
+  } finally {
+    process.off('exit', killChildren);
+    killChildren();
+    await pool.end();
+    log(`deleting ${ns} (${n} Deployments)`);
+    const left = await deleteNamespaces(kc, [ns], deleteWaitS * 1000);
+    if (left.length) log(`namespace ${ns} still terminating; it will go on its own`);
+    await deleteStreams(stack.NATS_URL, [nats.NATS_STREAM, nats.NATS_DLQ_STREAM]).catch(() => undefined);
+    if (!keep)
+      await dropDatabase(stack.DATABASE_URL, DATABASE).catch((e: unknown) =>
+        log(`drop database: ${(e as Error).message}`),
+      );
+  }
+
+  const summarize = (list: PassOutcome[]) => {
+    const s = (f: (p: PassOutcome) => number, digits = 1): Spread => spread(list.map(f), digits);
+    return {
+      passMs: s((p) => p.passMs, 0),
+      processWallMs: s((p) => p.wallMs, 0),
+      bootMs: s((p) => p.bootMs, 0),
+      exitMs: s((p) => p.exitMs, 0),
+      relistMs: s((p) => p.relistMs ?? NaN, 0),
+      processCpuMs: s((p) => p.cpuMs, 0),
+      peakRssMb: s((p) => p.peakRssMb),
+      peakRssInPassWindowMb: s((p) => p.peakRssInPassWindowMb),
+      rssAtPassStartMb: s((p) => p.rssAtPassStartMb),
+      peakHeapUsedMb: s((p) => p.peakHeapUsedMb),
+      peakHeapTotalMb: s((p) => p.peakHeapTotalMb),
+      peakExternalMb: s((p) => p.peakExternalMb),
+      loadavg1m: list.map((p) => p.loadavg1m),
+    };
+  };
+  figures.passes = {
+    a_firstEmptyMirror: summarize(results.a),
+    b_steadyState: summarize(results.b),
+    c_afterBreaking: summarize(results.c),
+  };
+  figures.checks = { countsMatch: problems.length === 0, problems, rounds: checks };
+  const all = [...results.a, ...results.b, ...results.c];
+  const worstPassMs = Math.max(...all.map((p) => p.passMs));
+  const worstRssMb = Math.max(...all.map((p) => p.peakRssMb));
+  figures.targets = {
+    passMs: TARGET_PASS_MS,
+    peakRssMb: TARGET_RSS_MB,
+    worstPassMs,
+    worstProcessWallMs: Math.round(Math.max(...all.map((p) => p.wallMs))),
+    worstPeakRssMb: worstRssMb,
+    passTimeMet: worstPassMs <= TARGET_PASS_MS,
+    peakRssMet: worstRssMb <= TARGET_RSS_MB,
+  };
+  if (problems.length) log(`count mismatches:\n  ${problems.join('\n  ')}`);
+  return figures;
+}

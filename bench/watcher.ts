@@ -1,0 +1,334 @@
+/**
+ * bench/watcher (issue 4, "Performance"): the Kubernetes → PostgreSQL mirror at scale.
+ *
+ * 1. Creates N managed Deployments (replicas 0) straight through kube-apiserver, with
+ *    bounded concurrency, and waits for the deployment controller to settle them.
+ * 2. Starts the watcher (`node dist/src/main.js`, ROLE=watcher) on a fresh database and
+ *    times the initial sync: from spawn until all N rows are in PostgreSQL. Its RSS is
+ *    sampled from /proc throughout; the peak is reported.
+ * 3. Lag at a fixed change rate: patches one distinct Deployment per tick (an annotation
+ *    holding the send time in ms), and polls PostgreSQL for the row carrying it. Lag is
+ *    the row's synced_at (written with clock_timestamp() in the upsert) minus the send
+ *    time, so it includes the apiserver write, the watch delivery and the commit.
+ * 4. Starts the API (ROLE=api) on the same database and times GET /v1/deployments?limit=100
+ *    page walks over the N rows, one request at a time.
+ * Then deletes the namespace and the database.
+ *
+ * Tunables: BENCH_WATCH_DEPLOYMENTS (10000), BENCH_WATCH_CREATE_CONCURRENCY (32),
+ * BENCH_WATCH_SETTLE_S (120: how long to wait for the deployment controller),
+ * BENCH_WATCH_RATE (50 changes/s), BENCH_WATCH_LAG_SECONDS (20), BENCH_WATCH_API_REQUESTS
+ * (1000, after 100 warm-up), BENCH_KEEP=1 (keep the database).
+ */
+import { readFileSync } from 'node:fs';
+import { AppsV1Api, PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
+import pg from 'pg';
+import {
+  type AppProcess,
+  createNamespace,
+  deleteNamespaces,
+  deleteStreams,
+  dropDatabase,
+  envFlag,
+  envInt,
+  kubeConfig,
+  log,
+  migrate,
+  natsNames,
+  quantile,
+  recreateDatabase,
+  runPool,
+  shortId,
+  sleep,
+  stackEnv,
+  startApp,
+} from './common.js';
+
+const DATABASE = 'k8sdm_bench_watcher';
+const T0_ANNOTATION = 'bench.k8sdm.io/t0';
+const MANAGED = { 'app.kubernetes.io/managed-by': 'k8s-deployment-manager' };
+
+const ms = (v: number) => Number(v.toFixed(1));
+const mb = (bytes: number) => Number((bytes / 1024 / 1024).toFixed(1));
+
+function manifest(name: string): V1Deployment {
+  return {
+    metadata: { name, labels: { ...MANAGED, 'app.kubernetes.io/name': name } },
+    spec: {
+      replicas: 0,
+      selector: { matchLabels: { 'app.kubernetes.io/name': name } },
+      template: {
+        metadata: { labels: { 'app.kubernetes.io/name': name } },
+        spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] },
+      },
+    },
+  };
+}
+
+/** Retries what a loaded apiserver sheds (429, 5xx, resets): the bench wants the objects, not the errors. */
+async function retrying<T>(fn: () => Promise<T>, tries = 8): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const code = (e as { code?: number }).code;
+      if (i >= tries || (code !== undefined && code < 500 && code !== 429)) throw e;
+      await sleep(200 * 2 ** i);
+    }
+  }
+}
+
+/** Resident set size of a process, from /proc (bytes); undefined once it is gone. */
+function rssOf(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+class RssSampler {
+  peak = 0;
+  private timer: NodeJS.Timeout;
+  constructor(private readonly pid: number) {
+    this.timer = setInterval(() => this.sample(), 50);
+  }
+  sample(): number {
+    const v = rssOf(this.pid) ?? 0;
+    this.peak = Math.max(this.peak, v);
+    return v;
+  }
+  stop() {
+    clearInterval(this.timer);
+  }
+}
+
+/** Cumulative bucket counts of the watcher's lag histogram, by upper bound in seconds. */
+async function lagHistogram(metricsBase: string): Promise<Map<number, number>> {
+  const text = await (await fetch(`${metricsBase}/metrics`)).text();
+  const out = new Map<number, number>();
+  for (const m of text.matchAll(/^dm_watcher_event_lag_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)) {
+    out.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]));
+  }
+  return out;
+}
+
+/** p50/p99 of the events observed between two scrapes, as "at most this bucket's bound". */
+function histogramQuantiles(before: Map<number, number>, after: Map<number, number>) {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  const at = (q: number) => {
+    const b = bounds.find((le) => (after.get(le) ?? 0) - (before.get(le) ?? 0) >= q * total);
+    return b === undefined ? null : b === Infinity ? 'over the largest bucket' : `<= ${b * 1000}`;
+  };
+  return { events: total, p50: at(0.5), p99: at(0.99) };
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const n = envInt('BENCH_WATCH_DEPLOYMENTS', 10_000);
+  const createConcurrency = envInt('BENCH_WATCH_CREATE_CONCURRENCY', 32);
+  const rate = envInt('BENCH_WATCH_RATE', 50);
+  const lagSeconds = envInt('BENCH_WATCH_LAG_SECONDS', 20);
+  const apiRequests = envInt('BENCH_WATCH_API_REQUESTS', 1000);
+  const settleS = envInt('BENCH_WATCH_SETTLE_S', 120);
+  const keep = envFlag('BENCH_KEEP');
+
+  const stack = stackEnv();
+  const id = shortId();
+  const ns = `bench-watch-${id}`;
+  const kc = kubeConfig(stack.KUBECONFIG);
+  const apps = kc.makeApiClient(AppsV1Api);
+  const databaseUrl = await recreateDatabase(stack.DATABASE_URL, DATABASE);
+  migrate(databaseUrl);
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const names = Array.from({ length: n }, (_, i) => `d-${String(i).padStart(5, '0')}`);
+  const nats = natsNames(`BENCH_${id}_WATCH`);
+  const baseEnv = { DATABASE_URL: databaseUrl, NATS_URL: stack.NATS_URL, KUBECONFIG: stack.KUBECONFIG, MANAGED_NAMESPACES: ns, HTTP_PORT: '0', HEALTH_PORT: '0' };
+  const figures: Record<string, unknown> = { settings: { deployments: n, createConcurrency, settleS, rate, lagSeconds, apiRequests } };
+  let watcher: AppProcess | undefined;
+  let api: AppProcess | undefined;
+  const count = async (where = 'TRUE') =>
+    Number((await pool.query(`SELECT count(*) FROM deployments WHERE namespace = $1 AND deleted_at IS NULL AND ${where}`, [ns])).rows[0].count);
+
+  try {
+    // 1. The objects, created as fast as the apiserver takes them.
+    await createNamespace(kc, ns);
+    log(`creating ${n} Deployments in ${ns} (concurrency ${createConcurrency})`);
+    const t0 = performance.now();
+    await runPool(names, createConcurrency, (name) => retrying(() => apps.createNamespacedDeployment({ namespace: ns, body: manifest(name) })).then(() => undefined));
+    const createS = (performance.now() - t0) / 1000;
+    log(`created in ${createS.toFixed(1)} s; waiting for the deployment controller to settle them`);
+    const settleStart = performance.now();
+    let backlog = 0;
+    for (;;) {
+      let unsettled = 0;
+      let cont: string | undefined;
+      do {
+        const page = await apps.listNamespacedDeployment({ namespace: ns, limit: 1000, _continue: cont });
+        unsettled += page.items.filter((d) => (d.status?.observedGeneration ?? 0) < (d.metadata?.generation ?? 1)).length;
+        cont = page.metadata?._continue || undefined;
+      } while (cont);
+      backlog = unsettled;
+      // kube-controller-manager writes at its default 20 QPS: 10,000 new Deployments take it
+      // many minutes. What is left keeps it writing status during the measurements below.
+      if (unsettled === 0 || performance.now() - settleStart > settleS * 1000) break;
+      log(`${unsettled} not yet observed by the controller`);
+      await sleep(10_000);
+    }
+    figures.create = { seconds: ms(createS), perSecond: ms(n / createS), notYetObservedByController: backlog };
+
+    // 2. Initial sync, and the watcher's memory.
+    const spawnedAt = performance.now();
+    watcher = await startApp(`watcher-${id}`, { env: { ...baseEnv, ROLE: 'watcher' }, bootTimeoutMs: 60_000 });
+    const rss = new RssSampler(watcher.proc.pid!);
+    // Done when every row is in and the diff has finished (the watch starts right after).
+    const relisted = async () =>
+      Number((await pool.query(`SELECT count(*) FROM watcher_state WHERE last_relist_at IS NOT NULL`)).rows[0].count) > 0;
+    let synced = 0;
+    while ((synced = await count()) < n || !(await relisted())) {
+      if (performance.now() - spawnedAt > 300_000) throw new Error(`initial sync stalled at ${synced}/${n}`);
+      await sleep(50);
+    }
+    const syncMs = performance.now() - spawnedAt;
+    const rssAfterSync = rss.sample();
+    const peakDuringSync = rss.peak;
+    let listLine: RegExpExecArray | null = null;
+    for (let i = 0; i < 40 && !listLine; i++, await sleep(50)) {
+      listLine = /relist \(initial\)[^\n]*in (\d+) ms/.exec(readFileSync(watcher.logFile, 'utf8'));
+    }
+    log(`initial sync of ${n}: ${syncMs.toFixed(0)} ms from spawn; RSS peak ${mb(rss.peak)} MB`);
+    figures.initialSync = {
+      msFromSpawn: ms(syncMs),
+      // The watcher's own figure: first list page requested to diff done.
+      listAndDiffMs: listLine ? Number(listLine[1]) : null,
+      targetMs: 20_000,
+    };
+
+    // 3. Lag at a steady change rate, one distinct Deployment per change.
+    await sleep(2000);
+    const changes = Math.min(n, rate * lagSeconds);
+    const sent = new Map<string, { t0: number; resp?: number }>();
+    const lags: number[] = [];
+    const lagsFromResponse: number[] = [];
+    let errors = 0;
+    let since = new Date(Date.now() - 1000);
+    let sending = true;
+    let sendEnd = 0;
+    const poller = (async () => {
+      while (sending || lags.length + errors < changes) {
+        const rows = (
+          await pool.query(
+            `SELECT name, spec->'annotations'->>$3 AS t0, synced_at FROM deployments
+             WHERE namespace = $1 AND synced_at > $2 AND spec->'annotations' ? $3`,
+            [ns, since, T0_ANNOTATION],
+          )
+        ).rows as { name: string; t0: string; synced_at: Date }[];
+        let newest = since.getTime();
+        for (const r of rows) {
+          newest = Math.max(newest, r.synced_at.getTime());
+          const s = sent.get(r.name);
+          if (!s || String(s.t0) !== r.t0) continue;
+          sent.delete(r.name);
+          lags.push(r.synced_at.getTime() - s.t0);
+          if (s.resp !== undefined) lagsFromResponse.push(r.synced_at.getTime() - s.resp);
+        }
+        // One watcher commits in timestamp order; the margin covers a commit still in flight.
+        since = new Date(Math.max(since.getTime(), newest - 100));
+        if (!sending && performance.now() - sendEnd > 30_000) break;
+        await sleep(10);
+      }
+    })();
+    const histogramBefore = await lagHistogram(watcher.url);
+    log(`lag: ${changes} changes at ${rate}/s`);
+    const interval = 1000 / rate;
+    const start = performance.now();
+    const inflight: Promise<void>[] = [];
+    for (let i = 0; i < changes; i++) {
+      const due = start + i * interval;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      const name = names[i];
+      const entry: { t0: number; resp?: number } = { t0: Date.now() };
+      sent.set(name, entry);
+      inflight.push(
+        apps
+          .patchNamespacedDeployment(
+            { namespace: ns, name, body: { metadata: { annotations: { [T0_ANNOTATION]: String(entry.t0) } } } },
+            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+          )
+          .then(
+            () => void (entry.resp = Date.now()),
+            () => {
+              errors++;
+              sent.delete(name);
+            },
+          ),
+      );
+    }
+    const achievedRate = changes / ((performance.now() - start) / 1000);
+    await Promise.all(inflight);
+    sending = false;
+    sendEnd = performance.now();
+    await poller;
+    const sorted = [...lags].sort((a, b) => a - b);
+    const sortedResp = [...lagsFromResponse].sort((a, b) => a - b);
+    figures.lag = {
+      changes,
+      achievedRatePerS: ms(achievedRate),
+      measured: lags.length,
+      patchErrors: errors,
+      notSeenIn30s: sent.size,
+      fromSendMs: { p50: ms(quantile(sorted, 0.5)), p99: ms(quantile(sorted, 0.99)), max: ms(sorted[sorted.length - 1] ?? NaN) },
+      fromResponseMs: { p50: ms(quantile(sortedResp, 0.5)), p99: ms(quantile(sortedResp, 0.99)) },
+      // The watcher's own share (dm_watcher_event_lag_seconds: event arrival to commit), as bucket bounds.
+      watcherArrivalToCommitMs: histogramQuantiles(histogramBefore, await lagHistogram(watcher.url)),
+      targetP99Ms: 500,
+    };
+    log(`lag p50 ${quantile(sorted, 0.5)} ms, p99 ${quantile(sorted, 0.99)} ms over ${lags.length} changes`);
+    figures.watcherRss = {
+      peakMb: mb(rss.peak),
+      peakDuringInitialSyncMb: mb(peakDuringSync),
+      afterInitialSyncMb: mb(rssAfterSync),
+      afterLagMb: mb(rss.sample()),
+      targetMb: 250,
+    };
+    rss.stop();
+
+    // 4. The read API over the N rows.
+    api = await startApp(`watch-api-${id}`, { env: { ...baseEnv, ...nats, ROLE: 'api' }, bootTimeoutMs: 60_000 });
+    const latencies: number[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    for (let i = 0; i < apiRequests + 100; i++) {
+      const url = `${api.url}/v1/deployments?limit=100${cursor ? `&cursor=${cursor}` : ''}`;
+      const t = performance.now();
+      const res = await fetch(url);
+      const body = (await res.json()) as { items: unknown[]; nextCursor: string | null };
+      const took = performance.now() - t;
+      if (res.status !== 200 || body.items.length === 0) throw new Error(`GET ${url} answered ${res.status}`);
+      if (i >= 100) latencies.push(took);
+      cursor = body.nextCursor;
+      pages++;
+    }
+    const apiSorted = [...latencies].sort((a, b) => a - b);
+    figures.apiList = {
+      rows: await count(),
+      requests: latencies.length,
+      pageWalks: ms(pages / (n / 100)),
+      p50Ms: ms(quantile(apiSorted, 0.5)),
+      p99Ms: ms(quantile(apiSorted, 0.99)),
+      targetMs: 20,
+    };
+    log(`GET /v1/deployments?limit=100: p50 ${quantile(apiSorted, 0.5).toFixed(1)} ms, p99 ${quantile(apiSorted, 0.99).toFixed(1)} ms`);
+  } finally {
+    await api?.stop();
+    await watcher?.stop();
+    await pool.end();
+    log(`deleting ${ns} (${n} Deployments)`);
+    const left = await deleteNamespaces(kc, [ns], 900_000);
+    if (left.length) log(`namespace ${ns} still terminating; it will go on its own`);
+    await deleteStreams(stack.NATS_URL, [nats.NATS_STREAM, nats.NATS_DLQ_STREAM]).catch(() => undefined);
+    if (!keep) await dropDatabase(stack.DATABASE_URL, DATABASE).catch((e: unknown) => log(`drop database: ${(e as Error).message}`));
+  }
+  return figures;
+}

@@ -1,0 +1,93 @@
+import { Injectable } from '@nestjs/common';
+import { AppConfig } from '../config/app-config.js';
+import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { decodeCursor, encodeCursor } from '../common/pagination.js';
+import { KubernetesGateway } from '../kubernetes/kubernetes.gateway.js';
+import { isManaged } from '../kubernetes/manifest.js';
+import type { DeploymentRequestEntity } from '../requests/deployment-request.entity.js';
+import { NamespacePolicy } from '../requests/namespace-policy.js';
+import { RequestsRepository } from '../requests/requests.repository.js';
+import { DeploymentEntity } from './deployment.entity.js';
+import { DeploymentsRepository } from './deployments.repository.js';
+import type { Consistency, ListDeploymentsQuery } from './dto/deployment-queries.dto.js';
+import type { Source } from './dto/deployment-record.dto.js';
+import { entityFromLive } from './mirror-row.mapper.js';
+import { scopeIncludes, watchScopes, WatchScope } from './watch-scope.js';
+import { MirrorFreshness, WatcherStateRepository } from './watcher-state.repository.js';
+
+export const RECENT_REQUESTS = 10;
+
+export interface DeploymentPage extends MirrorFreshness {
+  items: DeploymentEntity[];
+  nextCursor: string | null;
+}
+
+export interface DeploymentDetail extends MirrorFreshness {
+  source: Source;
+  deployment: DeploymentEntity;
+  recentRequests: DeploymentRequestEntity[];
+}
+
+const isKey = (v: unknown): v is [string, string] =>
+  Array.isArray(v) && v.length === 2 && v.every((s) => typeof s === 'string' && s.length > 0 && s.length <= 253);
+
+/** Reads of the mirror for the API, each with how fresh the mirror is; strong reads go to Kubernetes. */
+@Injectable()
+export class DeploymentsService {
+  private readonly scopes: WatchScope[];
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly deployments: DeploymentsRepository,
+    private readonly state: WatcherStateRepository,
+    private readonly requests: RequestsRepository,
+    private readonly gateway: KubernetesGateway,
+    private readonly policy: NamespacePolicy,
+  ) {
+    this.scopes = watchScopes(config, policy);
+  }
+
+  async list(q: ListDeploymentsQuery): Promise<DeploymentPage> {
+    const limit = q.limit ?? 50;
+    const labels = q.label ? Object.fromEntries(q.label.map((t) => [t.slice(0, t.indexOf('=')), t.slice(t.indexOf('=') + 1)])) : undefined;
+    const [rows, freshness] = await Promise.all([
+      this.deployments.list({
+        namespace: q.namespace,
+        labels,
+        rollout: q.rollout,
+        drifted: q.drifted,
+        includeDeleted: q.includeDeleted,
+        after: decodeCursor(q.cursor, isKey),
+        limit: limit + 1,
+      }),
+      this.freshness(q.namespace),
+    ]);
+    const items = rows.slice(0, limit);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > limit ? encodeCursor([last.namespace, last.name]) : null, ...freshness };
+  }
+
+  async get(namespace: string, name: string, consistency: Consistency = 'eventual'): Promise<DeploymentDetail> {
+    const [row, recentRequests] = await Promise.all([
+      this.deployments.findOne(namespace, name),
+      this.requests.recentFor(namespace, name, RECENT_REQUESTS),
+    ]);
+    if (consistency === 'strong') {
+      this.policy.assertAllowed(namespace);
+      const live = await this.gateway.getDeployment(namespace, name);
+      if (!live || (!this.config.WATCH_ALL_DEPLOYMENTS && !isManaged(live))) {
+        throw new DomainError(ErrorCode.DeploymentNotFound, `deployment ${namespace}/${name} is not in Kubernetes${live ? ' as a managed Deployment' : ''}`);
+      }
+      const now = new Date();
+      return { source: 'kubernetes', deployment: entityFromLive(live, row, now), recentRequests, syncedAt: now, lastEventAt: null };
+    }
+    if (!row) throw new DomainError(ErrorCode.DeploymentNotFound, `deployment ${namespace}/${name} has never been seen`);
+    return { source: 'cache', deployment: row, recentRequests, ...(await this.freshness(namespace)) };
+  }
+
+  /** Freshness of the scopes that can hold rows of this namespace (all scopes when none is named). */
+  private freshness(namespace?: string): Promise<MirrorFreshness> {
+    const scopes = namespace ? this.scopes.filter((s) => scopeIncludes(s, namespace)) : this.scopes;
+    return this.state.freshness(scopes.map((s) => s.key));
+  }
+}

@@ -1,0 +1,50 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { CronJob } from 'cron';
+import { AppConfig } from '../config/app-config.js';
+import { NatsClient } from '../messaging/nats-client.js';
+import { ReconcilerService } from './reconciler.service.js';
+import { RECONCILE_QUEUE_GROUP, reconcileSubject } from './reconcile-subject.js';
+
+
+/** Starts passes on RECONCILE_CRON and answers manual reconcile requests from the API. */
+@Injectable()
+export class ReconcilerScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(ReconcilerScheduler.name);
+  private running?: Promise<unknown>;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly reconciler: ReconcilerService,
+    private readonly registry: SchedulerRegistry,
+    private readonly nats: NatsClient,
+  ) {}
+
+  onApplicationBootstrap() {
+    // Once mode (a CronJob) runs its single pass from main and needs no schedule.
+    if (this.config.RECONCILE_ONCE) return;
+    let job: CronJob;
+    try {
+      job = CronJob.from({
+        cronTime: this.config.RECONCILE_CRON,
+        onTick: () => {
+          this.running ??= this.reconciler.runScheduled().finally(() => (this.running = undefined));
+        },
+        start: false,
+      });
+    } catch (e) {
+      throw new Error(`RECONCILE_CRON "${this.config.RECONCILE_CRON}" is not a cron expression: ${(e as Error).message}`, { cause: e });
+    }
+    this.registry.addCronJob('reconcile', job);
+    job.start();
+    this.nats.serve(reconcileSubject(this.config), RECONCILE_QUEUE_GROUP, async () => {
+      const run = await this.reconciler.requestManual();
+      return { runId: run.id };
+    });
+    this.logger.log(`reconcile passes on "${this.config.RECONCILE_CRON}"; manual requests on ${reconcileSubject(this.config)}`);
+  }
+
+  async onApplicationShutdown() {
+    await this.running;
+  }
+}
