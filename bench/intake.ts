@@ -15,7 +15,7 @@
  * Tunables (environment): BENCH_CONNECTIONS (32), BENCH_DURATION_S (10), BENCH_WARMUP_S (3),
  * BENCH_ROUNDS (3, intake/bare pairs), BENCH_PIPELINE_REQUESTS (1000), BENCH_PIPELINE_ROUNDS (2),
  * BENCH_PIPELINE_WARMUP (100 creates and 100 direct applies first, not counted),
- * BENCH_WORKERS (1 worker process), BENCH_WORKER_ENV (extra env for the workers, e.g.
+ * BENCH_WORKERS (1 worker process), BENCH_WORKER_ENV (extra env for the workers; default
  * "KUBE_QPS=1000,KUBE_BURST=1000"), BENCH_API_ENV (same for the API), BENCH_ONLY
  * (intake|pipeline), BENCH_PROFILE=1 (run the app under --cpu-prof and summarise the profiles),
  * BENCH_DATABASE (k8sdm_bench, dropped and created afresh), BENCH_KEEP=1 (keep it for inspection).
@@ -109,7 +109,8 @@ function settings(): Settings {
     pipelineRounds: Math.max(1, envInt('BENCH_PIPELINE_ROUNDS', 2)),
     pipelineWarmup: envInt('BENCH_PIPELINE_WARMUP', 100),
     workerProcesses: Math.max(1, envInt('BENCH_WORKERS', 1)),
-    workerEnv: parseEnvList(process.env.BENCH_WORKER_ENV),
+    // The direct applies it is compared with are not rate limited, so neither is the worker by default.
+    workerEnv: parseEnvList(process.env.BENCH_WORKER_ENV ?? 'KUBE_QPS=1000,KUBE_BURST=1000'),
     apiEnv: parseEnvList(process.env.BENCH_API_ENV),
     only: only as Settings['only'],
     profile: envFlag('BENCH_PROFILE'),

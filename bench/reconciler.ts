@@ -19,26 +19,31 @@
  *   c. after breaking the mirror: 1% of rows deleted, 1% made stale, 1% invented.
  * For each: the process's wall time (spawn to exit), the pass's own duration
  * (reconcile_runs.finished_at - started_at), boot and exit overhead, the mirror relist's own
- * figure from its log line, the process's CPU time, and its peak RSS (VmHWM read by a preload
- * at exit, plus /proc sampling every 20 ms for the RSS at pass start and the peak inside the
- * pass window) and peak V8 heap / external memory. The counts in reconcile_runs are checked
- * against what was broken; rows kube-controller-manager changed between passes (status writes
- * of its backlog) are counted separately, from the rows the pass wrote, so the check is exact.
+ * figure from its log line, the process's CPU time, and its peak RSS: VmHWM (the kernel's
+ * high-water mark, read by a preload at exit, so nothing is missed between samples), plus a
+ * 20 ms timeline of RSS and V8 heap spaces from the same preload that splits the pass into its
+ * mirror phase (up to the relist log line) and the rest (request recovery and drift), and GC
+ * counts. The counts in reconcile_runs are checked against what was broken; rows
+ * kube-controller-manager changed between passes (status writes of its backlog, see
+ * `controller`) are counted separately, from the rows the pass wrote, so the check is exact.
  *
  * BENCH_RECONCILE_PROFILE=1 runs one more pass a and b under `node --cpu-prof` and summarizes
  * the samples inside the pass window (files under bench/results/profiles/).
+ * BENCH_RECONCILE_NODE_ARGS adds node flags to every pass (what-ifs such as
+ * `--max-old-space-size=160`), and is recorded in the settings.
  *
  * Then deletes the namespace, the database and the streams.
  *
  * Tunables: BENCH_RECONCILE_DEPLOYMENTS (10000), BENCH_RECONCILE_CREATE_CONCURRENCY (32),
  * BENCH_RECONCILE_SETTLE_S (120: wait for the deployment controller before measuring),
- * BENCH_RECONCILE_ROUNDS (3), BENCH_RECONCILE_PROFILE, BENCH_RECONCILE_DELETE_WAIT_S (600),
- * BENCH_KEEP=1 (keep the database).
+ * BENCH_RECONCILE_ROUNDS (3), BENCH_RECONCILE_PROFILE, BENCH_RECONCILE_NODE_ARGS, BENCH_RECONCILE_DELETE_WAIT_S (600),
+ * BENCH_KEEP=1 (keep the namespace, the database and the streams, for a look afterwards; clean up by hand).
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { AppsV1Api, type V1Deployment } from '@kubernetes/client-node';
 import pg from 'pg';
 import { canonicalJson, sha256 } from '../src/common/canonical-json.js';
@@ -105,55 +110,59 @@ async function retrying<T>(fn: () => Promise<T>, tries = 8): Promise<T> {
   }
 }
 
-function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * Loaded into the reconciler process with --import: samples process.memoryUsage() every 20 ms
- * and, at exit (once mode ends with process.exit), writes the peaks, VmHWM and CPU time to
- * $BENCH_MEM_OUT. /proc sampling from outside cannot see the last moments before exit.
+ * Loaded into each reconciler process with --import (from a file, so CPU profiles name it
+ * briefly). Every 20 ms it samples process.memoryUsage() and V8's heap spaces; it counts GCs;
+ * at exit (once mode ends with process.exit) it writes the timeline, VmHWM (the kernel's peak
+ * RSS, which no outside sampler can miss) and CPU time to $BENCH_MEM_OUT.
  */
-const PRELOAD = `data:text/javascript,${encodeURIComponent(`
+const PRELOAD_SOURCE = `
 import { readFileSync, writeFileSync } from 'node:fs';
-const peak = { rss: 0, heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
-let atPeakRss = null;
+import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
+const timeline = [];
+const used = (spaces, name) => spaces.find((s) => s.space_name === name)?.space_used_size ?? 0;
 const sample = () => {
   const m = process.memoryUsage();
-  if (m.rss > peak.rss) atPeakRss = { ...m, uptimeMs: Math.round(process.uptime() * 1000) };
-  for (const k of Object.keys(peak)) peak[k] = Math.max(peak[k], m[k]);
+  const s = getHeapSpaceStatistics();
+  timeline.push([Date.now(), m.rss, m.heapUsed, m.heapTotal, m.external,
+    used(s, 'new_space'), used(s, 'old_space'), used(s, 'large_object_space')]);
 };
 setInterval(sample, 20).unref();
+const gc = { major: 0, majorMs: 0, minor: 0, minorMs: 0, other: 0, otherMs: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const kind = e.detail?.kind;
+    const k = kind === constants.NODE_PERFORMANCE_GC_MAJOR ? 'major' : kind === constants.NODE_PERFORMANCE_GC_MINOR ? 'minor' : 'other';
+    gc[k]++;
+    gc[k + 'Ms'] += e.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
 process.on('exit', () => {
   sample();
   const hwm = /^VmHWM:\\s+(\\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
   const cpu = process.cpuUsage();
   writeFileSync(process.env.BENCH_MEM_OUT, JSON.stringify({
-    peak, atPeakRss, vmHwmKb: hwm ? Number(hwm[1]) : null,
-    cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, uptimeMs: process.uptime() * 1000,
+    timeline, gc, vmHwmKb: hwm ? Number(hwm[1]) : null, cpuMs: (cpu.user + cpu.system) / 1000,
   }));
 });
-`)}`;
+`;
+
+/** [epoch ms, rss, heapUsed, heapTotal, external, new space, old space, large-object space] (bytes). */
+type MemSample = [number, number, number, number, number, number, number, number];
 
 interface ChildMem {
-  peak: { rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
-  atPeakRss: {
-    rss: number;
-    heapUsed: number;
-    heapTotal: number;
-    external: number;
-    arrayBuffers: number;
-    uptimeMs: number;
-  } | null;
+  timeline: MemSample[];
+  gc: { major: number; majorMs: number; minor: number; minorMs: number; other: number; otherMs: number };
   vmHwmKb: number | null;
-  cpuUserMs: number;
-  cpuSystemMs: number;
-  uptimeMs: number;
+  cpuMs: number;
+}
+
+/** Peaks of the samples taken in [from, to]. */
+function phasePeaks(timeline: MemSample[], from: number, to: number) {
+  const inside = timeline.filter(([t]) => t >= from && t <= to);
+  const max = (i: number) => mb(Math.max(0, ...inside.map((s) => s[i])));
+  return { peakRssMb: max(1), peakHeapUsedMb: max(2), peakOldSpaceMb: max(6), peakLargeObjectSpaceMb: max(7) };
 }
 
 interface RunRow {
@@ -172,6 +181,13 @@ interface RunRow {
   error: string | null;
 }
 
+interface PhasePeaks {
+  peakRssMb: number;
+  peakHeapUsedMb: number;
+  peakOldSpaceMb: number;
+  peakLargeObjectSpaceMb: number;
+}
+
 interface PassOutcome {
   run: RunRow;
   wallMs: number;
@@ -181,12 +197,22 @@ interface PassOutcome {
   relistMs: number | null;
   cpuMs: number;
   peakRssMb: number;
-  peakRssInPassWindowMb: number;
   rssAtPassStartMb: number;
-  peakHeapUsedMb: number;
-  peakHeapTotalMb: number;
-  peakExternalMb: number;
-  heapUsedAtPeakRssMb: number | null;
+  heapUsedAtPassStartMb: number;
+  /** From pass start to the mirror's relist log line, and from there to the end of the pass. */
+  mirrorPhase: PhasePeaks;
+  requestsAndDriftPhase: PhasePeaks;
+  /** The heap at the sample with the highest RSS. */
+  atPeakRss: {
+    rssMb: number;
+    heapUsedMb: number;
+    heapTotalMb: number;
+    oldSpaceMb: number;
+    largeObjectSpaceMb: number;
+    newSpaceMb: number;
+    externalMb: number;
+  };
+  gc: ChildMem['gc'];
   loadavg1m: number;
   logFile: string;
   profile?: ProfileSummary;
@@ -200,6 +226,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const deleteWaitS = envInt('BENCH_RECONCILE_DELETE_WAIT_S', 600);
   const profile = envFlag('BENCH_RECONCILE_PROFILE');
   const keep = envFlag('BENCH_KEEP');
+  const extraNodeArgs = (process.env.BENCH_RECONCILE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const onePercent = Math.max(1, Math.round(n / 100));
 
   const stack = stackEnv();
@@ -240,8 +267,11 @@ export async function run(): Promise<Record<string, unknown>> {
       listPageSize: pageSize,
       broken: onePercent,
       driftedOnPurpose: driftedNames.size,
+      nodeArgs: extraNodeArgs.join(' ') || '(none)',
     },
   };
+  const preloadFile = join(tmpdir(), `k8sdm-bench-reconciler-${id}.mjs`);
+  writeFileSync(preloadFile, PRELOAD_SOURCE);
   const children = new Set<ReturnType<typeof spawn>>();
   const killChildren = () => children.forEach((c) => c.kill('SIGKILL'));
   process.once('exit', killChildren);
@@ -252,7 +282,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const memFile = join(logDir, `reconciler-${id}-${label}.mem.json`);
     rmSync(memFile, { force: true });
     const out = createWriteStream(logFile);
-    const nodeArgs = ['--import', PRELOAD];
+    const nodeArgs = [...extraNodeArgs, '--import', pathToFileURL(preloadFile).href];
     if (profileDir) {
       mkdirSync(profileDir, { recursive: true });
       nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${label}.cpuprofile`);
@@ -270,17 +300,15 @@ export async function run(): Promise<Record<string, unknown>> {
     proc.stdout.pipe(out, { end: false });
     proc.stderr.pipe(out, { end: false });
     let stdout = '';
-    proc.stdout.on('data', (c: Buffer) => (stdout = (stdout + c.toString()).slice(-65536)));
-    const samples: [number, number][] = [];
-    const sampler = setInterval(() => {
-      const kb = procStatusKb(proc.pid!, 'VmRSS');
-      if (kb !== undefined) samples.push([Date.now(), kb * 1024]);
-    }, 20);
+    let relistLoggedAt = 0;
+    proc.stdout.on('data', (c: Buffer) => {
+      stdout = (stdout + c.toString()).slice(-65536);
+      if (!relistLoggedAt && /relist \(repair\)[^\n]*\n/.test(stdout)) relistLoggedAt = Date.now();
+    });
     const killer = setTimeout(() => proc.kill('SIGKILL'), PASS_TIMEOUT_MS);
     const code = await new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
     const wallMs = performance.now() - t0;
     const exitedEpoch = Date.now();
-    clearInterval(sampler);
     clearTimeout(killer);
     children.delete(proc);
     await new Promise<void>((r) => out.end(r));
@@ -289,17 +317,14 @@ export async function run(): Promise<Record<string, unknown>> {
     if (code !== 0 || !runId) throw new Error(`pass ${label} exited with ${code}; see ${relative(REPO_ROOT, logFile)}`);
     const run = (await pool.query<RunRow>('SELECT * FROM reconcile_runs WHERE id = $1', [runId])).rows[0];
     if (run.status !== 'SUCCEEDED') throw new Error(`pass ${label} (run ${runId}) ${run.status}: ${run.error}`);
-    let mem: ChildMem | undefined;
-    try {
-      mem = JSON.parse(readFileSync(memFile, 'utf8')) as ChildMem;
-    } catch {
-      log(`pass ${label}: no memory figures from the preload`);
-    }
+    const mem = JSON.parse(readFileSync(memFile, 'utf8')) as ChildMem;
     const started = run.started_at.getTime();
     const finished = run.finished_at.getTime();
-    const inWindow = samples.filter(([t]) => t >= started && t <= finished).map(([, v]) => v);
-    const before = samples.filter(([t]) => t <= started);
+    const tl = mem.timeline;
+    const before = tl.filter(([t]) => t <= started).pop();
+    const top = tl.reduce((m, s) => (s[1] > m[1] ? s : m), tl[0]);
     const relist = /relist \(repair\)[^\n]*in (\d+) ms/.exec(text);
+    const split = relistLoggedAt || finished;
     const outcome: PassOutcome = {
       run,
       wallMs: r1(wallMs),
@@ -307,14 +332,22 @@ export async function run(): Promise<Record<string, unknown>> {
       bootMs: started - spawnedEpoch,
       exitMs: exitedEpoch - finished,
       relistMs: relist ? Number(relist[1]) : null,
-      cpuMs: mem ? Math.round(mem.cpuUserMs + mem.cpuSystemMs) : NaN,
-      peakRssMb: mem?.vmHwmKb ? r1(mem.vmHwmKb / 1024) : mb(Math.max(0, ...samples.map(([, v]) => v))),
-      peakRssInPassWindowMb: mb(Math.max(0, ...inWindow)),
-      rssAtPassStartMb: before.length ? mb(before[before.length - 1][1]) : NaN,
-      peakHeapUsedMb: mem ? mb(mem.peak.heapUsed) : NaN,
-      peakHeapTotalMb: mem ? mb(mem.peak.heapTotal) : NaN,
-      peakExternalMb: mem ? mb(mem.peak.external) : NaN,
-      heapUsedAtPeakRssMb: mem?.atPeakRss ? mb(mem.atPeakRss.heapUsed) : null,
+      cpuMs: Math.round(mem.cpuMs),
+      peakRssMb: mem.vmHwmKb ? r1(mem.vmHwmKb / 1024) : mb(top[1]),
+      rssAtPassStartMb: before ? mb(before[1]) : NaN,
+      heapUsedAtPassStartMb: before ? mb(before[2]) : NaN,
+      mirrorPhase: phasePeaks(tl, started, split),
+      requestsAndDriftPhase: phasePeaks(tl, split, finished),
+      atPeakRss: {
+        rssMb: mb(top[1]),
+        heapUsedMb: mb(top[2]),
+        heapTotalMb: mb(top[3]),
+        externalMb: mb(top[4]),
+        newSpaceMb: mb(top[5]),
+        oldSpaceMb: mb(top[6]),
+        largeObjectSpaceMb: mb(top[7]),
+      },
+      gc: mem.gc,
       loadavg1m: r1(load),
       logFile: relative(REPO_ROOT, logFile),
     };
@@ -326,7 +359,8 @@ export async function run(): Promise<Record<string, unknown>> {
     }
     log(
       `pass ${label}: ${outcome.passMs} ms (process ${outcome.wallMs.toFixed(0)} ms, relist ${outcome.relistMs} ms), ` +
-        `peak RSS ${outcome.peakRssMb} MB (${outcome.rssAtPassStartMb} MB at pass start), ` +
+        `peak RSS ${outcome.peakRssMb} MB (${outcome.rssAtPassStartMb} MB at pass start; ` +
+        `mirror ${outcome.mirrorPhase.peakRssMb}, drift ${outcome.requestsAndDriftPhase.peakRssMb}), ` +
         `counts +${run.inserted} ~${run.updated} -${run.marked_deleted} drifted ${run.drifted}`,
     );
     return outcome;
@@ -529,18 +563,30 @@ export async function run(): Promise<Record<string, unknown>> {
     process.off('exit', killChildren);
     killChildren();
     await pool.end();
-    log(`deleting ${ns} (${n} Deployments)`);
-    const left = await deleteNamespaces(kc, [ns], deleteWaitS * 1000);
-    if (left.length) log(`namespace ${ns} still terminating; it will go on its own`);
-    await deleteStreams(stack.NATS_URL, [nats.NATS_STREAM, nats.NATS_DLQ_STREAM]).catch(() => undefined);
-    if (!keep)
+    rmSync(preloadFile, { force: true });
+    if (keep) {
+      log(
+        `BENCH_KEEP: kept namespace ${ns}, database ${DATABASE} and streams ${nats.NATS_STREAM}, ${nats.NATS_DLQ_STREAM}`,
+      );
+    } else {
+      log(`deleting ${ns} (${n} Deployments)`);
+      const left = await deleteNamespaces(kc, [ns], deleteWaitS * 1000);
+      if (left.length) log(`namespace ${ns} still terminating; it will go on its own`);
+      await deleteStreams(stack.NATS_URL, [nats.NATS_STREAM, nats.NATS_DLQ_STREAM]).catch(() => undefined);
       await dropDatabase(stack.DATABASE_URL, DATABASE).catch((e: unknown) =>
         log(`drop database: ${(e as Error).message}`),
       );
+    }
   }
 
   const summarize = (list: PassOutcome[]) => {
     const s = (f: (p: PassOutcome) => number, digits = 1): Spread => spread(list.map(f), digits);
+    const phase = (f: (p: PassOutcome) => PhasePeaks) => ({
+      peakRssMb: s((p) => f(p).peakRssMb),
+      peakHeapUsedMb: s((p) => f(p).peakHeapUsedMb),
+      peakOldSpaceMb: s((p) => f(p).peakOldSpaceMb),
+      peakLargeObjectSpaceMb: s((p) => f(p).peakLargeObjectSpaceMb),
+    });
     return {
       passMs: s((p) => p.passMs, 0),
       processWallMs: s((p) => p.wallMs, 0),
@@ -549,11 +595,15 @@ export async function run(): Promise<Record<string, unknown>> {
       relistMs: s((p) => p.relistMs ?? NaN, 0),
       processCpuMs: s((p) => p.cpuMs, 0),
       peakRssMb: s((p) => p.peakRssMb),
-      peakRssInPassWindowMb: s((p) => p.peakRssInPassWindowMb),
       rssAtPassStartMb: s((p) => p.rssAtPassStartMb),
-      peakHeapUsedMb: s((p) => p.peakHeapUsedMb),
-      peakHeapTotalMb: s((p) => p.peakHeapTotalMb),
-      peakExternalMb: s((p) => p.peakExternalMb),
+      heapUsedAtPassStartMb: s((p) => p.heapUsedAtPassStartMb),
+      mirrorPhase: phase((p) => p.mirrorPhase),
+      requestsAndDriftPhase: phase((p) => p.requestsAndDriftPhase),
+      gcMajor: s((p) => p.gc.major, 0),
+      gcMinor: s((p) => p.gc.minor, 0),
+      gcPauseMs: s((p) => p.gc.majorMs + p.gc.minorMs + p.gc.otherMs, 0),
+      // The heap at the highest RSS sample of the run with the highest peak.
+      atPeakRssOfWorstRun: list.reduce((w, p) => (p.peakRssMb > w.peakRssMb ? p : w), list[0]).atPeakRss,
       loadavg1m: list.map((p) => p.loadavg1m),
     };
   };

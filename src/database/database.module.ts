@@ -7,11 +7,16 @@ import { dataSourceOptions } from './data-source-options.js';
   imports: [
     TypeOrmModule.forRootAsync({
       inject: [AppConfig],
-      useFactory: (config: AppConfig) => ({
-        ...dataSourceOptions(config.DATABASE_URL, config.DATABASE_POOL_SIZE, `dm-${config.roles.join('+')}`),
-        retryAttempts: 5,
-        retryDelay: 1000,
-      }),
+      useFactory: (config: AppConfig) => {
+        const options = dataSourceOptions(config.DATABASE_URL, config.DATABASE_POOL_SIZE, `dm-${config.roles.join('+')}`);
+        return {
+          ...options,
+          // No lock wait may outlive a request's deadline (PostgreSQL's default is to wait forever).
+          extra: { ...options.extra, options: `-c lock_timeout=${config.REQUEST_DEADLINE_MS}` },
+          retryAttempts: 5,
+          retryDelay: 1000,
+        };
+      },
     }),
   ],
 })

@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import type { AgentOptions } from 'node:https';
 import {
   AppsV1Api,
   CoreV1Api,
@@ -29,12 +31,13 @@ export interface ListPage {
  * failures translated to DomainErrors (kubernetes-error.ts).
  */
 @Injectable()
-export class KubernetesGateway {
+export class KubernetesGateway implements OnApplicationShutdown {
   readonly kubeConfig = new KubeConfig();
   private readonly apps: AppsV1Api;
   private readonly core: CoreV1Api;
   private readonly version: VersionApi;
   private readonly limiter: TokenBucket;
+  private readonly dispatchers: Map<string, { close(): Promise<void> }>;
 
   constructor(
     private readonly config: AppConfig,
@@ -42,10 +45,15 @@ export class KubernetesGateway {
   ) {
     if (config.KUBECONFIG) this.kubeConfig.loadFromFile(config.KUBECONFIG);
     else this.kubeConfig.loadFromCluster();
+    this.dispatchers = shareDispatchers(this.kubeConfig);
     this.apps = this.kubeConfig.makeApiClient(AppsV1Api);
     this.core = this.kubeConfig.makeApiClient(CoreV1Api);
     this.version = this.kubeConfig.makeApiClient(VersionApi);
     this.limiter = new TokenBucket(config.KUBE_QPS, config.KUBE_BURST);
+  }
+
+  async onApplicationShutdown() {
+    await Promise.all([...this.dispatchers.values()].map((d) => d.close().catch(() => undefined)));
   }
 
   get managedSelector(): string {
@@ -174,4 +182,28 @@ export class KubernetesGateway {
       end();
     }
   }
+}
+
+/**
+ * client-node 2.0 builds a new undici Agent, so a new TCP connection and TLS handshake,
+ * for every call. Measured on the worker that was most of its CPU per request and as much
+ * again on kube-apiserver. Reuse one Agent per TLS identity (credentials can rotate).
+ */
+function shareDispatchers(kc: KubeConfig): Map<string, { close(): Promise<void> }> {
+  const target = kc as unknown as { createDispatcher(cluster: unknown, opts: AgentOptions): { close(): Promise<void> } | undefined };
+  const create = target.createDispatcher.bind(kc);
+  const shared = new Map<string, { close(): Promise<void> }>();
+  target.createDispatcher = (cluster, opts) => {
+    const key = createHash('sha256')
+      .update(JSON.stringify([String(opts.ca ?? ''), String(opts.cert ?? ''), String(opts.key ?? ''), opts.rejectUnauthorized, opts.servername]))
+      .digest('hex');
+    let dispatcher = shared.get(key);
+    if (!dispatcher) {
+      dispatcher = create(cluster, opts);
+      if (!dispatcher) return undefined;
+      shared.set(key, dispatcher);
+    }
+    return dispatcher;
+  };
+  return shared;
 }

@@ -93,7 +93,7 @@ export class ReconcilerService {
     // Never published (NATS was down and no relay ran): publish now.
     for (const r of await this.requests.findStuckCreated(this.config.RECONCILE_STUCK_CREATED_MS, BATCH)) {
       await this.publisher.publish(r.requestId, r.generation);
-      await this.requests.markQueued(r.requestId);
+      await this.requests.markQueued([r.requestId]);
       counts.republished++;
     }
     // Past its deadline: fail it, unless a worker is on it right now.

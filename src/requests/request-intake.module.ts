@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { MessagingModule } from '../messaging/messaging.module.js';
 import { RequestsDataModule } from './requests-data.module.js';
+import { QueuedMarker } from './queued-marker.js';
 import { RequestsService } from './requests.service.js';
 
 /** Recording and queueing requests: used by the API, and by the reconciler when it self-heals. */
 @Module({
   imports: [RequestsDataModule, MessagingModule],
-  providers: [RequestsService],
+  providers: [RequestsService, QueuedMarker],
   exports: [RequestsService, RequestsDataModule, MessagingModule],
 })
 export class RequestIntakeModule {}

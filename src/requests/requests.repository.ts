@@ -74,14 +74,14 @@ export class RequestsRepository {
     return this.list({ namespace, name, limit });
   }
 
-  /** CREATED → QUEUED once the message is on the stream; a worker may already have moved it on. */
-  async markQueued(requestId: string): Promise<boolean> {
+  /** CREATED → QUEUED once the messages are on the stream; a worker may already have moved them on. */
+  async markQueued(requestIds: string[]): Promise<number> {
     const res: [unknown[], number] = await this.repo.query(
       `UPDATE deployment_requests SET status = 'QUEUED', queued_at = now(), updated_at = now()
-       WHERE request_id = $1 AND status = 'CREATED'`,
-      [requestId],
+       WHERE request_id = ANY($1) AND status = 'CREATED'`,
+      [requestIds],
     );
-    return res[1] > 0;
+    return res[1];
   }
 
   /**
@@ -115,12 +115,12 @@ export class RequestsRepository {
   /**
    * Runs fn while holding a session advisory lock for one deployment, on a connection of
    * its own. If the process dies the connection closes and PostgreSQL releases the lock.
+   * How long it waits is the pool's lock_timeout (database.module.ts).
    */
-  async withTargetLock<T>(namespace: string, name: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  async withTargetLock<T>(namespace: string, name: string, fn: () => Promise<T>): Promise<T> {
     const runner = this.ds.createQueryRunner();
     await runner.connect();
     try {
-      await runner.query(`SET lock_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
       await runner.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`${namespace}/${name}`]);
       try {
         return await fn();
@@ -128,29 +128,24 @@ export class RequestsRepository {
         await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [`${namespace}/${name}`]);
       }
     } finally {
-      await runner.query('RESET lock_timeout').catch(() => undefined);
       await runner.release();
     }
   }
 
-  /** The oldest request for a deployment that has not reached SUCCESS or FAILURE. */
-  async oldestOpenFor(namespace: string, name: string): Promise<DeploymentRequestEntity | null> {
-    return this.repo
-      .createQueryBuilder('r')
-      .where('r.namespace = :namespace AND r.name = :name', { namespace, name })
-      .andWhere(`r.${OPEN}`)
-      .orderBy('r.seq', 'ASC')
-      .limit(1)
-      .getOne();
-  }
-
-  /** An open request → PROCESSING, counting the attempt. Null when it is already finished. */
-  async startAttempt(requestId: string): Promise<DeploymentRequestEntity | null> {
+  /**
+   * Takes the oldest open request of a deployment for an attempt: PROCESSING, attempts + 1.
+   * Null when the deployment has none left. Callers hold the deployment's lock.
+   */
+  async claimOldestOpen(namespace: string, name: string): Promise<DeploymentRequestEntity | null> {
     const rows = await this.updateReturning(
       `UPDATE deployment_requests
        SET status = 'PROCESSING', attempts = attempts + 1, started_at = now(), updated_at = now()
-       WHERE request_id = $1 AND ${OPEN} RETURNING *`,
-      [requestId],
+       WHERE request_id = (
+         SELECT request_id FROM deployment_requests
+         WHERE namespace = $1 AND name = $2 AND ${OPEN}
+         ORDER BY seq LIMIT 1)
+       RETURNING *`,
+      [namespace, name],
     );
     return rows[0] ?? null;
   }

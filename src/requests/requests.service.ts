@@ -9,6 +9,7 @@ import { RequestPublisher } from '../messaging/request-publisher.js';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from './deployment-request.entity.js';
 import type { DeploymentSpecPatch } from './deployment-spec.js';
 import { NamespacePolicy } from './namespace-policy.js';
+import { QueuedMarker } from './queued-marker.js';
 import { RequestsRepository } from './requests.repository.js';
 
 export interface SubmitCommand {
@@ -43,6 +44,7 @@ export class RequestsService {
     private readonly publisher: RequestPublisher,
     private readonly namespaces: NamespacePolicy,
     private readonly metrics: MetricsService,
+    private readonly queued: QueuedMarker,
   ) {}
 
   async submit(cmd: SubmitCommand): Promise<Submitted> {
@@ -108,10 +110,9 @@ export class RequestsService {
     if (!this.publisher.available) return;
     try {
       await this.publisher.publish(request.requestId, request.generation);
-      if (await this.repo.markQueued(request.requestId)) {
-        request.status = RequestStatus.QUEUED;
-        request.queuedAt = new Date();
-      }
+      this.queued.mark(request.requestId);
+      request.status = RequestStatus.QUEUED;
+      request.queuedAt = new Date();
     } catch (e) {
       this.logger.warn(`request ${request.requestId} stays CREATED for the outbox relay: ${(e as Error).message}`);
     }

@@ -12,6 +12,7 @@ export interface ApplyResult {
 }
 
 const MERGE_CONFLICT_RETRIES = 3;
+const NAMESPACE_CACHE_MS = 60_000;
 
 /**
  * Carries one request out against Kubernetes. Every operation reads first, so it never
@@ -20,6 +21,8 @@ const MERGE_CONFLICT_RETRIES = 3;
  */
 @Injectable()
 export class DeploymentApplier {
+  private readonly knownNamespaces = new Map<string, number>();
+
   constructor(
     private readonly config: AppConfig,
     private readonly k8s: KubernetesGateway,
@@ -42,7 +45,16 @@ export class DeploymentApplier {
       throw new DomainError(ErrorCode.Conflict, `deployment ${target(req)} already exists and is not managed by k8s-deployment-manager`);
     }
     if (!current) await this.ensureNamespace(req.namespace);
-    return result(await this.k8s.applyDeployment(buildDeploymentManifest(req.namespace, req.name, req.spec as DeploymentSpec, req.requestId)));
+    const manifest = buildDeploymentManifest(req.namespace, req.name, req.spec as DeploymentSpec, req.requestId);
+    try {
+      return result(await this.k8s.applyDeployment(manifest));
+    } catch (e) {
+      // The namespace went away since we last saw it: forget it, and try once more.
+      if (!(e instanceof DomainError && e.code === ErrorCode.NamespaceNotFound) || current) throw e;
+      this.knownNamespaces.delete(req.namespace);
+      await this.ensureNamespace(req.namespace);
+      return result(await this.k8s.applyDeployment(manifest));
+    }
   }
 
   private async replace(req: DeploymentRequestEntity): Promise<ApplyResult> {
@@ -86,12 +98,17 @@ export class DeploymentApplier {
     return current;
   }
 
+  /** Namespaces seen to exist recently are not asked about again: a create then costs two calls, not three. */
   private async ensureNamespace(namespace: string) {
-    if (await this.k8s.namespaceExists(namespace)) return;
-    if (!this.config.CREATE_NAMESPACES) {
-      throw new DomainError(ErrorCode.NamespaceNotFound, `namespace "${namespace}" does not exist and CREATE_NAMESPACES is off`);
+    const seen = this.knownNamespaces.get(namespace);
+    if (seen !== undefined && Date.now() - seen < NAMESPACE_CACHE_MS) return;
+    if (!(await this.k8s.namespaceExists(namespace))) {
+      if (!this.config.CREATE_NAMESPACES) {
+        throw new DomainError(ErrorCode.NamespaceNotFound, `namespace "${namespace}" does not exist and CREATE_NAMESPACES is off`);
+      }
+      await this.k8s.createNamespace(namespace);
     }
-    await this.k8s.createNamespace(namespace);
+    this.knownNamespaces.set(namespace, Date.now());
   }
 }
 

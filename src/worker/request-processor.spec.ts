@@ -1,5 +1,4 @@
 import { jest } from '@jest/globals';
-import type { AppConfig } from '../config/app-config.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from '../requests/deployment-request.entity.js';
@@ -17,12 +16,10 @@ class MemoryRepo {
     } as DeploymentRequestEntity);
   }
   findById = async (id: string) => this.rows.get(id) ?? null;
-  withTargetLock = async <T>(_ns: string, _n: string, _t: number, fn: () => Promise<T>) => fn();
-  oldestOpenFor = async () =>
-    [...this.rows.values()].filter((r) => !['SUCCESS', 'FAILURE'].includes(r.status)).sort((a, b) => a.seq - b.seq)[0] ?? null;
-  startAttempt = async (id: string) => {
-    const r = this.rows.get(id)!;
-    if (['SUCCESS', 'FAILURE'].includes(r.status)) return null;
+  withTargetLock = async <T>(_ns: string, _n: string, fn: () => Promise<T>) => fn();
+  claimOldestOpen = async () => {
+    const r = [...this.rows.values()].filter((x) => !['SUCCESS', 'FAILURE'].includes(x.status)).sort((a, b) => a.seq - b.seq)[0];
+    if (!r) return null;
     r.status = RequestStatus.PROCESSING;
     r.attempts++;
     return r;
@@ -39,7 +36,6 @@ function setup(apply: (r: DeploymentRequestEntity) => Promise<unknown>) {
   const applied: string[] = [];
   const applier = { apply: jest.fn(async (r: DeploymentRequestEntity) => { applied.push(r.requestId); return apply(r); }) };
   const processor = new RequestProcessor(
-    { REQUEST_DEADLINE_MS: 60_000 } as AppConfig,
     repo as unknown as RequestsRepository,
     applier as unknown as DeploymentApplier,
     new MetricsService(),

@@ -1,5 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig } from '../config/app-config.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { toDomainError } from '../kubernetes/kubernetes-error.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -26,7 +25,6 @@ export class RequestProcessor {
   private readonly logger = new Logger(RequestProcessor.name);
 
   constructor(
-    private readonly config: AppConfig,
     private readonly repo: RequestsRepository,
     private readonly applier: DeploymentApplier,
     private readonly metrics: MetricsService,
@@ -38,12 +36,12 @@ export class RequestProcessor {
     if (TERMINAL_STATUSES.includes(request.status)) return;
 
     // Waiting for the lock counts against the message's ack deadline, which the transport extends.
-    await this.repo.withTargetLock(request.namespace, request.name, this.config.REQUEST_DEADLINE_MS, async () => {
+    await this.repo.withTargetLock(request.namespace, request.name, async () => {
       for (;;) {
-        const next = await this.repo.oldestOpenFor(request.namespace, request.name);
+        const next = await this.repo.claimOldestOpen(request.namespace, request.name);
         if (!next) return;
         const own = next.requestId === requestId;
-        const step = await this.applyOne(next, own ? attempt : undefined);
+        const step = await this.attempt(next, own ? attempt : undefined);
         // An older request must retry first; its own message will drain the rest, ours included.
         if (step === 'blocked') return;
       }
@@ -51,12 +49,10 @@ export class RequestProcessor {
   }
 
   /**
-   * One attempt at one request. `attempt` is set when the request is the one whose message
-   * is being handled: only then do retryable failures go back to the transport.
+   * One attempt at one claimed request. `attempt` is set when the request is the one whose
+   * message is being handled: only then do retryable failures go back to the transport.
    */
-  private async applyOne(request: DeploymentRequestEntity, attempt?: Attempt): Promise<StepResult> {
-    const started = await this.repo.startAttempt(request.requestId);
-    if (!started) return 'done';
+  private async attempt(started: DeploymentRequestEntity, attempt?: Attempt): Promise<StepResult> {
     if (started.deadlineAt.getTime() < Date.now()) {
       await this.finish(started, RequestStatus.FAILURE, new DomainError(ErrorCode.DeadlineExceeded, 'the request passed its deadline before it could be applied'));
       return 'done';
