@@ -135,6 +135,12 @@ current_log() { # service
   tail -c +"$(($(cat "$RUN/$1.logpos" 2>/dev/null || echo 0) + 1))" "$LOGS/$1.log" 2>/dev/null
 }
 
+# Whether this run's log of a service has a line matching the pattern. grep reads to
+# the end: with `grep -q` a long log would SIGPIPE tail and fail the pipeline (pipefail).
+log_has() { # service pattern
+  current_log "$1" | grep -c -- "$2" >/dev/null
+}
+
 service_bin() { # service -> the binary its process runs
   case "$1" in
     nats) echo "$NATS_SERVER_BIN" ;;
@@ -440,9 +446,8 @@ start_kube_apiserver() {
 # Ready once this run started the deployment and replicaset controllers and
 # the default ServiceAccount exists (pods are rejected without it).
 controller_manager_ready() {
-  current_log kube-controller-manager |
-    grep -q '"Starting controller" controller="deployment"' &&
-    current_log kube-controller-manager | grep -q '"Starting controller" name="replicaset"' &&
+  log_has kube-controller-manager '"Starting controller" controller="deployment"' &&
+    log_has kube-controller-manager '"Starting controller" name="replicaset"' &&
     kubectl_own get serviceaccount default -n default
 }
 
@@ -460,7 +465,7 @@ start_kube_controller_manager() {
 }
 
 # No serving port (--secure-port=0), so this run's log is all there is to go by.
-scheduler_ready() { current_log kube-scheduler | grep -q 'Starting Kubernetes Scheduler'; }
+scheduler_ready() { log_has kube-scheduler 'Starting Kubernetes Scheduler'; }
 
 start_kube_scheduler() {
   spawn kube-scheduler "$K8S_BIN_DIR/kube-scheduler" \
