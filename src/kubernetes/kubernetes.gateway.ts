@@ -1,8 +1,12 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { AgentOptions } from 'node:https';
+import { fetch, type Dispatcher } from 'undici';
 import {
+  ApiException,
   AppsV1Api,
+  HttpMethod,
+  RequestContext,
   CoreV1Api,
   KubeConfig,
   PatchStrategy,
@@ -131,27 +135,39 @@ export class KubernetesGateway implements OnApplicationShutdown {
    * Lists Deployments in pages (limit/continue) so a large cluster is never held twice in
    * memory. `namespace` undefined lists all namespaces. The last page carries the
    * list's resourceVersion, from which a watch can resume.
+   *
+   * Pages are read as plain JSON rather than through the generated client, which builds a
+   * second, typed copy of every page; at 10,000 Deployments that copy alone pushed a
+   * reconcile pass past 250 MB. Timestamps therefore stay ISO strings.
    */
   async *listDeployments(opts: { namespace?: string; labelSelector?: string; pageSize?: number }): AsyncGenerator<ListPage> {
+    const path = opts.namespace ? `/apis/apps/v1/namespaces/${encodeURIComponent(opts.namespace)}/deployments` : '/apis/apps/v1/deployments';
     let cont: string | undefined;
     do {
       const page = await this.call('list', () =>
-        opts.namespace
-          ? this.apps.listNamespacedDeployment({
-              namespace: opts.namespace!,
-              labelSelector: opts.labelSelector,
-              limit: opts.pageSize ?? 500,
-              _continue: cont,
-            })
-          : this.apps.listDeploymentForAllNamespaces({
-              labelSelector: opts.labelSelector,
-              limit: opts.pageSize ?? 500,
-              _continue: cont,
-            }),
+        this.getJson<{ items: V1Deployment[]; metadata?: { continue?: string; resourceVersion?: string } }>(path, {
+          labelSelector: opts.labelSelector,
+          limit: opts.pageSize ?? 500,
+          continue: cont,
+        }),
       );
-      cont = page.metadata?._continue || undefined;
+      cont = page.metadata?.continue || undefined;
       yield { items: page.items, resourceVersion: page.metadata?.resourceVersion ?? '' };
     } while (cont);
+  }
+
+  /** A GET with the kubeconfig's credentials, answered as parsed JSON; non-200 becomes an ApiException. */
+  private async getJson<T>(path: string, query: Record<string, string | number | undefined>): Promise<T> {
+    const server = this.kubeConfig.getCurrentCluster()?.server;
+    if (!server) throw new DomainError(ErrorCode.KubernetesError, 'kubeconfig has no current cluster');
+    const url = new URL(server + path);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
+    const ctx = new RequestContext(url.toString(), HttpMethod.GET);
+    await this.kubeConfig.applySecurityAuthentication(ctx);
+    const res = await fetch(url, { headers: ctx.getHeaders(), dispatcher: ctx.getDispatcher() as Dispatcher | undefined });
+    const body = await res.text();
+    if (res.status !== 200) throw new ApiException(res.status, `HTTP ${res.status}`, body, {});
+    return JSON.parse(body) as T;
   }
 
   /**
