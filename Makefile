@@ -58,6 +58,7 @@ format: deps
 test: build stack-up
 	npx tsc --noEmit -p tsconfig.json
 	npx eslint .
+	npx prettier --check . >/dev/null
 	$(STACK_ENV); npm run -s test -- --runInBand
 
 openapi: build stack-up

@@ -13,7 +13,10 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       // Config is validated once in src/config; nothing else may read the environment.
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Inject AppConfig instead.' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'Inject AppConfig instead.' },
+      ],
     },
   },
   {
@@ -25,7 +28,10 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/kubernetes/**'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: '@kubernetes/client-node', message: 'Go through src/kubernetes (KubernetesGateway).' }] }],
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: '@kubernetes/client-node', message: 'Go through src/kubernetes (KubernetesGateway).' }] },
+      ],
     },
   },
 );

@@ -143,19 +143,36 @@ export async function run(): Promise<Record<string, unknown>> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   const names = Array.from({ length: n }, (_, i) => `d-${String(i).padStart(5, '0')}`);
   const nats = natsNames(`BENCH_${id}_WATCH`);
-  const baseEnv = { DATABASE_URL: databaseUrl, NATS_URL: stack.NATS_URL, KUBECONFIG: stack.KUBECONFIG, MANAGED_NAMESPACES: ns, HTTP_PORT: '0', HEALTH_PORT: '0' };
-  const figures: Record<string, unknown> = { settings: { deployments: n, createConcurrency, settleS, rate, lagSeconds, apiRequests } };
+  const baseEnv = {
+    DATABASE_URL: databaseUrl,
+    NATS_URL: stack.NATS_URL,
+    KUBECONFIG: stack.KUBECONFIG,
+    MANAGED_NAMESPACES: ns,
+    HTTP_PORT: '0',
+    HEALTH_PORT: '0',
+  };
+  const figures: Record<string, unknown> = {
+    settings: { deployments: n, createConcurrency, settleS, rate, lagSeconds, apiRequests },
+  };
   let watcher: AppProcess | undefined;
   let api: AppProcess | undefined;
   const count = async (where = 'TRUE') =>
-    Number((await pool.query(`SELECT count(*) FROM deployments WHERE namespace = $1 AND deleted_at IS NULL AND ${where}`, [ns])).rows[0].count);
+    Number(
+      (
+        await pool.query(`SELECT count(*) FROM deployments WHERE namespace = $1 AND deleted_at IS NULL AND ${where}`, [
+          ns,
+        ])
+      ).rows[0].count,
+    );
 
   try {
     // 1. The objects, created as fast as the apiserver takes them.
     await createNamespace(kc, ns);
     log(`creating ${n} Deployments in ${ns} (concurrency ${createConcurrency})`);
     const t0 = performance.now();
-    await runPool(names, createConcurrency, (name) => retrying(() => apps.createNamespacedDeployment({ namespace: ns, body: manifest(name) })).then(() => undefined));
+    await runPool(names, createConcurrency, (name) =>
+      retrying(() => apps.createNamespacedDeployment({ namespace: ns, body: manifest(name) })).then(() => undefined),
+    );
     const createS = (performance.now() - t0) / 1000;
     log(`created in ${createS.toFixed(1)} s; waiting for the deployment controller to settle them`);
     const settleStart = performance.now();
@@ -165,7 +182,9 @@ export async function run(): Promise<Record<string, unknown>> {
       let cont: string | undefined;
       do {
         const page = await apps.listNamespacedDeployment({ namespace: ns, limit: 1000, _continue: cont });
-        unsettled += page.items.filter((d) => (d.status?.observedGeneration ?? 0) < (d.metadata?.generation ?? 1)).length;
+        unsettled += page.items.filter(
+          (d) => (d.status?.observedGeneration ?? 0) < (d.metadata?.generation ?? 1),
+        ).length;
         cont = page.metadata?._continue || undefined;
       } while (cont);
       backlog = unsettled;
@@ -183,7 +202,8 @@ export async function run(): Promise<Record<string, unknown>> {
     const rss = new RssSampler(watcher.proc.pid!);
     // Done when every row is in and the diff has finished (the watch starts right after).
     const relisted = async () =>
-      Number((await pool.query(`SELECT count(*) FROM watcher_state WHERE last_relist_at IS NOT NULL`)).rows[0].count) > 0;
+      Number((await pool.query(`SELECT count(*) FROM watcher_state WHERE last_relist_at IS NOT NULL`)).rows[0].count) >
+      0;
     let synced = 0;
     while ((synced = await count()) < n || !(await relisted())) {
       if (performance.now() - spawnedAt > 300_000) throw new Error(`initial sync stalled at ${synced}/${n}`);
@@ -278,7 +298,11 @@ export async function run(): Promise<Record<string, unknown>> {
       measured: lags.length,
       patchErrors: errors,
       notSeenIn30s: sent.size,
-      fromSendMs: { p50: ms(quantile(sorted, 0.5)), p99: ms(quantile(sorted, 0.99)), max: ms(sorted[sorted.length - 1] ?? NaN) },
+      fromSendMs: {
+        p50: ms(quantile(sorted, 0.5)),
+        p99: ms(quantile(sorted, 0.99)),
+        max: ms(sorted[sorted.length - 1] ?? NaN),
+      },
       fromResponseMs: { p50: ms(quantile(sortedResp, 0.5)), p99: ms(quantile(sortedResp, 0.99)) },
       // The watcher's own share (dm_watcher_event_lag_seconds: event arrival to commit), as bucket bounds.
       watcherArrivalToCommitMs: histogramQuantiles(histogramBefore, await lagHistogram(watcher.url)),
@@ -319,7 +343,9 @@ export async function run(): Promise<Record<string, unknown>> {
       p99Ms: ms(quantile(apiSorted, 0.99)),
       targetMs: 20,
     };
-    log(`GET /v1/deployments?limit=100: p50 ${quantile(apiSorted, 0.5).toFixed(1)} ms, p99 ${quantile(apiSorted, 0.99).toFixed(1)} ms`);
+    log(
+      `GET /v1/deployments?limit=100: p50 ${quantile(apiSorted, 0.5).toFixed(1)} ms, p99 ${quantile(apiSorted, 0.99).toFixed(1)} ms`,
+    );
   } finally {
     await api?.stop();
     await watcher?.stop();
@@ -328,7 +354,10 @@ export async function run(): Promise<Record<string, unknown>> {
     const left = await deleteNamespaces(kc, [ns], 900_000);
     if (left.length) log(`namespace ${ns} still terminating; it will go on its own`);
     await deleteStreams(stack.NATS_URL, [nats.NATS_STREAM, nats.NATS_DLQ_STREAM]).catch(() => undefined);
-    if (!keep) await dropDatabase(stack.DATABASE_URL, DATABASE).catch((e: unknown) => log(`drop database: ${(e as Error).message}`));
+    if (!keep)
+      await dropDatabase(stack.DATABASE_URL, DATABASE).catch((e: unknown) =>
+        log(`drop database: ${(e as Error).message}`),
+      );
   }
   return figures;
 }

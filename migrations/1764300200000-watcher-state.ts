@@ -16,8 +16,12 @@ export class WatcherState1764300200000 implements MigrationInterface {
         updated_at         timestamptz NOT NULL DEFAULT now()
       )`);
     // GET /v1/deployments filters on rollout and drifted while paging in (namespace, name) order.
-    await q.query(`CREATE INDEX deployments_live_by_rollout ON deployments (rollout, namespace, name) WHERE deleted_at IS NULL`);
-    await q.query(`CREATE INDEX deployments_live_drifted ON deployments (namespace, name) WHERE drifted AND deleted_at IS NULL`);
+    await q.query(
+      `CREATE INDEX deployments_live_by_rollout ON deployments (rollout, namespace, name) WHERE deleted_at IS NULL`,
+    );
+    await q.query(
+      `CREATE INDEX deployments_live_drifted ON deployments (namespace, name) WHERE drifted AND deleted_at IS NULL`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -33,7 +33,11 @@ export async function bootstrap(config: AppConfig): Promise<Running> {
     return { app, healthUrl: `http://127.0.0.1:${port}`, close: () => app.close() };
   }
 
-  const app = await NestFactory.create<NestExpressApplication>(root, { logger, bodyParser: false, abortOnError: false });
+  const app = await NestFactory.create<NestExpressApplication>(root, {
+    logger,
+    bodyParser: false,
+    abortOnError: false,
+  });
   app.useBodyParser('json', { limit: config.MAX_BODY_BYTES });
   // Body-parser failures (bad JSON, too large) happen before Nest's filters can see them.
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {

@@ -23,7 +23,8 @@ async function main() {
     await running.close();
     process.exit(run.status === ReconcileStatus.SUCCEEDED ? 0 : 1);
   }
-  if (running.apiUrl) console.log(`k8s-deployment-manager API on ${running.apiUrl} (Swagger UI: ${running.apiUrl}/docs)`);
+  if (running.apiUrl)
+    console.log(`k8s-deployment-manager API on ${running.apiUrl} (Swagger UI: ${running.apiUrl}/docs)`);
   else console.log(`k8s-deployment-manager [${config.roles.join(', ')}] health on ${running.healthUrl}`);
 }
 

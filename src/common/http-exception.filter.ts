@@ -62,15 +62,26 @@ export function toErrorBody(e: unknown): ErrorBody {
   if (e instanceof HttpException) {
     const statusCode = e.getStatus();
     const r = e.getResponse();
-    const message = typeof r === 'object' && r && 'message' in r ? (r as { message: string | string[] }).message : e.message;
+    const message =
+      typeof r === 'object' && r && 'message' in r ? (r as { message: string | string[] }).message : e.message;
     return { statusCode, error: REASON[statusCode] ?? e.name, message };
   }
   const p = e as ParserError;
   if (p?.type === 'entity.too.large') {
-    return { statusCode: 413, error: REASON[413], message: 'request body is larger than MAX_BODY_BYTES', code: ErrorCode.PayloadTooLarge };
+    return {
+      statusCode: 413,
+      error: REASON[413],
+      message: 'request body is larger than MAX_BODY_BYTES',
+      code: ErrorCode.PayloadTooLarge,
+    };
   }
   if (p?.type === 'entity.parse.failed') {
-    return { statusCode: 400, error: REASON[400], message: `body is not valid JSON: ${p.message}`, code: ErrorCode.ValidationFailed };
+    return {
+      statusCode: 400,
+      error: REASON[400],
+      message: `body is not valid JSON: ${p.message}`,
+      code: ErrorCode.ValidationFailed,
+    };
   }
   if (typeof p?.status === 'number' && p.status >= 400 && p.status < 500) {
     return { statusCode: p.status, error: REASON[p.status] ?? 'Error', message: p.message };

@@ -5,7 +5,13 @@ const base = { DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db', NATS_URL: 'nats
 
 describe('loadConfig', () => {
   it('applies documented defaults and parses types', () => {
-    const c = loadConfig({ ...base, WORKER_CONCURRENCY: '8', DATABASE_POOL_SIZE: '20', CREATE_NAMESPACES: 'false', MANAGED_NAMESPACES: 'a, team-*' });
+    const c = loadConfig({
+      ...base,
+      WORKER_CONCURRENCY: '8',
+      DATABASE_POOL_SIZE: '20',
+      CREATE_NAMESPACES: 'false',
+      MANAGED_NAMESPACES: 'a, team-*',
+    });
     expect(c.roles).toEqual(['api', 'worker', 'watcher', 'reconciler']);
     expect(c.WORKER_CONCURRENCY).toBe(8);
     expect(c.CREATE_NAMESPACES).toBe(false);
@@ -36,14 +42,18 @@ describe('parseRoles', () => {
   });
 
   it('names an unknown role and lists the valid ones', () => {
-    expect(() => parseRoles('api,bogus')).toThrow('unknown role "bogus"; valid roles: api, worker, watcher, reconciler or all');
+    expect(() => parseRoles('api,bogus')).toThrow(
+      'unknown role "bogus"; valid roles: api, worker, watcher, reconciler or all',
+    );
     expect(() => parseRoles(' , ')).toThrow(/ROLE is empty/);
   });
 });
 
 describe('cross-field checks', () => {
   it('asks for a pool large enough for the worker concurrency', () => {
-    expect(() => loadConfig({ ...base, ROLE: 'worker', WORKER_CONCURRENCY: '8' })).toThrow(/DATABASE_POOL_SIZE: 10 is too small for WORKER_CONCURRENCY=8; the worker needs at least 18/);
+    expect(() => loadConfig({ ...base, ROLE: 'worker', WORKER_CONCURRENCY: '8' })).toThrow(
+      /DATABASE_POOL_SIZE: 10 is too small for WORKER_CONCURRENCY=8; the worker needs at least 18/,
+    );
     expect(loadConfig({ ...base, ROLE: 'api', WORKER_CONCURRENCY: '8' }).WORKER_CONCURRENCY).toBe(8);
   });
 

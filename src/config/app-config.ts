@@ -44,128 +44,199 @@ export class AppConfig {
   LOG_LEVEL = 'log';
 
   /** 0 picks a free port (tests). */
-  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   HTTP_PORT = 3000;
 
-  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   HEALTH_PORT = 8081;
 
-  @IsString() @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  @IsString()
+  @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
   DATABASE_URL!: string;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
   DATABASE_POOL_SIZE = 10;
 
-  @IsString() @Matches(/^(nats|tls):\/\//, { message: 'NATS_URL must be a nats:// URL' })
+  @IsString()
+  @Matches(/^(nats|tls):\/\//, { message: 'NATS_URL must be a nats:// URL' })
   NATS_URL!: string;
 
-  @IsString() @Matches(/^[A-Za-z0-9_-]+$/)
+  @IsString()
+  @Matches(/^[A-Za-z0-9_-]+$/)
   NATS_STREAM = 'DM_REQUESTS';
 
-  @IsString() @Matches(/^[A-Za-z0-9_.-]+$/)
+  @IsString()
+  @Matches(/^[A-Za-z0-9_.-]+$/)
   NATS_SUBJECT = 'dm.requests';
 
-  @IsString() @Matches(/^[A-Za-z0-9_-]+$/)
+  @IsString()
+  @Matches(/^[A-Za-z0-9_-]+$/)
   NATS_CONSUMER = 'dm-workers';
 
-  @IsString() @Matches(/^[A-Za-z0-9_-]+$/)
+  @IsString()
+  @Matches(/^[A-Za-z0-9_-]+$/)
   NATS_DLQ_STREAM = 'DM_DLQ';
 
-  @IsString() @Matches(/^[A-Za-z0-9_.-]+$/)
+  @IsString()
+  @Matches(/^[A-Za-z0-9_.-]+$/)
   NATS_DLQ_SUBJECT = 'dm.dlq';
 
-  @IsString() @Matches(/^[A-Za-z0-9_.-]+$/)
+  @IsString()
+  @Matches(/^[A-Za-z0-9_.-]+$/)
   NATS_CONTROL_SUBJECT = 'dm.control';
 
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   JS_ACK_WAIT_MS = 30_000;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
   JS_MAX_DELIVER = 6;
 
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   JS_MAX_ACK_PENDING = 1000;
 
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   JS_DUPLICATE_WINDOW_MS = 120_000;
 
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   JS_BACKOFF_BASE_MS = 1000;
 
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   JS_BACKOFF_MAX_MS = 60_000;
 
-  @IsOptional() @IsString() @MinLength(1)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
   KUBECONFIG?: string;
 
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   KUBE_QPS = 50;
 
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   KUBE_BURST = 100;
 
-  @Transform(toInt) @IsInt() @Min(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
   KUBE_REQUEST_TIMEOUT_MS = 15_000;
 
   @IsString()
   KUBE_FIELD_MANAGER = 'k8s-deployment-manager';
 
-  @Transform(toList) @IsString({ each: true }) @Matches(/^(\*|[a-z0-9][-a-z0-9]*\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$/, {
+  @Transform(toList)
+  @IsString({ each: true })
+  @Matches(/^(\*|[a-z0-9][-a-z0-9]*\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$/, {
     each: true,
     message: 'MANAGED_NAMESPACES entries must be namespace names, prefixes ending in * (team-*), or *',
   })
   MANAGED_NAMESPACES: string[] = ['default'];
 
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   CREATE_NAMESPACES = true;
 
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   MAX_REPLICAS = 100;
 
-  @Transform(toInt) @IsInt() @Min(1024)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
   MAX_BODY_BYTES = 65_536;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(256)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(256)
   WORKER_CONCURRENCY = 4;
 
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   REQUEST_DEADLINE_MS = 900_000;
 
-  @Transform(toInt) @IsInt() @Min(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
   OUTBOX_RELAY_INTERVAL_MS = 2_000;
 
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   OUTBOX_RELAY_MIN_AGE_MS = 1_000;
 
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   WATCH_ALL_DEPLOYMENTS = false;
 
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   WATCHER_WATCHDOG_MS = 90_000;
 
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   WATCHER_RESYNC_MS = 600_000;
 
-  @Transform(toInt) @IsInt() @Min(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
   LEADER_POLL_MS = 2_000;
 
   /** Deployments per list page; pages are diffed as they arrive, so memory is bounded by this. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(5000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(5000)
   WATCHER_LIST_PAGE_SIZE = 250;
 
-  @IsString() @MinLength(9)
+  @IsString()
+  @MinLength(9)
   RECONCILE_CRON = '*/5 * * * *';
 
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   RECONCILE_ONCE = false;
 
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   SELF_HEAL = false;
 
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   RECONCILE_STUCK_CREATED_MS = 60_000;
 
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   RECONCILE_STALLED_MS = 300_000;
 
   roles: Role[] = [];

@@ -8,7 +8,11 @@ import { dataSourceOptions } from './data-source-options.js';
     TypeOrmModule.forRootAsync({
       inject: [AppConfig],
       useFactory: (config: AppConfig) => {
-        const options = dataSourceOptions(config.DATABASE_URL, config.DATABASE_POOL_SIZE, `dm-${config.roles.join('+')}`);
+        const options = dataSourceOptions(
+          config.DATABASE_URL,
+          config.DATABASE_POOL_SIZE,
+          `dm-${config.roles.join('+')}`,
+        );
         return {
           ...options,
           // No lock wait may outlive a request's deadline (PostgreSQL's default is to wait forever).

@@ -3,7 +3,12 @@ import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-errors.js';
 import { DeploymentsService } from './deployments.service.js';
 import { DeploymentParams, GetDeploymentQuery, ListDeploymentsQuery } from './dto/deployment-queries.dto.js';
-import { DeploymentDetailDto, DeploymentPageDto, toDeploymentDetail, toDeploymentPage } from './dto/deployment-record.dto.js';
+import {
+  DeploymentDetailDto,
+  DeploymentPageDto,
+  toDeploymentDetail,
+  toDeploymentPage,
+} from './dto/deployment-record.dto.js';
 
 /** Reads of the deployments mirror that the watcher keeps. */
 @ApiTags('deployments')
@@ -14,7 +19,8 @@ export class DeploymentsController {
   @Get()
   @ApiOperation({
     summary: 'List mirrored Deployments in (namespace, name) order',
-    description: 'Served from PostgreSQL; syncedAt says how fresh the mirror is. The cursor is stable while rows are added.',
+    description:
+      'Served from PostgreSQL; syncedAt says how fresh the mirror is. The cursor is stable while rows are added.',
   })
   @ApiOkResponse({ type: DeploymentPageDto })
   @ApiErrors(400)

@@ -110,7 +110,11 @@ export class DeploymentsRepository {
    * arriving late cannot bring them back. The difference is taken here rather than in
    * SQL: an anti-join against a 10,000-element unnest is planned as a nested loop.
    */
-  async markAbsentDeleted(scope: WatchScope, present: { namespace: string; name: string }[], listResourceVersion: string): Promise<number> {
+  async markAbsentDeleted(
+    scope: WatchScope,
+    present: { namespace: string; name: string }[],
+    listResourceVersion: string,
+  ): Promise<number> {
     const params: unknown[] = [listResourceVersion];
     const where = this.scopeCondition(scope, params);
     const live: { namespace: string; name: string }[] = await this.repo.query(
@@ -154,13 +158,19 @@ export class DeploymentsRepository {
 
   /** One page in (namespace, name) order: the primary key makes the keyset cursor stable under inserts. */
   list(f: DeploymentFilter): Promise<DeploymentEntity[]> {
-    const q = this.repo.createQueryBuilder('d').orderBy('d.namespace', 'ASC').addOrderBy('d.name', 'ASC').limit(f.limit);
+    const q = this.repo
+      .createQueryBuilder('d')
+      .orderBy('d.namespace', 'ASC')
+      .addOrderBy('d.name', 'ASC')
+      .limit(f.limit);
     if (!f.includeDeleted) q.andWhere('d.deleted_at IS NULL');
     if (f.namespace) q.andWhere('d.namespace = :namespace', { namespace: f.namespace });
-    if (f.labels && Object.keys(f.labels).length) q.andWhere('d.labels @> CAST(:labels AS jsonb)', { labels: JSON.stringify(f.labels) });
+    if (f.labels && Object.keys(f.labels).length)
+      q.andWhere('d.labels @> CAST(:labels AS jsonb)', { labels: JSON.stringify(f.labels) });
     if (f.rollout) q.andWhere('d.rollout = :rollout', { rollout: f.rollout });
     if (f.drifted !== undefined) q.andWhere('d.drifted = :drifted', { drifted: f.drifted });
-    if (f.after) q.andWhere('(d.namespace, d.name) > (:afterNs, :afterName)', { afterNs: f.after[0], afterName: f.after[1] });
+    if (f.after)
+      q.andWhere('(d.namespace, d.name) > (:afterNs, :afterName)', { afterNs: f.after[0], afterName: f.after[1] });
     return q.getMany();
   }
 

@@ -49,7 +49,9 @@ export class DeploymentsService {
 
   async list(q: ListDeploymentsQuery): Promise<DeploymentPage> {
     const limit = q.limit ?? 50;
-    const labels = q.label ? Object.fromEntries(q.label.map((t) => [t.slice(0, t.indexOf('=')), t.slice(t.indexOf('=') + 1)])) : undefined;
+    const labels = q.label
+      ? Object.fromEntries(q.label.map((t) => [t.slice(0, t.indexOf('=')), t.slice(t.indexOf('=') + 1)]))
+      : undefined;
     const [rows, freshness] = await Promise.all([
       this.deployments.list({
         namespace: q.namespace,
@@ -76,12 +78,22 @@ export class DeploymentsService {
       this.policy.assertAllowed(namespace);
       const live = await this.gateway.getDeployment(namespace, name);
       if (!live || (!this.config.WATCH_ALL_DEPLOYMENTS && !isManaged(live))) {
-        throw new DomainError(ErrorCode.DeploymentNotFound, `deployment ${namespace}/${name} is not in Kubernetes${live ? ' as a managed Deployment' : ''}`);
+        throw new DomainError(
+          ErrorCode.DeploymentNotFound,
+          `deployment ${namespace}/${name} is not in Kubernetes${live ? ' as a managed Deployment' : ''}`,
+        );
       }
       const now = new Date();
-      return { source: 'kubernetes', deployment: entityFromLive(live, row, now), recentRequests, syncedAt: now, lastEventAt: null };
+      return {
+        source: 'kubernetes',
+        deployment: entityFromLive(live, row, now),
+        recentRequests,
+        syncedAt: now,
+        lastEventAt: null,
+      };
     }
-    if (!row) throw new DomainError(ErrorCode.DeploymentNotFound, `deployment ${namespace}/${name} has never been seen`);
+    if (!row)
+      throw new DomainError(ErrorCode.DeploymentNotFound, `deployment ${namespace}/${name} has never been seen`);
     return { source: 'cache', deployment: row, recentRequests, ...(await this.freshness(namespace)) };
   }
 

@@ -5,7 +5,13 @@ import { entityFromLive, toMirrorRow } from './mirror-row.mapper.js';
 const spec = { image: 'nginx:1.27', replicas: 2, labels: { team: 'payments' } };
 const live = () => {
   const m = buildDeploymentManifest('default', 'web', spec, 'req-7');
-  m.metadata = { ...m.metadata, uid: '5f0c7a4e-8b1d-4c2e-9a53-0d7f3b8e2c11', resourceVersion: '4812', generation: 2, creationTimestamp: new Date('2026-11-28T07:30:00Z') };
+  m.metadata = {
+    ...m.metadata,
+    uid: '5f0c7a4e-8b1d-4c2e-9a53-0d7f3b8e2c11',
+    resourceVersion: '4812',
+    generation: 2,
+    creationTimestamp: new Date('2026-11-28T07:30:00Z'),
+  };
   m.status = {
     observedGeneration: 2,
     replicas: 2,
@@ -14,7 +20,12 @@ const live = () => {
     availableReplicas: 1,
     unavailableReplicas: 1,
     conditions: [
-      { type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable', lastTransitionTime: new Date('2026-11-28T07:30:01Z') },
+      {
+        type: 'Available',
+        status: 'False',
+        reason: 'MinimumReplicasUnavailable',
+        lastTransitionTime: new Date('2026-11-28T07:30:01Z'),
+      },
       { type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated' },
     ],
   };

@@ -12,7 +12,10 @@ const done: RolloutInputs = {
     conditions: [{ type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable' }],
   },
 };
-const withStatus = (status: Partial<NonNullable<RolloutInputs['status']>>, extra: Partial<RolloutInputs> = {}): RolloutInputs => ({
+const withStatus = (
+  status: Partial<NonNullable<RolloutInputs['status']>>,
+  extra: Partial<RolloutInputs> = {},
+): RolloutInputs => ({
   ...done,
   ...extra,
   status: { ...done.status, ...status },

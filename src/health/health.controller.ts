@@ -1,5 +1,11 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
-import { ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiExcludeEndpoint,
+  ApiOkResponse,
+  ApiOperation,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import { HealthService } from './health.service.js';
 
@@ -16,8 +22,10 @@ export class HealthController {
   }
 
   @Get('readyz')
-  @ApiOperation({ summary: 'Readiness: PostgreSQL and what this process\'s roles depend on' })
-  @ApiOkResponse({ description: 'Ready (NATS down on the API shows as degraded: intake keeps working through the outbox)' })
+  @ApiOperation({ summary: "Readiness: PostgreSQL and what this process's roles depend on" })
+  @ApiOkResponse({
+    description: 'Ready (NATS down on the API shows as degraded: intake keeps working through the outbox)',
+  })
   @ApiServiceUnavailableResponse({ description: 'A dependency is down' })
   async readyz(@Res() res: Response) {
     const r = await this.health.readinessResponse();

@@ -21,16 +21,31 @@ export class HealthServer implements OnApplicationShutdown {
         res.end(body);
       };
       const handle = async () => {
-        if (req.method !== 'GET') return send(405, 'application/json', JSON.stringify({ statusCode: 405, error: 'Method Not Allowed', message: 'only GET' }));
+        if (req.method !== 'GET')
+          return send(
+            405,
+            'application/json',
+            JSON.stringify({ statusCode: 405, error: 'Method Not Allowed', message: 'only GET' }),
+          );
         if (path === '/healthz') return send(200, 'application/json', JSON.stringify(this.health.liveness()));
         if (path === '/readyz') {
           const r = await this.health.readinessResponse();
           return send(r.status, 'application/json', JSON.stringify(r.body));
         }
         if (path === '/metrics') return send(200, this.health.metricsContentType, await this.health.metricsText());
-        return send(404, 'application/json', JSON.stringify({ statusCode: 404, error: 'Not Found', message: `no route ${path}` }));
+        return send(
+          404,
+          'application/json',
+          JSON.stringify({ statusCode: 404, error: 'Not Found', message: `no route ${path}` }),
+        );
       };
-      handle().catch((e: Error) => send(500, 'application/json', JSON.stringify({ statusCode: 500, error: 'Internal Server Error', message: e.message })));
+      handle().catch((e: Error) =>
+        send(
+          500,
+          'application/json',
+          JSON.stringify({ statusCode: 500, error: 'Internal Server Error', message: e.message }),
+        ),
+      );
     });
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);

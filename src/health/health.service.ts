@@ -1,5 +1,10 @@
 import { Injectable, ServiceUnavailableException } from '@nestjs/common';
-import { HealthCheckResult, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import {
+  HealthCheckResult,
+  HealthCheckService,
+  HealthIndicatorService,
+  TypeOrmHealthIndicator,
+} from '@nestjs/terminus';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ReadinessRegistry } from './readiness.registry.js';
 
@@ -25,7 +30,11 @@ export class HealthService {
         const session = this.indicators.check(name);
         try {
           const r = await probe();
-          return r.state === 'up' ? session.up(r.data) : r.state === 'degraded' ? session.degraded(r.data) : session.down(r.data);
+          return r.state === 'up'
+            ? session.up(r.data)
+            : r.state === 'degraded'
+              ? session.degraded(r.data)
+              : session.down(r.data);
         } catch (e) {
           return session.down({ message: (e as Error).message });
         }

@@ -2,8 +2,7 @@ import { KubeConfig, V1Deployment, Watch } from '@kubernetes/client-node';
 
 /** One line of a Deployment watch: a change, or a bookmark that only moves the position. */
 export type DeploymentWatchEvent =
-  | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: V1Deployment }
-  | { type: 'BOOKMARK'; resourceVersion: string };
+  { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: V1Deployment } | { type: 'BOOKMARK'; resourceVersion: string };
 
 /** Why a watch stream ended. */
 export type DeploymentWatchEnd =
@@ -70,7 +69,10 @@ export function watchDeployments(
     if (phase === 'ERROR') {
       const status = obj as StatusObject;
       if (status?.code === 410) gone = status.message ?? 'resourceVersion too old';
-      else streamError = new Error(`watch error ${status?.code ?? '?'} ${status?.reason ?? ''}: ${status?.message ?? JSON.stringify(obj)}`);
+      else
+        streamError = new Error(
+          `watch error ${status?.code ?? '?'} ${status?.reason ?? ''}: ${status?.message ?? JSON.stringify(obj)}`,
+        );
       abort();
       return;
     }

@@ -35,7 +35,8 @@ export function toDomainError(e: unknown): DomainError {
         : new DomainError(ErrorCode.NotFound, message);
     }
     if (code === 409) return new DomainError(ErrorCode.ResourceVersionConflict, message);
-    if (code === 429 || code >= 500) return new DomainError(ErrorCode.KubernetesUnavailable, `HTTP ${code}: ${message}`);
+    if (code === 429 || code >= 500)
+      return new DomainError(ErrorCode.KubernetesUnavailable, `HTTP ${code}: ${message}`);
     if (code === 400 || code === 422) return new DomainError(ErrorCode.Invalid, message);
     if (code === 403) return new DomainError(ErrorCode.Forbidden, message);
     if (code === 401) return new DomainError(ErrorCode.Unauthorized, message);

@@ -20,10 +20,20 @@ import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { toDomainError } from './kubernetes-error.js';
 import { TokenBucket } from './rate-limiter.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './manifest.js';
-import { DeploymentWatchEvent, DeploymentWatchHandle, DeploymentWatchOptions, watchDeployments } from './deployment-watch.js';
+import {
+  DeploymentWatchEvent,
+  DeploymentWatchHandle,
+  DeploymentWatchOptions,
+  watchDeployments,
+} from './deployment-watch.js';
 
 export type { V1Deployment as DeploymentObject } from '@kubernetes/client-node';
-export type { DeploymentWatchEnd, DeploymentWatchEvent, DeploymentWatchHandle, DeploymentWatchOptions } from './deployment-watch.js';
+export type {
+  DeploymentWatchEnd,
+  DeploymentWatchEvent,
+  DeploymentWatchHandle,
+  DeploymentWatchOptions,
+} from './deployment-watch.js';
 
 export interface ListPage {
   items: V1Deployment[];
@@ -72,7 +82,8 @@ export class KubernetesGateway implements OnApplicationShutdown {
     try {
       return await this.call('get', () => this.apps.readNamespacedDeployment({ name, namespace }));
     } catch (e) {
-      if (e instanceof DomainError && (e.code === ErrorCode.NotFound || e.code === ErrorCode.NamespaceNotFound)) return null;
+      if (e instanceof DomainError && (e.code === ErrorCode.NotFound || e.code === ErrorCode.NamespaceNotFound))
+        return null;
       throw e;
     }
   }
@@ -111,7 +122,8 @@ export class KubernetesGateway implements OnApplicationShutdown {
       await this.call('get', () => this.core.readNamespace({ name: namespace }));
       return true;
     } catch (e) {
-      if (e instanceof DomainError && (e.code === ErrorCode.NotFound || e.code === ErrorCode.NamespaceNotFound)) return false;
+      if (e instanceof DomainError && (e.code === ErrorCode.NotFound || e.code === ErrorCode.NamespaceNotFound))
+        return false;
       throw e;
     }
   }
@@ -140,8 +152,14 @@ export class KubernetesGateway implements OnApplicationShutdown {
    * second, typed copy of every page; at 10,000 Deployments that copy alone pushed a
    * reconcile pass past 250 MB. Timestamps therefore stay ISO strings.
    */
-  async *listDeployments(opts: { namespace?: string; labelSelector?: string; pageSize?: number }): AsyncGenerator<ListPage> {
-    const path = opts.namespace ? `/apis/apps/v1/namespaces/${encodeURIComponent(opts.namespace)}/deployments` : '/apis/apps/v1/deployments';
+  async *listDeployments(opts: {
+    namespace?: string;
+    labelSelector?: string;
+    pageSize?: number;
+  }): AsyncGenerator<ListPage> {
+    const path = opts.namespace
+      ? `/apis/apps/v1/namespaces/${encodeURIComponent(opts.namespace)}/deployments`
+      : '/apis/apps/v1/deployments';
     let cont: string | undefined;
     do {
       const page = await this.call('list', () =>
@@ -164,7 +182,10 @@ export class KubernetesGateway implements OnApplicationShutdown {
     for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
     const ctx = new RequestContext(url.toString(), HttpMethod.GET);
     await this.kubeConfig.applySecurityAuthentication(ctx);
-    const res = await fetch(url, { headers: ctx.getHeaders(), dispatcher: ctx.getDispatcher() as Dispatcher | undefined });
+    const res = await fetch(url, {
+      headers: ctx.getHeaders(),
+      dispatcher: ctx.getDispatcher() as Dispatcher | undefined,
+    });
     const body = await res.text();
     if (res.status !== 200) throw new ApiException(res.status, `HTTP ${res.status}`, body, {});
     return JSON.parse(body) as T;
@@ -174,7 +195,10 @@ export class KubernetesGateway implements OnApplicationShutdown {
    * Opens one watch stream over Deployments (see deployment-watch.ts). It takes a token
    * from the rate limiter like any call, so a reconnect loop cannot flood the apiserver.
    */
-  async watchDeployments(opts: DeploymentWatchOptions, onEvent: (e: DeploymentWatchEvent) => void): Promise<DeploymentWatchHandle> {
+  async watchDeployments(
+    opts: DeploymentWatchOptions,
+    onEvent: (e: DeploymentWatchEvent) => void,
+  ): Promise<DeploymentWatchHandle> {
     await this.limiter.take();
     return watchDeployments(this.kubeConfig, opts, onEvent);
   }
@@ -185,7 +209,13 @@ export class KubernetesGateway implements OnApplicationShutdown {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new DomainError(ErrorCode.KubernetesUnavailable, `Kubernetes ${verb} timed out after ${this.config.KUBE_REQUEST_TIMEOUT_MS} ms`)),
+        () =>
+          reject(
+            new DomainError(
+              ErrorCode.KubernetesUnavailable,
+              `Kubernetes ${verb} timed out after ${this.config.KUBE_REQUEST_TIMEOUT_MS} ms`,
+            ),
+          ),
         this.config.KUBE_REQUEST_TIMEOUT_MS,
       );
     });
@@ -206,12 +236,22 @@ export class KubernetesGateway implements OnApplicationShutdown {
  * again on kube-apiserver. Reuse one Agent per TLS identity (credentials can rotate).
  */
 function shareDispatchers(kc: KubeConfig): Map<string, { close(): Promise<void> }> {
-  const target = kc as unknown as { createDispatcher(cluster: unknown, opts: AgentOptions): { close(): Promise<void> } | undefined };
+  const target = kc as unknown as {
+    createDispatcher(cluster: unknown, opts: AgentOptions): { close(): Promise<void> } | undefined;
+  };
   const create = target.createDispatcher.bind(kc);
   const shared = new Map<string, { close(): Promise<void> }>();
   target.createDispatcher = (cluster, opts) => {
     const key = createHash('sha256')
-      .update(JSON.stringify([String(opts.ca ?? ''), String(opts.cert ?? ''), String(opts.key ?? ''), opts.rejectUnauthorized, opts.servername]))
+      .update(
+        JSON.stringify([
+          String(opts.ca ?? ''),
+          String(opts.cert ?? ''),
+          String(opts.key ?? ''),
+          opts.rejectUnauthorized,
+          opts.servername,
+        ]),
+      )
       .digest('hex');
     let dispatcher = shared.get(key);
     if (!dispatcher) {

@@ -1,4 +1,11 @@
-import { buildDeploymentManifest, isManaged, MANAGED_BY_LABEL, mergeSpec, REQUEST_ID_ANNOTATION, specFromDeployment } from './manifest.js';
+import {
+  buildDeploymentManifest,
+  isManaged,
+  MANAGED_BY_LABEL,
+  mergeSpec,
+  REQUEST_ID_ANNOTATION,
+  specFromDeployment,
+} from './manifest.js';
 
 const spec = {
   image: 'nginx:1.27',
@@ -14,7 +21,11 @@ describe('buildDeploymentManifest', () => {
   const m = buildDeploymentManifest('default', 'web', spec, 'req-1');
 
   it('marks the object as ours and records the request', () => {
-    expect(m.metadata?.labels).toEqual({ team: 'payments', 'app.kubernetes.io/name': 'web', [MANAGED_BY_LABEL]: 'k8s-deployment-manager' });
+    expect(m.metadata?.labels).toEqual({
+      team: 'payments',
+      'app.kubernetes.io/name': 'web',
+      [MANAGED_BY_LABEL]: 'k8s-deployment-manager',
+    });
     expect(m.metadata?.annotations?.[REQUEST_ID_ANNOTATION]).toBe('req-1');
     expect(isManaged(m)).toBe(true);
   });
@@ -22,7 +33,10 @@ describe('buildDeploymentManifest', () => {
   it('renders the container with sorted env, port and resources', () => {
     const c = m.spec!.template.spec!.containers[0];
     expect(c.image).toBe('nginx:1.27');
-    expect(c.env).toEqual([{ name: 'A', value: '1' }, { name: 'B', value: '2' }]);
+    expect(c.env).toEqual([
+      { name: 'A', value: '1' },
+      { name: 'B', value: '2' },
+    ]);
     expect(c.ports).toEqual([{ containerPort: 8080, protocol: 'TCP' }]);
     expect(c.resources).toEqual({ requests: { cpu: '100m' }, limits: { memory: '256Mi' } });
     expect(m.spec!.replicas).toBe(3);
@@ -30,7 +44,13 @@ describe('buildDeploymentManifest', () => {
   });
 
   it('round-trips through specFromDeployment, dropping system labels and annotations', () => {
-    const live = { ...m, metadata: { ...m.metadata, annotations: { ...m.metadata!.annotations, 'deployment.kubernetes.io/revision': '2' } } };
+    const live = {
+      ...m,
+      metadata: {
+        ...m.metadata,
+        annotations: { ...m.metadata!.annotations, 'deployment.kubernetes.io/revision': '2' },
+      },
+    };
     expect(specFromDeployment(live)).toEqual(spec);
   });
 });

@@ -9,7 +9,11 @@ export const CONTAINER_NAME = 'app';
 
 /** Keys Kubernetes or we set ourselves; never reported as user labels or annotations. */
 const SYSTEM_LABELS = new Set([MANAGED_BY_LABEL, NAME_LABEL]);
-const SYSTEM_ANNOTATION_PREFIXES = ['deployment.kubernetes.io/', 'kubectl.kubernetes.io/', 'k8s-deployment-manager.io/'];
+const SYSTEM_ANNOTATION_PREFIXES = [
+  'deployment.kubernetes.io/',
+  'kubectl.kubernetes.io/',
+  'k8s-deployment-manager.io/',
+];
 
 export const isManaged = (d: V1Deployment | null | undefined): boolean =>
   d?.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
@@ -64,7 +68,9 @@ export function specFromDeployment(d: V1Deployment): DeploymentSpec {
   const container = d.spec?.template?.spec?.containers?.[0];
   const labels = Object.fromEntries(Object.entries(d.metadata?.labels ?? {}).filter(([k]) => !SYSTEM_LABELS.has(k)));
   const annotations = Object.fromEntries(
-    Object.entries(d.metadata?.annotations ?? {}).filter(([k]) => !SYSTEM_ANNOTATION_PREFIXES.some((p) => k.startsWith(p))),
+    Object.entries(d.metadata?.annotations ?? {}).filter(
+      ([k]) => !SYSTEM_ANNOTATION_PREFIXES.some((p) => k.startsWith(p)),
+    ),
   );
   const env = container?.env?.length
     ? Object.fromEntries(container.env.map((e) => [e.name, e.value ?? '']))

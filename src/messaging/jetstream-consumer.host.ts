@@ -37,7 +37,9 @@ export class JetStreamConsumerHost implements OnApplicationBootstrap, OnApplicat
   onApplicationBootstrap() {
     this.handler = this.discoverHandler();
     for (let i = 0; i < this.config.WORKER_CONCURRENCY; i++) this.loops.push(this.loop(i));
-    this.logger.log(`consuming ${this.config.NATS_STREAM}/${this.config.NATS_CONSUMER} with ${this.loops.length} loops`);
+    this.logger.log(
+      `consuming ${this.config.NATS_STREAM}/${this.config.NATS_CONSUMER} with ${this.loops.length} loops`,
+    );
   }
 
   async onApplicationShutdown() {
@@ -107,7 +109,10 @@ export class JetStreamConsumerHost implements OnApplicationBootstrap, OnApplicat
     } finally {
       clearInterval(heartbeat);
     }
-    const outcome = outcomeFor(error, ctx, { baseMs: this.config.JS_BACKOFF_BASE_MS, maxMs: this.config.JS_BACKOFF_MAX_MS });
+    const outcome = outcomeFor(error, ctx, {
+      baseMs: this.config.JS_BACKOFF_BASE_MS,
+      maxMs: this.config.JS_BACKOFF_MAX_MS,
+    });
     this.metrics.messagesHandled.inc({ outcome: outcome.kind });
     await this.settle(msg, outcome, requestId);
   }
@@ -118,7 +123,9 @@ export class JetStreamConsumerHost implements OnApplicationBootstrap, OnApplicat
         msg.ack();
         return;
       case 'nak':
-        this.logger.warn(`delivery ${msg.info.deliveryCount} of ${requestId ?? msg.seq} failed; retry in ${outcome.delayMs} ms`);
+        this.logger.warn(
+          `delivery ${msg.info.deliveryCount} of ${requestId ?? msg.seq} failed; retry in ${outcome.delayMs} ms`,
+        );
         msg.nak(outcome.delayMs);
         return;
       case 'deadLetter':

@@ -1,10 +1,7 @@
 import { isDomainError, ErrorCode } from '../common/domain-error.js';
 
 /** What the transport does with a message once its handler has returned or thrown. */
-export type Outcome =
-  | { kind: 'ack' }
-  | { kind: 'nak'; delayMs: number }
-  | { kind: 'deadLetter'; reason: string };
+export type Outcome = { kind: 'ack' } | { kind: 'nak'; delayMs: number } | { kind: 'deadLetter'; reason: string };
 
 export interface DeliveryState {
   deliveryCount: number;

@@ -33,7 +33,8 @@ export class NatsClient implements OnModuleInit, OnApplicationShutdown {
     const first = new Promise<void>((resolve) => (firstReady = resolve));
     this.loop = this.run(firstReady);
     await Promise.race([first, sleep(FIRST_CONNECT_WAIT_MS)]);
-    if (!this.ready) this.logger.warn(`NATS at ${this.config.NATS_URL} is not reachable yet; retrying in the background`);
+    if (!this.ready)
+      this.logger.warn(`NATS at ${this.config.NATS_URL} is not reachable yet; retrying in the background`);
   }
 
   get isReady(): boolean {
@@ -73,7 +74,8 @@ export class NatsClient implements OnModuleInit, OnApplicationShutdown {
     } catch (e) {
       throw new DomainError(ErrorCode.DependencyUnavailable, `no answer on ${subject}: ${(e as Error).message}`);
     }
-    if (!reply.ok) throw new DomainError(reply.error?.code ?? ErrorCode.DependencyUnavailable, reply.error?.message ?? 'failed');
+    if (!reply.ok)
+      throw new DomainError(reply.error?.code ?? ErrorCode.DependencyUnavailable, reply.error?.message ?? 'failed');
     return reply.result as T;
   }
 
@@ -94,7 +96,10 @@ export class NatsClient implements OnModuleInit, OnApplicationShutdown {
             msg.respond(
               JSON.stringify({
                 ok: false,
-                error: e instanceof DomainError ? { code: e.code, message: e.message } : { code: ErrorCode.DependencyUnavailable, message: String(e) },
+                error:
+                  e instanceof DomainError
+                    ? { code: e.code, message: e.message }
+                    : { code: ErrorCode.DependencyUnavailable, message: String(e) },
               }),
             ),
         );

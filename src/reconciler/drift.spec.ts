@@ -3,7 +3,12 @@ import { Operation, SpecMode } from '../requests/deployment-request.entity.js';
 import { desiredSpecs, driftedFields, SuccessfulRequest } from './drift.js';
 
 const req = (operation: Operation, specMode: SpecMode, spec: SuccessfulRequest['spec']): SuccessfulRequest => ({
-  namespace: 'ns', name: 'web', operation, specMode, spec, requestId: Math.random().toString(),
+  namespace: 'ns',
+  name: 'web',
+  operation,
+  specMode,
+  spec,
+  requestId: Math.random().toString(),
 });
 
 describe('desiredSpecs', () => {
@@ -17,16 +22,32 @@ describe('desiredSpecs', () => {
   });
 
   it('has nothing to compare after a DELETE', () => {
-    const d = desiredSpecs([req(Operation.CREATE, SpecMode.REPLACE, { image: 'a', replicas: 1 }), req(Operation.DELETE, SpecMode.REPLACE, null)]);
+    const d = desiredSpecs([
+      req(Operation.CREATE, SpecMode.REPLACE, { image: 'a', replicas: 1 }),
+      req(Operation.DELETE, SpecMode.REPLACE, null),
+    ]);
     expect(d.get('ns/web')).toBeNull();
   });
 });
 
 describe('driftedFields', () => {
-  const desired = { image: 'nginx', replicas: 2, resources: { requests: { cpu: '0.5', memory: '1Gi' } }, labels: { a: 'b' } };
+  const desired = {
+    image: 'nginx',
+    replicas: 2,
+    resources: { requests: { cpu: '0.5', memory: '1Gi' } },
+    labels: { a: 'b' },
+  };
 
   it('is empty when Kubernetes holds what we asked for, in any quantity spelling', () => {
-    expect(driftedFields(desired, { image: 'nginx', replicas: 2, resources: { requests: { cpu: '500m', memory: '1073741824' } }, labels: { a: 'b' }, env: {} })).toEqual([]);
+    expect(
+      driftedFields(desired, {
+        image: 'nginx',
+        replicas: 2,
+        resources: { requests: { cpu: '500m', memory: '1073741824' } },
+        labels: { a: 'b' },
+        env: {},
+      }),
+    ).toEqual([]);
   });
 
   it('names each field edited out of band', () => {

@@ -2,7 +2,12 @@ import { Controller, Get, HttpCode, Param, ParseIntPipe, Post, Query } from '@ne
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-errors.js';
 import { PageQuery } from '../common/pagination.js';
-import { ReconcileAcceptedDto, ReconcileRunDto, ReconcileRunPageDto, toReconcileRunDto } from './dto/reconcile-run.dto.js';
+import {
+  ReconcileAcceptedDto,
+  ReconcileRunDto,
+  ReconcileRunPageDto,
+  toReconcileRunDto,
+} from './dto/reconcile-run.dto.js';
 import { ReconcileAdminService } from './reconcile-admin.service.js';
 
 @ApiTags('admin')
@@ -12,7 +17,10 @@ export class ReconcileAdminController {
 
   @Post('reconcile')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Ask a reconciler for a pass now', description: 'The API makes no Kubernetes calls: it asks the reconciler role over NATS.' })
+  @ApiOperation({
+    summary: 'Ask a reconciler for a pass now',
+    description: 'The API makes no Kubernetes calls: it asks the reconciler role over NATS.',
+  })
   @ApiAcceptedResponse({ type: ReconcileAcceptedDto })
   @ApiErrors(503)
   trigger(): Promise<ReconcileAcceptedDto> {

@@ -23,7 +23,10 @@ export class ReconcileAdminService {
       return await this.nats.request<{ runId: number }>(reconcileSubject(this.config), {});
     } catch (e) {
       if (e instanceof DomainError && e.code === ErrorCode.DependencyUnavailable) {
-        throw new DomainError(ErrorCode.DependencyUnavailable, 'no reconciler answered: is a process with ROLE=reconciler running?');
+        throw new DomainError(
+          ErrorCode.DependencyUnavailable,
+          'no reconciler answered: is a process with ROLE=reconciler running?',
+        );
       }
       throw e;
     }

@@ -1,7 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
-import { ReconcileCounts, ReconcileDetails, ReconcileRunEntity, ReconcileStatus, ReconcileTrigger } from './reconcile-run.entity.js';
+import {
+  ReconcileCounts,
+  ReconcileDetails,
+  ReconcileRunEntity,
+  ReconcileStatus,
+  ReconcileTrigger,
+} from './reconcile-run.entity.js';
 
 // Fixed key: every reconciler of this database contends for the same pass lock.
 export const PASS_LOCK_KEY = 0x6b38_7265;
@@ -22,7 +28,10 @@ export class ReconcileRunsRepository {
   }
 
   async markStarted(id: number) {
-    await this.repo.query(`UPDATE reconcile_runs SET status = 'RUNNING', started_at = clock_timestamp() WHERE id = $1`, [id]);
+    await this.repo.query(
+      `UPDATE reconcile_runs SET status = 'RUNNING', started_at = clock_timestamp() WHERE id = $1`,
+      [id],
+    );
   }
 
   async finish(id: number, counts: ReconcileCounts, details: ReconcileDetails, error: string | null) {

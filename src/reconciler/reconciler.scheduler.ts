@@ -6,7 +6,6 @@ import { NatsClient } from '../messaging/nats-client.js';
 import { ReconcilerService } from './reconciler.service.js';
 import { RECONCILE_QUEUE_GROUP, reconcileSubject } from './reconcile-subject.js';
 
-
 /** Starts passes on RECONCILE_CRON and answers manual reconcile requests from the API. */
 @Injectable()
 export class ReconcilerScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -33,7 +32,10 @@ export class ReconcilerScheduler implements OnApplicationBootstrap, OnApplicatio
         start: false,
       });
     } catch (e) {
-      throw new Error(`RECONCILE_CRON "${this.config.RECONCILE_CRON}" is not a cron expression: ${(e as Error).message}`, { cause: e });
+      throw new Error(
+        `RECONCILE_CRON "${this.config.RECONCILE_CRON}" is not a cron expression: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
     this.registry.addCronJob('reconcile', job);
     job.start();
@@ -41,7 +43,9 @@ export class ReconcilerScheduler implements OnApplicationBootstrap, OnApplicatio
       const run = await this.reconciler.requestManual();
       return { runId: run.id };
     });
-    this.logger.log(`reconcile passes on "${this.config.RECONCILE_CRON}"; manual requests on ${reconcileSubject(this.config)}`);
+    this.logger.log(
+      `reconcile passes on "${this.config.RECONCILE_CRON}"; manual requests on ${reconcileSubject(this.config)}`,
+    );
   }
 
   async onApplicationShutdown() {

@@ -10,12 +10,27 @@ import type { DeploymentSpec } from '../requests/deployment-spec.js';
 import { RequestsRepository } from '../requests/requests.repository.js';
 import { RequestsService } from '../requests/requests.service.js';
 import { desiredSpecs, driftedFields, targetKey } from './drift.js';
-import { ReconcileCounts, ReconcileDetails, ReconcileRunEntity, ReconcileStatus, ReconcileTrigger } from './reconcile-run.entity.js';
+import {
+  ReconcileCounts,
+  ReconcileDetails,
+  ReconcileRunEntity,
+  ReconcileStatus,
+  ReconcileTrigger,
+} from './reconcile-run.entity.js';
 import { ReconcileRunsRepository } from './reconcile-runs.repository.js';
 
 const BATCH = 500;
 
-const zero = (): ReconcileCounts => ({ inserted: 0, updated: 0, markedDeleted: 0, republished: 0, requeued: 0, failed: 0, drifted: 0, healed: 0 });
+const zero = (): ReconcileCounts => ({
+  inserted: 0,
+  updated: 0,
+  markedDeleted: 0,
+  republished: 0,
+  requeued: 0,
+  failed: 0,
+  drifted: 0,
+  healed: 0,
+});
 
 /**
  * One reconcile pass: repair the mirror from Kubernetes, re-drive requests that got
@@ -99,7 +114,12 @@ export class ReconcilerService {
     // Past its deadline: fail it, unless a worker is on it right now.
     for (const r of await this.requests.findPastDeadline(BATCH)) {
       const failed = await this.requests.ifTargetIdle(r.namespace, r.name, async () => {
-        await this.requests.fail(r.requestId, ErrorCode.DeadlineExceeded, 'no worker completed the request before its deadline', false);
+        await this.requests.fail(
+          r.requestId,
+          ErrorCode.DeadlineExceeded,
+          'no worker completed the request before its deadline',
+          false,
+        );
         return true;
       });
       if (failed) counts.failed++;

@@ -43,7 +43,17 @@ export class DeploymentWritesController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<RequestRecordDto> {
     const { namespace, name, ...spec } = body;
-    return accepted(res, await this.requests.submit({ operation: Operation.CREATE, namespace, name, spec, specMode: SpecMode.REPLACE, idempotencyKey: key }));
+    return accepted(
+      res,
+      await this.requests.submit({
+        operation: Operation.CREATE,
+        namespace,
+        name,
+        spec,
+        specMode: SpecMode.REPLACE,
+        idempotencyKey: key,
+      }),
+    );
   }
 
   @Put(':namespace/:name')
@@ -58,7 +68,16 @@ export class DeploymentWritesController {
     @IdempotencyKey() key: string | undefined,
     @Res({ passthrough: true }) res: Response,
   ): Promise<RequestRecordDto> {
-    return accepted(res, await this.requests.submit({ operation: Operation.UPDATE, ...target, spec: { ...spec }, specMode: SpecMode.REPLACE, idempotencyKey: key }));
+    return accepted(
+      res,
+      await this.requests.submit({
+        operation: Operation.UPDATE,
+        ...target,
+        spec: { ...spec },
+        specMode: SpecMode.REPLACE,
+        idempotencyKey: key,
+      }),
+    );
   }
 
   @Patch(':namespace/:name')
@@ -77,9 +96,21 @@ export class DeploymentWritesController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<RequestRecordDto> {
     if (Object.values(patch).every((v) => v === undefined)) {
-      throw new DomainError(ErrorCode.ValidationFailed, 'PATCH body must name at least one of image, replicas, env, resources, labels, annotations');
+      throw new DomainError(
+        ErrorCode.ValidationFailed,
+        'PATCH body must name at least one of image, replicas, env, resources, labels, annotations',
+      );
     }
-    return accepted(res, await this.requests.submit({ operation: Operation.UPDATE, ...target, spec: { ...patch }, specMode: SpecMode.MERGE, idempotencyKey: key }));
+    return accepted(
+      res,
+      await this.requests.submit({
+        operation: Operation.UPDATE,
+        ...target,
+        spec: { ...patch },
+        specMode: SpecMode.MERGE,
+        idempotencyKey: key,
+      }),
+    );
   }
 
   @Delete(':namespace/:name')
@@ -93,7 +124,16 @@ export class DeploymentWritesController {
     @IdempotencyKey() key: string | undefined,
     @Res({ passthrough: true }) res: Response,
   ): Promise<RequestRecordDto> {
-    return accepted(res, await this.requests.submit({ operation: Operation.DELETE, ...target, spec: null, specMode: SpecMode.REPLACE, idempotencyKey: key }));
+    return accepted(
+      res,
+      await this.requests.submit({
+        operation: Operation.DELETE,
+        ...target,
+        spec: null,
+        specMode: SpecMode.REPLACE,
+        idempotencyKey: key,
+      }),
+    );
   }
 }
 
@@ -135,7 +175,10 @@ export class DeadLettersController {
   constructor(private readonly requests: RequestsService) {}
 
   @Get()
-  @ApiOperation({ summary: 'List dead-lettered requests, newest first', description: 'Retry one with POST /v1/requests/{requestId}/retry.' })
+  @ApiOperation({
+    summary: 'List dead-lettered requests, newest first',
+    description: 'Retry one with POST /v1/requests/{requestId}/retry.',
+  })
   @ApiOkResponse({ type: RequestPageDto })
   @ApiErrors(400)
   async list(@Query() q: PageQuery): Promise<RequestPageDto> {

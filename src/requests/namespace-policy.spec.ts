@@ -9,6 +9,7 @@ describe('namespaceAllowed', () => {
   });
 
   it('always refuses the Kubernetes system namespaces', () => {
-    for (const ns of ['kube-system', 'kube-public', 'kube-node-lease']) expect(namespaceAllowed(ns, ['*', 'kube-*', ns])).toBe(false);
+    for (const ns of ['kube-system', 'kube-public', 'kube-node-lease'])
+      expect(namespaceAllowed(ns, ['*', 'kube-*', ns])).toBe(false);
   });
 });

@@ -1,7 +1,11 @@
 import { Module, OnModuleInit } from '@nestjs/common';
 import { ReadinessRegistry } from '../health/readiness.registry.js';
 import { NatsClient } from '../messaging/nats-client.js';
-import { DeadLettersController, DeploymentWritesController, RequestsController } from './deployment-requests.controller.js';
+import {
+  DeadLettersController,
+  DeploymentWritesController,
+  RequestsController,
+} from './deployment-requests.controller.js';
 import { MaxReplicasConstraint } from './dto/max-replicas.constraint.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { RequestIntakeModule } from './request-intake.module.js';

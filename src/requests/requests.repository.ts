@@ -51,7 +51,16 @@ export class RequestsRepository {
        VALUES ($1, $2, $3, $4, $5, $6, $7, 'CREATED', now() + make_interval(secs => $8::double precision / 1000))
        ON CONFLICT (request_id) DO NOTHING
        RETURNING *`,
-      [r.requestId, r.operation, r.namespace, r.name, r.spec === null ? null : JSON.stringify(r.spec), r.specMode, r.bodyHash, r.deadlineMs],
+      [
+        r.requestId,
+        r.operation,
+        r.namespace,
+        r.name,
+        r.spec === null ? null : JSON.stringify(r.spec),
+        r.specMode,
+        r.bodyHash,
+        r.deadlineMs,
+      ],
     );
     return rows.length ? this.hydrate(rows[0]) : null;
   }
@@ -88,7 +97,11 @@ export class RequestsRepository {
    * Hands CREATED requests older than minAgeMs to `publish`, oldest first, and marks the
    * ones it published QUEUED. SKIP LOCKED lets every API replica run the relay at once.
    */
-  async relayCreated(limit: number, minAgeMs: number, publish: (r: { requestId: string; generation: number }) => Promise<void>): Promise<number> {
+  async relayCreated(
+    limit: number,
+    minAgeMs: number,
+    publish: (r: { requestId: string; generation: number }) => Promise<void>,
+  ): Promise<number> {
     return this.ds.transaction(async (m) => {
       const rows: { request_id: string; generation: number }[] = await m.query(
         `SELECT request_id, generation FROM deployment_requests
@@ -240,7 +253,9 @@ export class RequestsRepository {
     const runner = this.ds.createQueryRunner();
     await runner.connect();
     try {
-      const [{ locked }] = await runner.query(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked`, [`${namespace}/${name}`]);
+      const [{ locked }] = await runner.query(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked`, [
+        `${namespace}/${name}`,
+      ]);
       if (!locked) return undefined;
       try {
         return await fn();
@@ -257,8 +272,14 @@ export class RequestsRepository {
    * target then acceptance: enough to work out what we last asked Kubernetes for.
    */
   async successfulSinceLastReplace(): Promise<SuccessfulRequestRow[]> {
-    const rows: { namespace: string; name: string; operation: Operation; spec_mode: SpecMode; spec: DeploymentSpecPatch | null; request_id: string }[] =
-      await this.repo.query(`
+    const rows: {
+      namespace: string;
+      name: string;
+      operation: Operation;
+      spec_mode: SpecMode;
+      spec: DeploymentSpecPatch | null;
+      request_id: string;
+    }[] = await this.repo.query(`
         WITH last_replace AS (
           SELECT DISTINCT ON (namespace, name) namespace, name, seq
           FROM deployment_requests
@@ -269,7 +290,14 @@ export class RequestsRepository {
         FROM deployment_requests r JOIN last_replace l USING (namespace, name)
         WHERE r.status = 'SUCCESS' AND r.seq >= l.seq
         ORDER BY r.namespace, r.name, r.seq`);
-    return rows.map((r) => ({ namespace: r.namespace, name: r.name, operation: r.operation, specMode: r.spec_mode, spec: r.spec, requestId: r.request_id }));
+    return rows.map((r) => ({
+      namespace: r.namespace,
+      name: r.name,
+      operation: r.operation,
+      specMode: r.spec_mode,
+      spec: r.spec,
+      requestId: r.request_id,
+    }));
   }
 
   private async updateReturning(sql: string, params: unknown[]): Promise<DeploymentRequestEntity[]> {
@@ -278,15 +306,13 @@ export class RequestsRepository {
   }
 
   private hydrate(row: unknown): DeploymentRequestEntity {
-    return this.repo.create(this.repo.manager.connection.getMetadata(DeploymentRequestEntity).columns.reduce(
-      (acc, col) => {
+    return this.repo.create(
+      this.repo.manager.connection.getMetadata(DeploymentRequestEntity).columns.reduce((acc, col) => {
         const raw = (row as Record<string, unknown>)[col.databaseName];
-        (acc as Record<string, unknown>)[col.propertyName] = col.transformer && !Array.isArray(col.transformer)
-          ? col.transformer.from(raw)
-          : raw;
+        (acc as Record<string, unknown>)[col.propertyName] =
+          col.transformer && !Array.isArray(col.transformer) ? col.transformer.from(raw) : raw;
         return acc;
-      },
-      {} as Partial<DeploymentRequestEntity>,
-    ));
+      }, {} as Partial<DeploymentRequestEntity>),
+    );
   }
 }

@@ -50,7 +50,13 @@ export class RequestsService {
   async submit(cmd: SubmitCommand): Promise<Submitted> {
     this.namespaces.assertAllowed(cmd.namespace);
     const bodyHash = sha256(
-      canonicalJson({ operation: cmd.operation, namespace: cmd.namespace, name: cmd.name, specMode: cmd.specMode, spec: cmd.spec }),
+      canonicalJson({
+        operation: cmd.operation,
+        namespace: cmd.namespace,
+        name: cmd.name,
+        specMode: cmd.specMode,
+        spec: cmd.spec,
+      }),
     );
     const requestId = cmd.idempotencyKey ?? randomUUID();
     const inserted = await this.repo.insertIfAbsent({

@@ -28,7 +28,13 @@ class FakeWatch {
 
 function deployment(name: string, rv: string): DeploymentObject {
   return {
-    metadata: { namespace: 'default', name, uid: '5f0c7a4e-8b1d-4c2e-9a53-0d7f3b8e2c11', resourceVersion: rv, generation: 1 },
+    metadata: {
+      namespace: 'default',
+      name,
+      uid: '5f0c7a4e-8b1d-4c2e-9a53-0d7f3b8e2c11',
+      resourceVersion: rv,
+      generation: 1,
+    },
     spec: { replicas: 1, selector: {}, template: { spec: { containers: [{ name: 'app', image: 'nginx' }] } } },
   };
 }
@@ -117,7 +123,12 @@ describe('DeploymentStream', () => {
 
     const rows = t.written.flat();
     expect(rows.find((r) => r.name === 'b')?.deleted).toBe(true);
-    expect(rows.filter((r) => r.name === 'a').map((r) => r.resourceVersion).pop()).toBe('52');
+    expect(
+      rows
+        .filter((r) => r.name === 'a')
+        .map((r) => r.resourceVersion)
+        .pop(),
+    ).toBe('52');
     expect(t.positions[t.positions.length - 1]).toBe('53');
     const lastRows = t.order.map((o, i) => (o.startsWith('rows') ? i : -1)).reduce((a, b) => Math.max(a, b));
     expect(t.order.indexOf('position 53')).toBeGreaterThan(lastRows);

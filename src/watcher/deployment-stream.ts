@@ -5,7 +5,11 @@ import { MirrorRow, toMirrorRow } from '../deployments/mirror-row.mapper.js';
 import { MirrorSyncService, RelistReason } from '../deployments/mirror-sync.service.js';
 import { scopeIncludes, WatchScope } from '../deployments/watch-scope.js';
 import { WatcherStateRepository } from '../deployments/watcher-state.repository.js';
-import type { DeploymentWatchEnd, DeploymentWatchEvent, DeploymentWatchHandle } from '../kubernetes/kubernetes.gateway.js';
+import type {
+  DeploymentWatchEnd,
+  DeploymentWatchEvent,
+  DeploymentWatchHandle,
+} from '../kubernetes/kubernetes.gateway.js';
 import { KubernetesGateway } from '../kubernetes/kubernetes.gateway.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 

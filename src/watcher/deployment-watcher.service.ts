@@ -36,7 +36,10 @@ export class DeploymentWatcher implements OnApplicationBootstrap, BeforeApplicat
 
   onApplicationBootstrap() {
     this.metrics.watcherLastEventAge.set(0);
-    this.election.campaign(leaderLockName(this.sync.scopes), { elected: () => this.start(), deposed: () => this.stop() });
+    this.election.campaign(leaderLockName(this.sync.scopes), {
+      elected: () => this.start(),
+      deposed: () => this.stop(),
+    });
   }
 
   async beforeApplicationShutdown() {

@@ -42,7 +42,10 @@ export class DeploymentApplier {
   private async create(req: DeploymentRequestEntity): Promise<ApplyResult> {
     const current = await this.k8s.getDeployment(req.namespace, req.name);
     if (current && !isManaged(current)) {
-      throw new DomainError(ErrorCode.Conflict, `deployment ${target(req)} already exists and is not managed by k8s-deployment-manager`);
+      throw new DomainError(
+        ErrorCode.Conflict,
+        `deployment ${target(req)} already exists and is not managed by k8s-deployment-manager`,
+      );
     }
     if (!current) await this.ensureNamespace(req.namespace);
     const manifest = buildDeploymentManifest(req.namespace, req.name, req.spec as DeploymentSpec, req.requestId);
@@ -59,7 +62,11 @@ export class DeploymentApplier {
 
   private async replace(req: DeploymentRequestEntity): Promise<ApplyResult> {
     await this.readManaged(req);
-    return result(await this.k8s.applyDeployment(buildDeploymentManifest(req.namespace, req.name, req.spec as DeploymentSpec, req.requestId)));
+    return result(
+      await this.k8s.applyDeployment(
+        buildDeploymentManifest(req.namespace, req.name, req.spec as DeploymentSpec, req.requestId),
+      ),
+    );
   }
 
   /** Read, merge the named fields over what Kubernetes has, apply with a resourceVersion precondition. */
@@ -74,7 +81,11 @@ export class DeploymentApplier {
           ),
         );
       } catch (e) {
-        if (!(e instanceof DomainError && e.code === ErrorCode.ResourceVersionConflict) || attempt >= MERGE_CONFLICT_RETRIES) throw e;
+        if (
+          !(e instanceof DomainError && e.code === ErrorCode.ResourceVersionConflict) ||
+          attempt >= MERGE_CONFLICT_RETRIES
+        )
+          throw e;
       }
     }
   }
@@ -86,7 +97,10 @@ export class DeploymentApplier {
       throw new DomainError(ErrorCode.Forbidden, `deployment ${target(req)} is not managed by k8s-deployment-manager`);
     }
     await this.k8s.deleteDeployment(req.namespace, req.name, current.metadata?.uid);
-    return { generation: current.metadata?.generation ?? null, resourceVersion: current.metadata?.resourceVersion ?? null };
+    return {
+      generation: current.metadata?.generation ?? null,
+      resourceVersion: current.metadata?.resourceVersion ?? null,
+    };
   }
 
   private async readManaged(req: DeploymentRequestEntity) {
@@ -104,7 +118,10 @@ export class DeploymentApplier {
     if (seen !== undefined && Date.now() - seen < NAMESPACE_CACHE_MS) return;
     if (!(await this.k8s.namespaceExists(namespace))) {
       if (!this.config.CREATE_NAMESPACES) {
-        throw new DomainError(ErrorCode.NamespaceNotFound, `namespace "${namespace}" does not exist and CREATE_NAMESPACES is off`);
+        throw new DomainError(
+          ErrorCode.NamespaceNotFound,
+          `namespace "${namespace}" does not exist and CREATE_NAMESPACES is off`,
+        );
       }
       await this.k8s.createNamespace(namespace);
     }

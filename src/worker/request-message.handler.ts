@@ -7,13 +7,15 @@ import { RequestProcessor } from './request-processor.js';
 
 /** The message body: the id of a request recorded in PostgreSQL. */
 export class RequestMessage {
-  @IsString() @Length(1, 255)
+  @IsString()
+  @Length(1, 255)
   requestId!: string;
 
   static parse(payload: unknown): RequestMessage {
     const msg = plainToInstance(RequestMessage, payload ?? {});
     const errors = validateSync(msg);
-    if (errors.length) throw new DomainError(ErrorCode.ValidationFailed, `bad request message: ${errors.map(String).join('; ')}`);
+    if (errors.length)
+      throw new DomainError(ErrorCode.ValidationFailed, `bad request message: ${errors.map(String).join('; ')}`);
     return msg;
   }
 }

@@ -11,14 +11,25 @@ class MemoryRepo {
   rows = new Map<string, DeploymentRequestEntity>();
   add(id: string, seq: number, status = RequestStatus.QUEUED) {
     this.rows.set(id, {
-      requestId: id, seq, status, operation: Operation.UPDATE, namespace: 'ns', name: 'web', spec: { replicas: seq },
-      specMode: SpecMode.REPLACE, attempts: 0, deadLettered: false, deadlineAt: new Date(Date.now() + 60_000),
+      requestId: id,
+      seq,
+      status,
+      operation: Operation.UPDATE,
+      namespace: 'ns',
+      name: 'web',
+      spec: { replicas: seq },
+      specMode: SpecMode.REPLACE,
+      attempts: 0,
+      deadLettered: false,
+      deadlineAt: new Date(Date.now() + 60_000),
     } as DeploymentRequestEntity);
   }
   findById = async (id: string) => this.rows.get(id) ?? null;
   withTargetLock = async <T>(_ns: string, _n: string, fn: () => Promise<T>) => fn();
   claimOldestOpen = async () => {
-    const r = [...this.rows.values()].filter((x) => !['SUCCESS', 'FAILURE'].includes(x.status)).sort((a, b) => a.seq - b.seq)[0];
+    const r = [...this.rows.values()]
+      .filter((x) => !['SUCCESS', 'FAILURE'].includes(x.status))
+      .sort((a, b) => a.seq - b.seq)[0];
     if (!r) return null;
     r.status = RequestStatus.PROCESSING;
     r.attempts++;
@@ -34,7 +45,12 @@ class MemoryRepo {
 function setup(apply: (r: DeploymentRequestEntity) => Promise<unknown>) {
   const repo = new MemoryRepo();
   const applied: string[] = [];
-  const applier = { apply: jest.fn(async (r: DeploymentRequestEntity) => { applied.push(r.requestId); return apply(r); }) };
+  const applier = {
+    apply: jest.fn(async (r: DeploymentRequestEntity) => {
+      applied.push(r.requestId);
+      return apply(r);
+    }),
+  };
   const processor = new RequestProcessor(
     repo as unknown as RequestsRepository,
     applier as unknown as DeploymentApplier,
@@ -46,7 +62,7 @@ function setup(apply: (r: DeploymentRequestEntity) => Promise<unknown>) {
 const ok = async () => ({ generation: 1, resourceVersion: '1' });
 
 describe('RequestProcessor', () => {
-  it('drains the deployment\'s open requests oldest first, whichever message woke it', async () => {
+  it("drains the deployment's open requests oldest first, whichever message woke it", async () => {
     const { repo, applied, processor } = setup(ok);
     repo.add('a', 1);
     repo.add('b', 2);
@@ -75,7 +91,9 @@ describe('RequestProcessor', () => {
       throw new DomainError(ErrorCode.KubernetesUnavailable, 'HTTP 503');
     });
     repo.add('a', 1);
-    await expect(processor.process('a', { isLastAttempt: false })).rejects.toMatchObject({ code: 'KubernetesUnavailable' });
+    await expect(processor.process('a', { isLastAttempt: false })).rejects.toMatchObject({
+      code: 'KubernetesUnavailable',
+    });
     expect(repo.rows.get('a')).toMatchObject({ status: 'PROCESSING', errorCode: 'KubernetesUnavailable' });
   });
 

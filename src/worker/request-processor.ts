@@ -54,7 +54,11 @@ export class RequestProcessor {
    */
   private async attempt(started: DeploymentRequestEntity, attempt?: Attempt): Promise<StepResult> {
     if (started.deadlineAt.getTime() < Date.now()) {
-      await this.finish(started, RequestStatus.FAILURE, new DomainError(ErrorCode.DeadlineExceeded, 'the request passed its deadline before it could be applied'));
+      await this.finish(
+        started,
+        RequestStatus.FAILURE,
+        new DomainError(ErrorCode.DeadlineExceeded, 'the request passed its deadline before it could be applied'),
+      );
       return 'done';
     }
     try {
@@ -83,7 +87,9 @@ export class RequestProcessor {
   private async finish(request: DeploymentRequestEntity, status: RequestStatus.FAILURE, error: DomainError) {
     await this.repo.fail(request.requestId, error.code, error.message, false);
     this.record(request, status, error.code);
-    this.logger.warn(`${request.operation} ${request.namespace}/${request.name} failed: ${error.code}: ${error.message}`);
+    this.logger.warn(
+      `${request.operation} ${request.namespace}/${request.name} failed: ${error.code}: ${error.message}`,
+    );
   }
 
   private record(request: DeploymentRequestEntity, status: RequestStatus, code = '') {

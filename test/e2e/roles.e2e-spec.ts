@@ -59,38 +59,45 @@ describe('ROLE-selected processes', () => {
     expect(output()).toContain('WORKER_CONCURRENCY');
   });
 
-  it.each(['worker', 'watcher', 'reconciler'])('boots %s as a standalone process that reports healthy', async (role) => {
-    const port = await freePort();
-    const { child, output } = start({ ...baseEnv, ROLE: role, HEALTH_PORT: String(port) });
-    try {
-      const ready = await eventually(async () => {
-        const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-        return res.status === 200 ? ((await res.json()) as { status: string }) : undefined;
-      }, 60_000).catch((e: Error) => {
-        throw new Error(`${e.message}\n${output()}`);
-      });
-      expect(ready.status).toBe('ok');
-      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
-      expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toContain('process_cpu_seconds_total');
-      // Only health and metrics: no API routes on a non-api process.
-      expect((await fetch(`http://127.0.0.1:${port}/v1/requests`)).status).toBe(404);
-    } finally {
-      await stop(child);
-    }
-  });
+  it.each(['worker', 'watcher', 'reconciler'])(
+    'boots %s as a standalone process that reports healthy',
+    async (role) => {
+      const port = await freePort();
+      const { child, output } = start({ ...baseEnv, ROLE: role, HEALTH_PORT: String(port) });
+      try {
+        const ready = await eventually(async () => {
+          const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+          return res.status === 200 ? ((await res.json()) as { status: string }) : undefined;
+        }, 60_000).catch((e: Error) => {
+          throw new Error(`${e.message}\n${output()}`);
+        });
+        expect(ready.status).toBe('ok');
+        expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+        expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toContain('process_cpu_seconds_total');
+        // Only health and metrics: no API routes on a non-api process.
+        expect((await fetch(`http://127.0.0.1:${port}/v1/requests`)).status).toBe(404);
+      } finally {
+        await stop(child);
+      }
+    },
+  );
 
   it('boots the api role with Swagger UI, /healthz and /readyz', async () => {
     const port = await freePort();
     const { child, output } = start({ ...baseEnv, ROLE: 'api', HTTP_PORT: String(port) });
     try {
-      await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 60_000).catch((e: Error) => {
-        throw new Error(`${e.message}\n${output()}`);
-      });
+      await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 60_000).catch(
+        (e: Error) => {
+          throw new Error(`${e.message}\n${output()}`);
+        },
+      );
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
       const docs = await fetch(`http://127.0.0.1:${port}/docs`);
       expect(docs.status).toBe(200);
       expect(await docs.text()).toContain('swagger');
-      const spec = (await (await fetch(`http://127.0.0.1:${port}/docs-json`)).json()) as { paths: Record<string, unknown> };
+      const spec = (await (await fetch(`http://127.0.0.1:${port}/docs-json`)).json()) as {
+        paths: Record<string, unknown>;
+      };
       expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/v1/deployments', '/v1/requests/{requestId}']));
     } finally {
       await stop(child);

@@ -54,7 +54,11 @@ describe('watcher leader election', () => {
   const watchers: Watcher[] = [];
 
   const mirrored = (name: string) =>
-    eventually(async () => (await pool.query('SELECT 1 FROM deployments WHERE namespace = $1 AND name = $2', [ns, name])).rowCount, 30_000);
+    eventually(
+      async () =>
+        (await pool.query('SELECT 1 FROM deployments WHERE namespace = $1 AND name = $2', [ns, name])).rowCount,
+      30_000,
+    );
   const create = (name: string) =>
     apps.createNamespacedDeployment({
       namespace: ns,
@@ -63,7 +67,10 @@ describe('watcher leader election', () => {
         spec: {
           replicas: 0,
           selector: { matchLabels: { app: name } },
-          template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] } },
+          template: {
+            metadata: { labels: { app: name } },
+            spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] },
+          },
         },
       },
     });

@@ -3,7 +3,18 @@ import { once } from 'node:events';
 import type { Running } from '../../src/bootstrap.js';
 import type { AppConfig } from '../../src/config/app-config.js';
 import { KubeFaultProxy } from '../support/fault-proxy.js';
-import { boot, db, deleteNamespace, dropTopology, eventually, http, kube, settled, testConfig, uniqueId } from '../support/harness.js';
+import {
+  boot,
+  db,
+  deleteNamespace,
+  dropTopology,
+  eventually,
+  http,
+  kube,
+  settled,
+  testConfig,
+  uniqueId,
+} from '../support/harness.js';
 
 function startWorker(config: AppConfig, kubeconfig: string): ChildProcess {
   const env = {
@@ -55,9 +66,17 @@ describe('worker crash', () => {
     const first = startWorker(config, proxy.kubeconfigPath);
     children.push(first);
 
-    const r = await http(api.apiUrl!, 'POST', '/v1/deployments', { namespace: ns, name: 'crash', image: 'nginx:1.27', replicas: 2 });
+    const r = await http(api.apiUrl!, 'POST', '/v1/deployments', {
+      namespace: ns,
+      name: 'crash',
+      image: 'nginx:1.27',
+      replicas: 2,
+    });
     expect(r.status).toBe(202);
-    await eventually(async () => proxy.hits.some((h) => h.method === 'PATCH' && h.path.includes('/deployments/crash')), 30_000);
+    await eventually(
+      async () => proxy.hits.some((h) => h.method === 'PATCH' && h.path.includes('/deployments/crash')),
+      30_000,
+    );
     const during = await http(api.apiUrl!, 'GET', `/v1/requests/${r.body.requestId}`);
     expect(during.body).toMatchObject({ status: 'PROCESSING', attempts: 1 });
 

@@ -16,7 +16,10 @@ describe('local Kubernetes control plane', () => {
         spec: {
           replicas: 2,
           selector: { matchLabels: { app: 'probe' } },
-          template: { metadata: { labels: { app: 'probe' } }, spec: { containers: [{ name: 'c', image: 'nginx:1.27' }] } },
+          template: {
+            metadata: { labels: { app: 'probe' } },
+            spec: { containers: [{ name: 'c', image: 'nginx:1.27' }] },
+          },
         },
       },
     });

@@ -1,7 +1,17 @@
 import { PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
 import type { Running } from '../../src/bootstrap.js';
 import type { AppConfig } from '../../src/config/app-config.js';
-import { boot, db, deleteNamespace, dropTopology, eventually, http, kube, testConfig, uniqueId } from '../support/harness.js';
+import {
+  boot,
+  db,
+  deleteNamespace,
+  dropTopology,
+  eventually,
+  http,
+  kube,
+  testConfig,
+  uniqueId,
+} from '../support/harness.js';
 
 function deployment(name: string, labels: Record<string, string> = {}, replicas = 1): V1Deployment {
   return {
@@ -25,10 +35,15 @@ describe('deployments read API', () => {
   let api: string;
 
   const mirrored = (name: string, check: (r: any) => boolean = () => true) =>
-    eventually(async () => {
-      const r = (await pool.query('SELECT * FROM deployments WHERE namespace = $1 AND name = $2', [ns, name])).rows[0];
-      return r && check(r) ? r : undefined;
-    }, 30_000, 100);
+    eventually(
+      async () => {
+        const r = (await pool.query('SELECT * FROM deployments WHERE namespace = $1 AND name = $2', [ns, name]))
+          .rows[0];
+        return r && check(r) ? r : undefined;
+      },
+      30_000,
+      100,
+    );
 
   beforeAll(async () => {
     await core.createNamespace({ body: { metadata: { name: ns } } });
@@ -37,7 +52,10 @@ describe('deployments read API', () => {
     api = app.apiUrl!;
     await apps.createNamespacedDeployment({ namespace: ns, body: deployment('alpha', { team: 'payments' }) });
     await apps.createNamespacedDeployment({ namespace: ns, body: deployment('bravo', { team: 'search' }) });
-    await apps.createNamespacedDeployment({ namespace: ns, body: deployment('charlie', { team: 'payments', tier: 'web' }) });
+    await apps.createNamespacedDeployment({
+      namespace: ns,
+      body: deployment('charlie', { team: 'payments', tier: 'web' }),
+    });
     for (const name of ['alpha', 'bravo', 'charlie']) await mirrored(name, (r) => r.rollout === 'AVAILABLE');
   });
 
@@ -137,11 +155,20 @@ describe('deployments read API', () => {
     expect(missingStrong.status).toBe(404);
     expect(missingStrong.body.code).toBe('DeploymentNotFound');
 
-    for (const q of ['label=novalue', 'rollout=DONE', 'includeDeleted=maybe', 'limit=0', 'cursor=not*a*cursor', 'consistency=psychic']) {
+    for (const q of [
+      'label=novalue',
+      'rollout=DONE',
+      'includeDeleted=maybe',
+      'limit=0',
+      'cursor=not*a*cursor',
+      'consistency=psychic',
+    ]) {
       const path = q.startsWith('consistency') ? `/v1/deployments/${ns}/alpha?${q}` : `/v1/deployments?${q}`;
       expect([q, (await http(api, 'GET', path)).status]).toEqual([q, 400]);
     }
-    expect((await http(api, 'GET', `/v1/deployments?cursor=${Buffer.from('"x"').toString('base64url')}`)).status).toBe(400);
+    expect((await http(api, 'GET', `/v1/deployments?cursor=${Buffer.from('"x"').toString('base64url')}`)).status).toBe(
+      400,
+    );
   });
 
   it('pages stably while rows are being inserted: every row present at the start appears exactly once, in order', async () => {
@@ -158,7 +185,11 @@ describe('deployments read API', () => {
     let cursor: string | null = null;
     let round = 0;
     do {
-      const page: any = await http(api, 'GET', `/v1/deployments?namespace=${pagingNs}&limit=7${cursor ? `&cursor=${cursor}` : ''}`);
+      const page: any = await http(
+        api,
+        'GET',
+        `/v1/deployments?namespace=${pagingNs}&limit=7${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       expect(page.status).toBe(200);
       seen.push(...page.body.items.map((d: any) => d.name));
       cursor = page.body.nextCursor;

@@ -3,7 +3,18 @@ import { connect } from '@nats-io/transport-node';
 import type { Running } from '../../src/bootstrap.js';
 import type { AppConfig } from '../../src/config/app-config.js';
 import { KubeFaultProxy, TcpCutProxy } from '../support/fault-proxy.js';
-import { boot, db, deleteNamespace, dropTopology, eventually, http, kube, settled, testConfig, uniqueId } from '../support/harness.js';
+import {
+  boot,
+  db,
+  deleteNamespace,
+  dropTopology,
+  eventually,
+  http,
+  kube,
+  settled,
+  testConfig,
+  uniqueId,
+} from '../support/harness.js';
 
 const DEPLOYMENT_WRITES = /\/apis\/apps\/v1\/namespaces\/[^/]+\/deployments\/[^/?]+(\?|$)/;
 
@@ -44,7 +55,12 @@ describe('request pipeline under faults', () => {
   it('retries transient apiserver errors (503, 429) with backoff and ends SUCCESS', async () => {
     kubeProxy.inject({ method: 'PATCH', path: DEPLOYMENT_WRITES, status: 503, times: 1 });
     kubeProxy.inject({ method: 'PATCH', path: DEPLOYMENT_WRITES, status: 429, times: 1 });
-    const r = await http(api, 'POST', '/v1/deployments', { namespace: ns, name: 'flaky', image: 'nginx:1.27', replicas: 1 });
+    const r = await http(api, 'POST', '/v1/deployments', {
+      namespace: ns,
+      name: 'flaky',
+      image: 'nginx:1.27',
+      replicas: 1,
+    });
     const done = await settled(api, r.body.requestId);
     expect(done).toMatchObject({ status: 'SUCCESS', attempts: 3, deadLettered: false });
     expect(done.error).toBeUndefined();
@@ -54,9 +70,19 @@ describe('request pipeline under faults', () => {
 
   it('dead-letters after MaxDeliver attempts, lists it, and the retry endpoint drives it again', async () => {
     kubeProxy.inject({ method: 'PATCH', path: DEPLOYMENT_WRITES, status: 503 });
-    const r = await http(api, 'POST', '/v1/deployments', { namespace: ns, name: 'doomed', image: 'nginx:1.27', replicas: 1 });
+    const r = await http(api, 'POST', '/v1/deployments', {
+      namespace: ns,
+      name: 'doomed',
+      image: 'nginx:1.27',
+      replicas: 1,
+    });
     const failed = await settled(api, r.body.requestId);
-    expect(failed).toMatchObject({ status: 'FAILURE', attempts: 3, deadLettered: true, error: { code: 'KubernetesUnavailable' } });
+    expect(failed).toMatchObject({
+      status: 'FAILURE',
+      attempts: 3,
+      deadLettered: true,
+      error: { code: 'KubernetesUnavailable' },
+    });
 
     const dead = await http(api, 'GET', '/v1/dead-letters?limit=10');
     expect(dead.status).toBe(200);
@@ -88,14 +114,34 @@ describe('request pipeline under faults', () => {
   it('keeps accepting requests while NATS is down and completes them once it is back', async () => {
     const natsUrl = new URL(config.NATS_URL.replace('nats://', 'http://'));
     const natsProxy = await new TcpCutProxy({ host: natsUrl.hostname, port: Number(natsUrl.port) }).start();
-    const cfg = testConfig({ ROLE: 'api', MANAGED_NAMESPACES: ns, NATS_URL: natsProxy.url, OUTBOX_RELAY_INTERVAL_MS: '300', OUTBOX_RELAY_MIN_AGE_MS: '0' });
+    const cfg = testConfig({
+      ROLE: 'api',
+      MANAGED_NAMESPACES: ns,
+      NATS_URL: natsProxy.url,
+      OUTBOX_RELAY_INTERVAL_MS: '300',
+      OUTBOX_RELAY_MIN_AGE_MS: '0',
+    });
     // The intake API shares the worker's stream, but reaches NATS through the cuttable proxy.
-    Object.assign(cfg, { NATS_STREAM: config.NATS_STREAM, NATS_SUBJECT: config.NATS_SUBJECT, NATS_CONSUMER: config.NATS_CONSUMER, NATS_DLQ_STREAM: config.NATS_DLQ_STREAM, NATS_DLQ_SUBJECT: config.NATS_DLQ_SUBJECT });
+    Object.assign(cfg, {
+      NATS_STREAM: config.NATS_STREAM,
+      NATS_SUBJECT: config.NATS_SUBJECT,
+      NATS_CONSUMER: config.NATS_CONSUMER,
+      NATS_DLQ_STREAM: config.NATS_DLQ_STREAM,
+      NATS_DLQ_SUBJECT: config.NATS_DLQ_SUBJECT,
+    });
     const intake = await boot(cfg);
     try {
       natsProxy.down();
-      await eventually(async () => (await http(intake.apiUrl!, 'GET', '/readyz')).body?.info?.nats?.status === 'degraded', 10_000);
-      const r = await http(intake.apiUrl!, 'POST', '/v1/deployments', { namespace: ns, name: 'outbox', image: 'nginx:1.27', replicas: 1 });
+      await eventually(
+        async () => (await http(intake.apiUrl!, 'GET', '/readyz')).body?.info?.nats?.status === 'degraded',
+        10_000,
+      );
+      const r = await http(intake.apiUrl!, 'POST', '/v1/deployments', {
+        namespace: ns,
+        name: 'outbox',
+        image: 'nginx:1.27',
+        replicas: 1,
+      });
       expect(r.status).toBe(202);
       expect(r.body.status).toBe('CREATED');
       await new Promise((res) => setTimeout(res, 1000));

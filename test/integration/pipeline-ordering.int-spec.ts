@@ -1,6 +1,17 @@
 import type { Running } from '../../src/bootstrap.js';
 import type { AppConfig } from '../../src/config/app-config.js';
-import { boot, db, deleteNamespace, dropTopology, eventually, http, kube, settled, testConfig, uniqueId } from '../support/harness.js';
+import {
+  boot,
+  db,
+  deleteNamespace,
+  dropTopology,
+  eventually,
+  http,
+  kube,
+  settled,
+  testConfig,
+  uniqueId,
+} from '../support/harness.js';
 
 // Per-deployment ordering with several workers: the last accepted request is what Kubernetes ends with.
 describe('per-deployment ordering', () => {
@@ -14,7 +25,8 @@ describe('per-deployment ordering', () => {
   beforeAll(async () => {
     config = testConfig({ ROLE: 'api', MANAGED_NAMESPACES: ns, MAX_REPLICAS: '500' });
     api = await boot(config);
-    for (let i = 0; i < 3; i++) workers.push(await boot({ ...config, roles: ['worker'], ROLE: 'worker', WORKER_CONCURRENCY: 4 } as AppConfig));
+    for (let i = 0; i < 3; i++)
+      workers.push(await boot({ ...config, roles: ['worker'], ROLE: 'worker', WORKER_CONCURRENCY: 4 } as AppConfig));
   });
 
   afterAll(async () => {
@@ -27,7 +39,12 @@ describe('per-deployment ordering', () => {
 
   it('applies 100 interleaved updates from concurrent clients in acceptance order', async () => {
     const base = api.apiUrl!;
-    const created = await http(base, 'POST', '/v1/deployments', { namespace: ns, name: 'ordered', image: 'nginx:0', replicas: 0 });
+    const created = await http(base, 'POST', '/v1/deployments', {
+      namespace: ns,
+      name: 'ordered',
+      image: 'nginx:0',
+      replicas: 0,
+    });
     expect((await settled(base, created.body.requestId)).status).toBe('SUCCESS');
 
     // Ten clients, each sending ten updates; they interleave at the API.

@@ -1,6 +1,16 @@
 import type { Running } from '../../src/bootstrap.js';
 import type { AppConfig } from '../../src/config/app-config.js';
-import { boot, db, deleteNamespace, dropTopology, http, kube, settled, testConfig, uniqueId } from '../support/harness.js';
+import {
+  boot,
+  db,
+  deleteNamespace,
+  dropTopology,
+  http,
+  kube,
+  settled,
+  testConfig,
+  uniqueId,
+} from '../support/harness.js';
 
 // The request pipeline on the real stack: API → PostgreSQL → JetStream → worker → kube-apiserver.
 describe('request pipeline', () => {
@@ -12,7 +22,12 @@ describe('request pipeline', () => {
   const pool = db();
 
   beforeAll(async () => {
-    config = testConfig({ ROLE: 'api,worker', MANAGED_NAMESPACES: `${ns},${ns}-x*`, JS_BACKOFF_BASE_MS: '200', MAX_REPLICAS: '50' });
+    config = testConfig({
+      ROLE: 'api,worker',
+      MANAGED_NAMESPACES: `${ns},${ns}-x*`,
+      JS_BACKOFF_BASE_MS: '200',
+      MAX_REPLICAS: '50',
+    });
     app = await boot(config);
     api = app.apiUrl!;
   });
@@ -38,7 +53,13 @@ describe('request pipeline', () => {
       annotations: { 'example.com/owner': 'alice' },
     });
     expect(created.status).toBe(202);
-    expect(created.body).toMatchObject({ operation: 'CREATE', namespace: ns, name: 'web', attempts: 0, deadLettered: false });
+    expect(created.body).toMatchObject({
+      operation: 'CREATE',
+      namespace: ns,
+      name: 'web',
+      attempts: 0,
+      deadLettered: false,
+    });
     expect(['CREATED', 'QUEUED', 'PROCESSING', 'SUCCESS']).toContain(created.body.status);
     expect(created.headers.get('location')).toBe(`/v1/requests/${created.body.requestId}`);
 
@@ -48,7 +69,10 @@ describe('request pipeline', () => {
     let d = await read('web');
     expect(d.spec?.replicas).toBe(2);
     expect(d.spec?.template.spec?.containers[0].image).toBe('nginx:1.27');
-    expect(d.metadata?.labels).toMatchObject({ team: 'payments', 'app.kubernetes.io/managed-by': 'k8s-deployment-manager' });
+    expect(d.metadata?.labels).toMatchObject({
+      team: 'payments',
+      'app.kubernetes.io/managed-by': 'k8s-deployment-manager',
+    });
     expect(d.metadata?.annotations?.['k8s-deployment-manager.io/request-id']).toBe(created.body.requestId);
 
     const replaced = await http(api, 'PUT', `/v1/deployments/${ns}/web`, { image: 'nginx:1.28', replicas: 3 });
@@ -82,15 +106,30 @@ describe('request pipeline', () => {
 
     const listed = await http(api, 'GET', `/v1/requests?namespace=${ns}&name=web&limit=2`);
     expect(listed.status).toBe(200);
-    expect(listed.body.items.map((r: { requestId: string }) => r.requestId)).toEqual([again.body.requestId, deleted.body.requestId]);
-    const next = await http(api, 'GET', `/v1/requests?namespace=${ns}&name=web&limit=2&cursor=${listed.body.nextCursor}`);
-    expect(next.body.items.map((r: { requestId: string }) => r.requestId)).toEqual([patched.body.requestId, replaced.body.requestId]);
+    expect(listed.body.items.map((r: { requestId: string }) => r.requestId)).toEqual([
+      again.body.requestId,
+      deleted.body.requestId,
+    ]);
+    const next = await http(
+      api,
+      'GET',
+      `/v1/requests?namespace=${ns}&name=web&limit=2&cursor=${listed.body.nextCursor}`,
+    );
+    expect(next.body.items.map((r: { requestId: string }) => r.requestId)).toEqual([
+      patched.body.requestId,
+      replaced.body.requestId,
+    ]);
   });
 
   it('creates a missing namespace (CREATE_NAMESPACES defaults on)', async () => {
     const other = `${ns}-x1`;
     try {
-      const r = await http(api, 'POST', '/v1/deployments', { namespace: other, name: 'svc', image: 'busybox:1', replicas: 0 });
+      const r = await http(api, 'POST', '/v1/deployments', {
+        namespace: other,
+        name: 'svc',
+        image: 'busybox:1',
+        replicas: 0,
+      });
       expect((await settled(api, r.body.requestId)).status).toBe('SUCCESS');
       expect((await apps.readNamespacedDeployment({ namespace: other, name: 'svc' })).spec?.replicas).toBe(0);
     } finally {
@@ -121,7 +160,11 @@ describe('request pipeline', () => {
 
     const conflict = await http(api, 'POST', '/v1/deployments', { ...body, replicas: 2 }, { 'Idempotency-Key': key });
     expect(conflict.status).toBe(422);
-    expect(conflict.body).toMatchObject({ statusCode: 422, error: 'Unprocessable Entity', code: 'IdempotencyKeyReused' });
+    expect(conflict.body).toMatchObject({
+      statusCode: 422,
+      error: 'Unprocessable Entity',
+      code: 'IdempotencyKeyReused',
+    });
 
     const badKey = await http(api, 'POST', '/v1/deployments', body, { 'Idempotency-Key': 'x'.repeat(256) });
     expect(badKey.status).toBe(400);
@@ -144,7 +187,19 @@ describe('request pipeline', () => {
     expect(bad.status).toBe(400);
     expect(bad.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
     const text = (bad.body.message as string[]).join('\n');
-    for (const field of ['namespace', 'name', 'image', 'replicas', 'containerPort', 'env', 'resources.requests.cpu', 'resources.limits.memory', 'labels', 'annotations', 'extra']) {
+    for (const field of [
+      'namespace',
+      'name',
+      'image',
+      'replicas',
+      'containerPort',
+      'env',
+      'resources.requests.cpu',
+      'resources.limits.memory',
+      'labels',
+      'annotations',
+      'extra',
+    ]) {
       expect(text).toContain(field);
     }
     expect(text).toContain('MAX_REPLICAS');
@@ -164,25 +219,43 @@ describe('request pipeline', () => {
     expect(badPath.status).toBe(400);
     expect(badPath.body.message.join('\n')).toContain('name must be a DNS-1123 label');
 
-    const forbidden = await http(api, 'POST', '/v1/deployments', { namespace: 'elsewhere', name: 'web', image: 'nginx', replicas: 1 });
+    const forbidden = await http(api, 'POST', '/v1/deployments', {
+      namespace: 'elsewhere',
+      name: 'web',
+      image: 'nginx',
+      replicas: 1,
+    });
     expect(forbidden.status).toBe(403);
     expect(forbidden.body.message).toContain('MANAGED_NAMESPACES');
     const system = await http(api, 'DELETE', '/v1/deployments/kube-system/coredns');
     expect(system.status).toBe(403);
     expect(system.body.message).toContain('system namespace');
 
-    const big = await http(api, 'POST', '/v1/deployments', { namespace: ns, name: 'big', image: 'nginx', replicas: 1, annotations: { 'example.com/blob': 'x'.repeat(70_000) } });
+    const big = await http(api, 'POST', '/v1/deployments', {
+      namespace: ns,
+      name: 'big',
+      image: 'nginx',
+      replicas: 1,
+      annotations: { 'example.com/blob': 'x'.repeat(70_000) },
+    });
     expect(big.status).toBe(413);
     expect(big.body).toMatchObject({ statusCode: 413, code: 'PayloadTooLarge' });
 
     // Nothing invalid was recorded.
-    const rows = await pool.query(`SELECT count(*)::int AS n FROM deployment_requests WHERE name IN ('big', 'x') OR namespace = 'elsewhere'`);
+    const rows = await pool.query(
+      `SELECT count(*)::int AS n FROM deployment_requests WHERE name IN ('big', 'x') OR namespace = 'elsewhere'`,
+    );
     expect(rows.rows[0].n).toBe(0);
   });
 
   it('answers 404 for an unknown request and 409 when retrying one that did not fail', async () => {
     expect((await http(api, 'GET', '/v1/requests/does-not-exist')).status).toBe(404);
-    const r = await http(api, 'POST', '/v1/deployments', { namespace: ns, name: 'noretry', image: 'nginx', replicas: 0 });
+    const r = await http(api, 'POST', '/v1/deployments', {
+      namespace: ns,
+      name: 'noretry',
+      image: 'nginx',
+      replicas: 0,
+    });
     await settled(api, r.body.requestId);
     const retry = await http(api, 'POST', `/v1/requests/${r.body.requestId}/retry`);
     expect(retry.status).toBe(409);
@@ -194,12 +267,23 @@ describe('request pipeline', () => {
       namespace: ns,
       body: {
         metadata: { name: 'foreign' },
-        spec: { replicas: 1, selector: { matchLabels: { app: 'foreign' } }, template: { metadata: { labels: { app: 'foreign' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } } },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: 'foreign' } },
+          template: { metadata: { labels: { app: 'foreign' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } },
+        },
       },
     });
-    const create = await settled(api, (await http(api, 'POST', '/v1/deployments', { namespace: ns, name: 'foreign', image: 'evil', replicas: 9 })).body.requestId);
+    const create = await settled(
+      api,
+      (await http(api, 'POST', '/v1/deployments', { namespace: ns, name: 'foreign', image: 'evil', replicas: 9 })).body
+        .requestId,
+    );
     expect(create).toMatchObject({ status: 'FAILURE', error: { code: 'Conflict' } });
-    const update = await settled(api, (await http(api, 'PUT', `/v1/deployments/${ns}/foreign`, { image: 'evil', replicas: 9 })).body.requestId);
+    const update = await settled(
+      api,
+      (await http(api, 'PUT', `/v1/deployments/${ns}/foreign`, { image: 'evil', replicas: 9 })).body.requestId,
+    );
     expect(update).toMatchObject({ status: 'FAILURE', error: { code: 'Forbidden' } });
     const del = await settled(api, (await http(api, 'DELETE', `/v1/deployments/${ns}/foreign`)).body.requestId);
     expect(del).toMatchObject({ status: 'FAILURE', error: { code: 'Forbidden' } });
@@ -209,7 +293,10 @@ describe('request pipeline', () => {
   });
 
   it('fails at once, without retry, on a permanent error', async () => {
-    const missing = await settled(api, (await http(api, 'PATCH', `/v1/deployments/${ns}/never-created`, { replicas: 2 })).body.requestId);
+    const missing = await settled(
+      api,
+      (await http(api, 'PATCH', `/v1/deployments/${ns}/never-created`, { replicas: 2 })).body.requestId,
+    );
     expect(missing).toMatchObject({ status: 'FAILURE', attempts: 1, deadLettered: false, error: { code: 'NotFound' } });
 
     // kube-apiserver's own validation: requests above limits.

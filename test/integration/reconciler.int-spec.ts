@@ -6,7 +6,18 @@ import type { AppConfig } from '../../src/config/app-config.js';
 import { ReconcilerService } from '../../src/reconciler/reconciler.service.js';
 import { PASS_LOCK_KEY } from '../../src/reconciler/reconcile-runs.repository.js';
 import { TcpCutProxy } from '../support/fault-proxy.js';
-import { boot, db, deleteNamespace, dropTopology, eventually, http, kube, settled, testConfig, uniqueId } from '../support/harness.js';
+import {
+  boot,
+  db,
+  deleteNamespace,
+  dropTopology,
+  eventually,
+  http,
+  kube,
+  settled,
+  testConfig,
+  uniqueId,
+} from '../support/harness.js';
 
 // The reconciler on the real stack. No watcher runs here, so the mirror changes only when a pass repairs it.
 describe('reconciler', () => {
@@ -19,7 +30,12 @@ describe('reconciler', () => {
   let reconciler: ReconcilerService;
 
   beforeAll(async () => {
-    config = testConfig({ ROLE: 'api,worker,reconciler', MANAGED_NAMESPACES: ns, RECONCILE_CRON: '0 0 1 1 *', RECONCILE_STUCK_CREATED_MS: '0' });
+    config = testConfig({
+      ROLE: 'api,worker,reconciler',
+      MANAGED_NAMESPACES: ns,
+      RECONCILE_CRON: '0 0 1 1 *',
+      RECONCILE_STUCK_CREATED_MS: '0',
+    });
     app = await boot(config);
     api = app.apiUrl!;
     reconciler = app.app.get(ReconcilerService);
@@ -37,7 +53,10 @@ describe('reconciler', () => {
     expect((await settled(api, r.body.requestId)).status).toBe('SUCCESS');
     await eventually(async () => {
       const d = await apps.readNamespacedDeployment({ namespace: ns, name });
-      return d.status?.availableReplicas === replicas || (replicas === 0 && d.status?.observedGeneration === d.metadata?.generation);
+      return (
+        d.status?.availableReplicas === replicas ||
+        (replicas === 0 && d.status?.observedGeneration === d.metadata?.generation)
+      );
     }, 60_000);
     return r.body.requestId as string;
   }
@@ -55,7 +74,10 @@ describe('reconciler', () => {
     expect(await mirrorRow('m-gone')).toBeDefined();
 
     await pool.query(`DELETE FROM deployments WHERE namespace = $1 AND name = 'm-gone'`, [ns]);
-    await pool.query(`UPDATE deployments SET desired_replicas = 42, resource_version = '1' WHERE namespace = $1 AND name = 'm-stale'`, [ns]);
+    await pool.query(
+      `UPDATE deployments SET desired_replicas = 42, resource_version = '1' WHERE namespace = $1 AND name = 'm-stale'`,
+      [ns],
+    );
     await pool.query(
       `INSERT INTO deployments (namespace, name, uid, desired_replicas, generation, resource_version, rollout)
        VALUES ($1, 'm-invented', gen_random_uuid(), 1, 1, '1', 'AVAILABLE')`,
@@ -75,11 +97,25 @@ describe('reconciler', () => {
   it('publishes a request left CREATED while NATS was down and no relay ran', async () => {
     const natsUrl = new URL(config.NATS_URL.replace('nats://', 'http://'));
     const proxy = await new TcpCutProxy({ host: natsUrl.hostname, port: Number(natsUrl.port) }).start();
-    const intake = await boot({ ...config, roles: ['api'], ROLE: 'api', NATS_URL: proxy.url, OUTBOX_RELAY_INTERVAL_MS: 3_600_000 } as AppConfig);
+    const intake = await boot({
+      ...config,
+      roles: ['api'],
+      ROLE: 'api',
+      NATS_URL: proxy.url,
+      OUTBOX_RELAY_INTERVAL_MS: 3_600_000,
+    } as AppConfig);
     try {
       proxy.down();
-      await eventually(async () => (await http(intake.apiUrl!, 'GET', '/readyz')).body?.info?.nats?.status === 'degraded', 10_000);
-      const r = await http(intake.apiUrl!, 'POST', '/v1/deployments', { namespace: ns, name: 'stuck', image: 'nginx:1.27', replicas: 1 });
+      await eventually(
+        async () => (await http(intake.apiUrl!, 'GET', '/readyz')).body?.info?.nats?.status === 'degraded',
+        10_000,
+      );
+      const r = await http(intake.apiUrl!, 'POST', '/v1/deployments', {
+        namespace: ns,
+        name: 'stuck',
+        image: 'nginx:1.27',
+        replicas: 1,
+      });
       expect(r.body.status).toBe('CREATED');
       const run = await reconciler.runOnce();
       expect(run.republished).toBe(1);

@@ -15,8 +15,14 @@ import { boot, db, deleteNamespace, eventually, kube, testConfig, uniqueId } fro
 const MANAGED = { 'app.kubernetes.io/managed-by': 'k8s-deployment-manager' };
 
 /** A Deployment as someone outside the manager would create it. */
-function deployment(name: string, o: { replicas?: number; managed?: boolean; neverReady?: boolean; deadline?: number } = {}): V1Deployment {
-  const podLabels: Record<string, string> = { app: name, ...(o.neverReady ? { 'k8sdm.test/never-ready': 'true' } : {}) };
+function deployment(
+  name: string,
+  o: { replicas?: number; managed?: boolean; neverReady?: boolean; deadline?: number } = {},
+): V1Deployment {
+  const podLabels: Record<string, string> = {
+    app: name,
+    ...(o.neverReady ? { 'k8sdm.test/never-ready': 'true' } : {}),
+  };
   return {
     metadata: { name, labels: o.managed === false ? { app: name } : { app: name, ...MANAGED } },
     spec: {
@@ -49,11 +55,16 @@ describe('watcher: the deployments mirror', () => {
     watcher = undefined;
   };
   const relists = async (app: Running, reason: string) =>
-    ((await app.app.get(MetricsService).watcherRelists.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0);
+    (await app.app.get(MetricsService).watcherRelists.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
 
   beforeAll(async () => {
     await core.createNamespace({ body: { metadata: { name: ns } } });
-    config = testConfig({ ROLE: 'watcher', MANAGED_NAMESPACES: ns, WATCHER_LIST_PAGE_SIZE: '2', WATCHER_RESYNC_MS: '3600000' });
+    config = testConfig({
+      ROLE: 'watcher',
+      MANAGED_NAMESPACES: ns,
+      WATCHER_LIST_PAGE_SIZE: '2',
+      WATCHER_RESYNC_MS: '3600000',
+    });
     await start();
   });
 
@@ -67,7 +78,12 @@ describe('watcher: the deployments mirror', () => {
     await apps.createNamespacedDeployment({ namespace: ns, body: deployment('oob', { replicas: 1 }) });
     await apps.createNamespacedDeployment({ namespace: ns, body: deployment('foreign', { managed: false }) });
     const created = await eventually(async () => row('oob'), 10_000, 50);
-    expect(created).toMatchObject({ uid: expect.any(String), desired_replicas: 1, images: ['nginx:1.27'], deleted_at: null });
+    expect(created).toMatchObject({
+      uid: expect.any(String),
+      desired_replicas: 1,
+      images: ['nginx:1.27'],
+      deleted_at: null,
+    });
     expect(created.labels).toMatchObject(MANAGED);
     expect(created.spec).toMatchObject({ image: 'nginx:1.27', replicas: 1 });
 
@@ -75,17 +91,25 @@ describe('watcher: the deployments mirror', () => {
       { namespace: ns, name: 'oob', body: { spec: { replicas: 3 } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
-    const scaled = await eventually(async () => {
-      const r = await row('oob');
-      return r?.desired_replicas === 3 ? r : undefined;
-    }, 10_000, 50);
+    const scaled = await eventually(
+      async () => {
+        const r = await row('oob');
+        return r?.desired_replicas === 3 ? r : undefined;
+      },
+      10_000,
+      50,
+    );
     expect(BigInt(scaled.resource_version)).toBeGreaterThan(BigInt(created.resource_version));
 
     await apps.deleteNamespacedDeployment({ namespace: ns, name: 'oob' });
-    const deleted = await eventually(async () => {
-      const r = await row('oob');
-      return r?.deleted_at ? r : undefined;
-    }, 10_000, 50);
+    const deleted = await eventually(
+      async () => {
+        const r = await row('oob');
+        return r?.deleted_at ? r : undefined;
+      },
+      10_000,
+      50,
+    );
     expect(deleted.uid).toBe(created.uid);
 
     // The managed one was seen long after the unmanaged one was created.
@@ -98,10 +122,14 @@ describe('watcher: the deployments mirror', () => {
     await apps.deleteNamespacedDeployment({ namespace: ns, name: 'phoenix' });
     await eventually(async () => (await row('phoenix'))?.deleted_at, 10_000, 50);
     await apps.createNamespacedDeployment({ namespace: ns, body: deployment('phoenix') });
-    const again = await eventually(async () => {
-      const r = await row('phoenix');
-      return r && r.deleted_at === null ? r : undefined;
-    }, 10_000, 50);
+    const again = await eventually(
+      async () => {
+        const r = await row('phoenix');
+        return r && r.deleted_at === null ? r : undefined;
+      },
+      10_000,
+      50,
+    );
     expect(again.uid).not.toBe(first.uid);
   });
 
@@ -117,7 +145,7 @@ describe('watcher: the deployments mirror', () => {
 
     await start();
     await eventually(async () => row('while-down'), 15_000, 100);
-    expect((await eventually(async () => (await row('doomed'))?.deleted_at, 15_000, 100))).toBeInstanceOf(Date);
+    expect(await eventually(async () => (await row('doomed'))?.deleted_at, 15_000, 100)).toBeInstanceOf(Date);
   });
 
   it('on 410 Gone (restarting from a compacted resourceVersion) relists and applies the diff', async () => {
@@ -132,8 +160,13 @@ describe('watcher: the deployments mirror', () => {
        VALUES ($1, 'invented', gen_random_uuid(), 1, 1, '2', 'AVAILABLE')`,
       [ns],
     );
-    await pool.query(`UPDATE deployments SET desired_replicas = 42, resource_version = '3' WHERE namespace = $1 AND name = 'while-down'`, [ns]);
-    const saved = await pool.query(`UPDATE watcher_state SET resource_version = '1' WHERE scope LIKE $1`, [`% ns=${ns} %`]);
+    await pool.query(
+      `UPDATE deployments SET desired_replicas = 42, resource_version = '3' WHERE namespace = $1 AND name = 'while-down'`,
+      [ns],
+    );
+    const saved = await pool.query(`UPDATE watcher_state SET resource_version = '1' WHERE scope LIKE $1`, [
+      `% ns=${ns} %`,
+    ]);
     expect(saved.rowCount).toBe(1);
 
     const app = await start();
@@ -148,7 +181,10 @@ describe('watcher: the deployments mirror', () => {
 
   it('derives rollout AVAILABLE with Ready pods, and FAILED when pods never become Ready past the deadline', async () => {
     await apps.createNamespacedDeployment({ namespace: ns, body: deployment('rolls', { replicas: 2 }) });
-    await apps.createNamespacedDeployment({ namespace: ns, body: deployment('stuck', { replicas: 1, neverReady: true, deadline: 3 }) });
+    await apps.createNamespacedDeployment({
+      namespace: ns,
+      body: deployment('stuck', { replicas: 1, neverReady: true, deadline: 3 }),
+    });
     const available = await eventually(async () => {
       const r = await row('rolls');
       return r?.rollout === 'AVAILABLE' ? r : undefined;
@@ -156,13 +192,19 @@ describe('watcher: the deployments mirror', () => {
     expect(available).toMatchObject({ ready_replicas: 2, available_replicas: 2, updated_replicas: 2 });
 
     expect((await eventually(async () => row('stuck'), 10_000)).rollout).toBe('PROGRESSING');
-    const failed = await eventually(async () => {
-      const r = await row('stuck');
-      return r?.rollout === 'FAILED' ? r : undefined;
-    }, 90_000, 500);
+    const failed = await eventually(
+      async () => {
+        const r = await row('stuck');
+        return r?.rollout === 'FAILED' ? r : undefined;
+      },
+      90_000,
+      500,
+    );
     expect(failed.ready_replicas).toBe(0);
     expect(failed.conditions).toEqual(
-      expect.arrayContaining([expect.objectContaining({ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' })]),
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }),
+      ]),
     );
   });
 
@@ -193,16 +235,22 @@ describe('MirrorSyncService.resync without a watcher', () => {
 
   it('inserts the missing, updates the stale and marks the absent, and counts each', async () => {
     await core.createNamespace({ body: { metadata: { name: ns } } });
-    for (const name of ['r1', 'r2', 'r3']) await apps.createNamespacedDeployment({ namespace: ns, body: deployment(name) });
+    for (const name of ['r1', 'r2', 'r3'])
+      await apps.createNamespacedDeployment({ namespace: ns, body: deployment(name) });
     // Settled first, so the controller's status updates cannot count as "updated" below.
     await eventually(async () => {
       const list = await apps.listNamespacedDeployment({ namespace: ns });
-      return list.items.every((d) => d.status?.availableReplicas === 1 && d.status.observedGeneration === d.metadata?.generation);
+      return list.items.every(
+        (d) => d.status?.availableReplicas === 1 && d.status.observedGeneration === d.metadata?.generation,
+      );
     }, 60_000);
     // A pattern: the cluster-wide list, filtered, and the pattern form of the deletion scope.
     const config = testConfig({ ROLE: 'reconciler', MANAGED_NAMESPACES: `${ns}*` });
     const app = await NestFactory.createApplicationContext(
-      { module: RepairOnlyModule, imports: [ConfigModule.forRoot(config), MetricsModule, DatabaseModule, MirrorModule] },
+      {
+        module: RepairOnlyModule,
+        imports: [ConfigModule.forRoot(config), MetricsModule, DatabaseModule, MirrorModule],
+      },
       { logger: false },
     );
     try {
@@ -211,10 +259,18 @@ describe('MirrorSyncService.resync without a watcher', () => {
       expect(await sync.resync()).toEqual({ inserted: 0, updated: 0, markedDeleted: 0, total: 3 });
 
       await pool.query(`DELETE FROM deployments WHERE namespace = $1 AND name = 'r1'`, [ns]);
-      await pool.query(`UPDATE deployments SET desired_replicas = 9, resource_version = '1' WHERE namespace = $1 AND name = 'r2'`, [ns]);
+      await pool.query(
+        `UPDATE deployments SET desired_replicas = 9, resource_version = '1' WHERE namespace = $1 AND name = 'r2'`,
+        [ns],
+      );
       await apps.deleteNamespacedDeployment({ namespace: ns, name: 'r3' });
       expect(await sync.resync()).toEqual({ inserted: 1, updated: 1, markedDeleted: 1, total: 2 });
-      const rows = (await pool.query('SELECT name, desired_replicas, deleted_at FROM deployments WHERE namespace = $1 ORDER BY name', [ns])).rows;
+      const rows = (
+        await pool.query(
+          'SELECT name, desired_replicas, deleted_at FROM deployments WHERE namespace = $1 ORDER BY name',
+          [ns],
+        )
+      ).rows;
       expect(rows.map((r) => [r.name, r.desired_replicas, r.deleted_at !== null])).toEqual([
         ['r1', 1, false],
         ['r2', 1, false],

@@ -70,7 +70,9 @@ export class KubeFaultProxy {
 
   private async handle(req: IncomingMessage, res: ServerResponse, upstream: URL, tls: RequestOptions) {
     const path = req.url ?? '/';
-    const rule = this.rules.find((r) => (!r.method || r.method === req.method) && r.path.test(path) && (r.times ?? 1) > 0);
+    const rule = this.rules.find(
+      (r) => (!r.method || r.method === req.method) && r.path.test(path) && (r.times ?? 1) > 0,
+    );
     if (rule && rule.times !== undefined) rule.times--;
     this.hits.push({ method: req.method ?? '', path, injected: !!rule?.status });
     if (rule?.delayMs) await new Promise((r) => setTimeout(r, rule.delayMs));
@@ -79,11 +81,26 @@ export class KubeFaultProxy {
     if (rule?.status) {
       req.resume();
       res.writeHead(rule.status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'injected by KubeFaultProxy', code: rule.status }));
+      res.end(
+        JSON.stringify({
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          message: 'injected by KubeFaultProxy',
+          code: rule.status,
+        }),
+      );
       return;
     }
     const up = httpsRequest(
-      { ...tls, host: upstream.hostname, port: upstream.port, method: req.method, path, headers: { ...req.headers, host: upstream.host } },
+      {
+        ...tls,
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path,
+        headers: { ...req.headers, host: upstream.host },
+      },
       (upRes) => {
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         upRes.pipe(res);

@@ -6,7 +6,8 @@ import { databaseUrlFor, recreateDatabase } from './database.mjs';
 
 export default async function globalSetup() {
   for (const v of ['DATABASE_URL', 'NATS_URL', 'KUBECONFIG']) {
-    if (!process.env[v]) throw new Error(`${v} is not set: run the suites through 'make test' (or eval "$(make -s stack-env)")`);
+    if (!process.env[v])
+      throw new Error(`${v} is not set: run the suites through 'make test' (or eval "$(make -s stack-env)")`);
   }
   const migrate = new URL('../../dist/src/database/migrate.js', import.meta.url);
   if (!existsSync(migrate)) throw new Error('dist/ is missing: run `npm run build` (make test does)');

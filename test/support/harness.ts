@@ -53,7 +53,9 @@ export function kube() {
 }
 
 export async function deleteNamespace(name: string): Promise<void> {
-  await kube().core.deleteNamespace({ name }).catch(() => undefined);
+  await kube()
+    .core.deleteNamespace({ name })
+    .catch(() => undefined);
 }
 
 export function db(url = process.env.TEST_DATABASE_URL!) {
@@ -61,7 +63,11 @@ export function db(url = process.env.TEST_DATABASE_URL!) {
 }
 
 /** Polls until fn returns a truthy value, or fails with the last value seen. */
-export async function eventually<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 30_000,
+  intervalMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -72,12 +78,21 @@ export async function eventually<T>(fn: () => Promise<T | undefined | null | fal
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
+      );
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
-export async function http(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+export async function http(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
   const res = await fetch(`${base}${path}`, {
     method,
     headers: { 'content-type': 'application/json', ...headers },

@@ -1,6 +1,16 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsBoolean, IsEnum, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsEnum,
+  IsIn,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+} from 'class-validator';
 import { DNS1123_LABEL } from '../../common/k8s-validators.js';
 import { PageQuery } from '../../common/pagination.js';
 import { RolloutState } from '../deployment.entity.js';
@@ -14,7 +24,10 @@ const toList = ({ value }: { value: unknown }) => (typeof value === 'string' ? [
 
 export class ListDeploymentsQuery extends PageQuery {
   @ApiPropertyOptional({ example: 'default' })
-  @IsOptional() @IsString() @MaxLength(63) @Matches(DNS1123_LABEL, { message: 'namespace must be a DNS-1123 label' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(63)
+  @Matches(DNS1123_LABEL, { message: 'namespace must be a DNS-1123 label' })
   namespace?: string;
 
   @ApiPropertyOptional({
@@ -22,21 +35,39 @@ export class ListDeploymentsQuery extends PageQuery {
     example: ['team=payments'],
     description: 'key=value; repeat the parameter to require several labels',
   })
-  @IsOptional() @Transform(toList) @IsArray() @ArrayMaxSize(10)
-  @IsString({ each: true }) @MaxLength(400, { each: true })
+  @IsOptional()
+  @Transform(toList)
+  @IsArray()
+  @ArrayMaxSize(10)
+  @IsString({ each: true })
+  @MaxLength(400, { each: true })
   @Matches(LABEL_TERM, { each: true, message: 'label must be key=value with a Kubernetes label key and value' })
   label?: string[];
 
   @ApiPropertyOptional({ enum: RolloutState, example: RolloutState.FAILED })
-  @IsOptional() @IsEnum(RolloutState, { message: `rollout must be one of ${Object.values(RolloutState).join(', ')}` })
+  @IsOptional()
+  @IsEnum(RolloutState, { message: `rollout must be one of ${Object.values(RolloutState).join(', ')}` })
   rollout?: RolloutState;
 
-  @ApiPropertyOptional({ type: Boolean, example: true, description: 'Only Deployments the reconciler found drifted (true) or not (false)' })
-  @IsOptional() @Transform(toBoolean) @IsBoolean({ message: 'drifted must be true or false' })
+  @ApiPropertyOptional({
+    type: Boolean,
+    example: true,
+    description: 'Only Deployments the reconciler found drifted (true) or not (false)',
+  })
+  @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean({ message: 'drifted must be true or false' })
   drifted?: boolean;
 
-  @ApiPropertyOptional({ type: Boolean, default: false, example: false, description: 'Also list Deployments deleted from Kubernetes' })
-  @IsOptional() @Transform(toBoolean) @IsBoolean({ message: 'includeDeleted must be true or false' })
+  @ApiPropertyOptional({
+    type: Boolean,
+    default: false,
+    example: false,
+    description: 'Also list Deployments deleted from Kubernetes',
+  })
+  @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean({ message: 'includeDeleted must be true or false' })
   includeDeleted?: boolean;
 }
 
@@ -50,7 +81,8 @@ export class GetDeploymentQuery {
     example: 'strong',
     description: 'eventual: from the mirror; strong: read from Kubernetes now',
   })
-  @IsOptional() @IsIn(CONSISTENCY, { message: 'consistency must be eventual or strong' })
+  @IsOptional()
+  @IsIn(CONSISTENCY, { message: 'consistency must be eventual or strong' })
   consistency?: Consistency;
 }
 
@@ -59,10 +91,14 @@ const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[
 /** Mirrored Deployments may carry any valid name (a DNS-1123 subdomain), not only the labels we create. */
 export class DeploymentParams {
   @ApiProperty({ example: 'default' })
-  @IsString() @MaxLength(63) @Matches(DNS1123_LABEL, { message: 'namespace must be a DNS-1123 label' })
+  @IsString()
+  @MaxLength(63)
+  @Matches(DNS1123_LABEL, { message: 'namespace must be a DNS-1123 label' })
   namespace!: string;
 
   @ApiProperty({ example: 'web' })
-  @IsString() @MaxLength(253) @Matches(DNS1123_SUBDOMAIN, { message: 'name must be a DNS-1123 subdomain' })
+  @IsString()
+  @MaxLength(253)
+  @Matches(DNS1123_SUBDOMAIN, { message: 'name must be a DNS-1123 subdomain' })
   name!: string;
 }

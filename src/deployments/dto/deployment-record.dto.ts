@@ -37,7 +37,11 @@ export class DeploymentRecordDto {
   @ApiProperty({
     type: 'object',
     additionalProperties: { type: 'string' },
-    example: { team: 'payments', 'app.kubernetes.io/name': 'web', 'app.kubernetes.io/managed-by': 'k8s-deployment-manager' },
+    example: {
+      team: 'payments',
+      'app.kubernetes.io/name': 'web',
+      'app.kubernetes.io/managed-by': 'k8s-deployment-manager',
+    },
   })
   labels!: Record<string, string>;
 
@@ -87,10 +91,17 @@ export class DeploymentRecordDto {
   })
   rollout!: RolloutState;
 
-  @ApiProperty({ nullable: true, example: '0b9a6a57-4c79-4c8b-9a8e-3f5b3e0f6a41', description: 'The request that last wrote it, from its annotation' })
+  @ApiProperty({
+    nullable: true,
+    example: '0b9a6a57-4c79-4c8b-9a8e-3f5b3e0f6a41',
+    description: 'The request that last wrote it, from its annotation',
+  })
   lastRequestId!: string | null;
 
-  @ApiProperty({ example: false, description: 'Kubernetes differs from the last successful request (set by the reconciler)' })
+  @ApiProperty({
+    example: false,
+    description: 'Kubernetes differs from the last successful request (set by the reconciler)',
+  })
   drifted!: boolean;
 
   @ApiProperty({ nullable: true, example: '2026-11-28T07:30:00.000Z', description: 'metadata.creationTimestamp' })
@@ -105,7 +116,10 @@ export class DeploymentRecordDto {
   @ApiProperty({ nullable: true, example: null, description: 'When it was seen deleted from Kubernetes' })
   deletedAt!: string | null;
 
-  @ApiProperty({ example: '2026-11-28T07:31:12.004Z', description: 'When the watcher last wrote this row from Kubernetes' })
+  @ApiProperty({
+    example: '2026-11-28T07:31:12.004Z',
+    description: 'When the watcher last wrote this row from Kubernetes',
+  })
   syncedAt!: string;
 }
 
@@ -113,7 +127,11 @@ export class DeploymentPageDto {
   @ApiProperty({ type: [DeploymentRecordDto] })
   items!: DeploymentRecordDto[];
 
-  @ApiProperty({ nullable: true, example: 'WyJkZWZhdWx0Iiwid2ViIl0', description: 'Pass as cursor for the next page; null on the last page' })
+  @ApiProperty({
+    nullable: true,
+    example: 'WyJkZWZhdWx0Iiwid2ViIl0',
+    description: 'Pass as cursor for the next page; null on the last page',
+  })
   nextCursor!: string | null;
 
   @ApiProperty({ enum: SOURCES, example: 'cache', description: 'Lists always come from the mirror' })
@@ -122,16 +140,25 @@ export class DeploymentPageDto {
   @ApiProperty({
     nullable: true,
     example: '2026-11-28T07:31:40.000Z',
-    description: 'The mirror matched Kubernetes at this time (last event, bookmark or relist); null before the first sync',
+    description:
+      'The mirror matched Kubernetes at this time (last event, bookmark or relist); null before the first sync',
   })
   syncedAt!: string | null;
 
-  @ApiProperty({ nullable: true, example: '2026-11-28T07:31:40.000Z', description: 'When the watcher last heard an event or bookmark' })
+  @ApiProperty({
+    nullable: true,
+    example: '2026-11-28T07:31:40.000Z',
+    description: 'When the watcher last heard an event or bookmark',
+  })
   lastEventAt!: string | null;
 }
 
 export class DeploymentDetailDto {
-  @ApiProperty({ enum: SOURCES, example: 'cache', description: 'cache: the mirror; kubernetes: read just now (consistency=strong)' })
+  @ApiProperty({
+    enum: SOURCES,
+    example: 'cache',
+    description: 'cache: the mirror; kubernetes: read just now (consistency=strong)',
+  })
   source!: Source;
 
   @ApiProperty({
@@ -141,7 +168,11 @@ export class DeploymentDetailDto {
   })
   syncedAt!: string | null;
 
-  @ApiProperty({ nullable: true, example: '2026-11-28T07:31:40.000Z', description: 'When the watcher last heard an event or bookmark' })
+  @ApiProperty({
+    nullable: true,
+    example: '2026-11-28T07:31:40.000Z',
+    description: 'When the watcher last heard an event or bookmark',
+  })
   lastEventAt!: string | null;
 
   @ApiProperty({ type: DeploymentRecordDto })

@@ -15,16 +15,19 @@ export class ReconcileRunDto {
   @ApiProperty({ example: '2026-11-28T08:00:00.000Z' }) requestedAt!: string;
   @ApiPropertyOptional({ example: '2026-11-28T08:00:00.010Z' }) startedAt?: string;
   @ApiPropertyOptional({ example: '2026-11-28T08:00:01.200Z' }) finishedAt?: string;
-  @ApiProperty({ example: 1, description: 'Mirror rows inserted for Deployments missing from the database' }) inserted!: number;
+  @ApiProperty({ example: 1, description: 'Mirror rows inserted for Deployments missing from the database' })
+  inserted!: number;
   @ApiProperty({ example: 2, description: 'Mirror rows brought up to date' }) updated!: number;
   @ApiProperty({ example: 0, description: 'Mirror rows marked deleted: gone from Kubernetes' }) markedDeleted!: number;
   @ApiProperty({ example: 0, description: 'CREATED requests published again' }) republished!: number;
   @ApiProperty({ example: 0, description: 'Stalled in-flight requests queued again' }) requeued!: number;
   @ApiProperty({ example: 0, description: 'Requests failed with DeadlineExceeded' }) failed!: number;
   @ApiProperty({ example: 1, description: 'Deployments edited out of band' }) drifted!: number;
-  @ApiProperty({ example: 0, description: 'Requests queued to restore drifted Deployments (SELF_HEAL)' }) healed!: number;
+  @ApiProperty({ example: 0, description: 'Requests queued to restore drifted Deployments (SELF_HEAL)' })
+  healed!: number;
   @ApiProperty({ type: [DriftedDeploymentDto] }) driftedDeployments!: DriftedDeploymentDto[];
-  @ApiProperty({ type: [String], example: [], description: 'Requests the pass queued to heal drift' }) healRequests!: string[];
+  @ApiProperty({ type: [String], example: [], description: 'Requests the pass queued to heal drift' })
+  healRequests!: string[];
   @ApiPropertyOptional({ example: 'mirror: Kubernetes list timed out' }) error?: string;
 }
 

@@ -27,64 +27,96 @@ const QUANTITY_MESSAGE = '$property must be a Kubernetes quantity such as 250m, 
 
 export class QuantitiesDto {
   @ApiPropertyOptional({ example: '250m', description: 'Kubernetes quantity' })
-  @IsOptional() @IsString() @Matches(QUANTITY, { message: QUANTITY_MESSAGE })
+  @IsOptional()
+  @IsString()
+  @Matches(QUANTITY, { message: QUANTITY_MESSAGE })
   cpu?: string;
 
   @ApiPropertyOptional({ example: '256Mi', description: 'Kubernetes quantity' })
-  @IsOptional() @IsString() @Matches(QUANTITY, { message: QUANTITY_MESSAGE })
+  @IsOptional()
+  @IsString()
+  @Matches(QUANTITY, { message: QUANTITY_MESSAGE })
   memory?: string;
 }
 
 export class ResourcesDto {
   @ApiPropertyOptional({ type: QuantitiesDto })
-  @IsOptional() @IsObject() @ValidateNested() @Type(() => QuantitiesDto)
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => QuantitiesDto)
   requests?: QuantitiesDto;
 
   @ApiPropertyOptional({ type: QuantitiesDto })
-  @IsOptional() @IsObject() @ValidateNested() @Type(() => QuantitiesDto)
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => QuantitiesDto)
   limits?: QuantitiesDto;
 }
 
 /** The desired state of a Deployment as clients send it (PUT body; POST adds namespace and name). */
 export class DeploymentSpecDto {
   @ApiProperty({ example: 'nginx:1.27', description: 'Container image reference, no whitespace' })
-  @IsString() @IsNotEmpty() @MaxLength(1024)
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(1024)
   @Matches(IMAGE_REFERENCE, { message: 'image must be an image reference with no whitespace' })
   image!: string;
 
   @ApiProperty({ example: 2, minimum: 0, description: 'Desired pod count, 0 to MAX_REPLICAS' })
-  @IsInt() @Min(0) @Validate(MaxReplicasConstraint)
+  @IsInt()
+  @Min(0)
+  @Validate(MaxReplicasConstraint)
   replicas!: number;
 
   @ApiPropertyOptional({ example: 8080, minimum: 1, maximum: 65535 })
-  @IsOptional() @IsInt() @Min(1) @Max(65535)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(65535)
   containerPort?: number;
 
   @ApiPropertyOptional({ example: { LOG_LEVEL: 'info' }, type: 'object', additionalProperties: { type: 'string' } })
-  @IsOptional() @IsEnvMap()
+  @IsOptional()
+  @IsEnvMap()
   env?: Record<string, string>;
 
-  @ApiPropertyOptional({ type: ResourcesDto, example: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } })
-  @IsOptional() @IsObject() @ValidateNested() @Type(() => ResourcesDto)
+  @ApiPropertyOptional({
+    type: ResourcesDto,
+    example: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+  })
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => ResourcesDto)
   resources?: ResourcesDto;
 
   @ApiPropertyOptional({ example: { team: 'payments' }, type: 'object', additionalProperties: { type: 'string' } })
-  @IsOptional() @IsLabelMap()
+  @IsOptional()
+  @IsLabelMap()
   labels?: Record<string, string>;
 
-  @ApiPropertyOptional({ example: { 'example.com/owner': 'alice' }, type: 'object', additionalProperties: { type: 'string' } })
-  @IsOptional() @IsAnnotationMap()
+  @ApiPropertyOptional({
+    example: { 'example.com/owner': 'alice' },
+    type: 'object',
+    additionalProperties: { type: 'string' },
+  })
+  @IsOptional()
+  @IsAnnotationMap()
   annotations?: Record<string, string>;
 }
 
 export class CreateDeploymentDto extends DeploymentSpecDto {
   @ApiProperty({ example: 'default', description: 'DNS-1123 label; must be allowed by MANAGED_NAMESPACES' })
-  @IsString() @MaxLength(63)
+  @IsString()
+  @MaxLength(63)
   @Matches(DNS1123_LABEL, { message: 'namespace must be a DNS-1123 label (lowercase alphanumerics and "-")' })
   namespace!: string;
 
   @ApiProperty({ example: 'web', description: 'DNS-1123 label' })
-  @IsString() @MaxLength(63)
+  @IsString()
+  @MaxLength(63)
   @Matches(DNS1123_LABEL, { message: 'name must be a DNS-1123 label (lowercase alphanumerics and "-")' })
   name!: string;
 }
@@ -94,12 +126,14 @@ export class PatchDeploymentDto extends PartialType(OmitType(DeploymentSpecDto, 
 
 export class TargetParams {
   @ApiProperty({ example: 'default' })
-  @IsString() @MaxLength(63)
+  @IsString()
+  @MaxLength(63)
   @Matches(DNS1123_LABEL, { message: 'namespace must be a DNS-1123 label (lowercase alphanumerics and "-")' })
   namespace!: string;
 
   @ApiProperty({ example: 'web' })
-  @IsString() @MaxLength(63)
+  @IsString()
+  @MaxLength(63)
   @Matches(DNS1123_LABEL, { message: 'name must be a DNS-1123 label (lowercase alphanumerics and "-")' })
   name!: string;
 }

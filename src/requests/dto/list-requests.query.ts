@@ -6,14 +6,21 @@ import { RequestStatus } from '../deployment-request.entity.js';
 
 export class ListRequestsQuery extends PageQuery {
   @ApiPropertyOptional({ example: 'default' })
-  @IsOptional() @IsString() @MaxLength(63) @Matches(DNS1123_LABEL, { message: 'namespace must be a DNS-1123 label' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(63)
+  @Matches(DNS1123_LABEL, { message: 'namespace must be a DNS-1123 label' })
   namespace?: string;
 
   @ApiPropertyOptional({ example: 'web' })
-  @IsOptional() @IsString() @MaxLength(63) @Matches(DNS1123_LABEL, { message: 'name must be a DNS-1123 label' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(63)
+  @Matches(DNS1123_LABEL, { message: 'name must be a DNS-1123 label' })
   name?: string;
 
   @ApiPropertyOptional({ enum: RequestStatus })
-  @IsOptional() @IsEnum(RequestStatus, { message: `status must be one of ${Object.values(RequestStatus).join(', ')}` })
+  @IsOptional()
+  @IsEnum(RequestStatus, { message: `status must be one of ${Object.values(RequestStatus).join(', ')}` })
   status?: RequestStatus;
 }

@@ -19,7 +19,10 @@ export class RequestResultDto {
 }
 
 export class RequestRecordDto {
-  @ApiProperty({ example: '0b9a6a57-4c79-4c8b-9a8e-3f5b3e0f6a41', description: 'The Idempotency-Key, or a server-assigned UUID' })
+  @ApiProperty({
+    example: '0b9a6a57-4c79-4c8b-9a8e-3f5b3e0f6a41',
+    description: 'The Idempotency-Key, or a server-assigned UUID',
+  })
   requestId!: string;
 
   @ApiProperty({ enum: Operation, example: Operation.CREATE })
@@ -46,10 +49,16 @@ export class RequestRecordDto {
   @ApiProperty({ example: 1, description: 'How many times a worker has tried to apply it' })
   attempts!: number;
 
-  @ApiPropertyOptional({ type: RequestErrorDto, description: 'Why it failed (FAILURE), or why the last attempt failed' })
+  @ApiPropertyOptional({
+    type: RequestErrorDto,
+    description: 'Why it failed (FAILURE), or why the last attempt failed',
+  })
   error?: RequestErrorDto;
 
-  @ApiProperty({ example: false, description: 'True once retries ran out and the message went to the dead-letter stream' })
+  @ApiProperty({
+    example: false,
+    description: 'True once retries ran out and the message went to the dead-letter stream',
+  })
   deadLettered!: boolean;
 
   @ApiProperty({ example: '2026-11-28T07:30:00.000Z' })
@@ -69,7 +78,11 @@ export class RequestPageDto {
   @ApiProperty({ type: [RequestRecordDto] })
   items!: RequestRecordDto[];
 
-  @ApiProperty({ nullable: true, example: 'MTIz', description: 'Pass as cursor for the next page; null on the last page' })
+  @ApiProperty({
+    nullable: true,
+    example: 'MTIz',
+    description: 'Pass as cursor for the next page; null on the last page',
+  })
   nextCursor!: string | null;
 }
 
