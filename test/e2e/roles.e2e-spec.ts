@@ -1,7 +1,7 @@
 import { spawn, ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { dropTopology, eventually, testConfig } from '../support/harness.js';
+import { appEnv, dropTopology, eventually, testConfig } from '../support/harness.js';
 
 const MAIN = 'dist/src/main.js';
 
@@ -31,16 +31,7 @@ async function stop(child: ChildProcess) {
 // Boots the built image's entry point as operators run it: one process per role.
 describe('ROLE-selected processes', () => {
   const config = testConfig();
-  const baseEnv = {
-    DATABASE_URL: config.DATABASE_URL,
-    NATS_STREAM: config.NATS_STREAM,
-    NATS_SUBJECT: config.NATS_SUBJECT,
-    NATS_CONSUMER: config.NATS_CONSUMER,
-    NATS_DLQ_STREAM: config.NATS_DLQ_STREAM,
-    NATS_DLQ_SUBJECT: config.NATS_DLQ_SUBJECT,
-    NATS_CONTROL_SUBJECT: config.NATS_CONTROL_SUBJECT,
-    LOG_LEVEL: 'warn',
-  };
+  const baseEnv = appEnv(config) as Record<string, string>;
 
   afterAll(() => dropTopology(config));
 

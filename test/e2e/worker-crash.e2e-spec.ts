@@ -14,24 +14,11 @@ import {
   settled,
   testConfig,
   uniqueId,
+  appEnv,
 } from '../support/harness.js';
 
 function startWorker(config: AppConfig, kubeconfig: string): ChildProcess {
-  const env = {
-    ...process.env,
-    ROLE: 'worker',
-    HEALTH_PORT: '0',
-    LOG_LEVEL: 'warn',
-    DATABASE_URL: config.DATABASE_URL,
-    KUBECONFIG: kubeconfig,
-    MANAGED_NAMESPACES: config.MANAGED_NAMESPACES.join(','),
-    NATS_STREAM: config.NATS_STREAM,
-    NATS_SUBJECT: config.NATS_SUBJECT,
-    NATS_CONSUMER: config.NATS_CONSUMER,
-    NATS_DLQ_STREAM: config.NATS_DLQ_STREAM,
-    NATS_DLQ_SUBJECT: config.NATS_DLQ_SUBJECT,
-    JS_ACK_WAIT_MS: String(config.JS_ACK_WAIT_MS),
-  };
+  const env = appEnv(config, { ROLE: 'worker', KUBECONFIG: kubeconfig, JS_ACK_WAIT_MS: String(config.JS_ACK_WAIT_MS) });
   return spawn(process.execPath, ['dist/src/main.js'], { env, stdio: 'ignore' });
 }
 

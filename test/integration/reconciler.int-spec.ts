@@ -17,6 +17,7 @@ import {
   settled,
   testConfig,
   uniqueId,
+  appEnv,
 } from '../support/harness.js';
 
 // The reconciler on the real stack. No watcher runs here, so the mirror changes only when a pass repairs it.
@@ -218,21 +219,7 @@ describe('reconciler', () => {
 
   it('RECONCILE_ONCE=true runs one pass and exits 0', async () => {
     const child: ChildProcess = spawn(process.execPath, ['dist/src/main.js'], {
-      env: {
-        ...process.env,
-        ROLE: 'reconciler',
-        RECONCILE_ONCE: 'true',
-        HEALTH_PORT: '0',
-        LOG_LEVEL: 'warn',
-        DATABASE_URL: config.DATABASE_URL,
-        MANAGED_NAMESPACES: ns,
-        NATS_STREAM: config.NATS_STREAM,
-        NATS_SUBJECT: config.NATS_SUBJECT,
-        NATS_CONSUMER: config.NATS_CONSUMER,
-        NATS_DLQ_STREAM: config.NATS_DLQ_STREAM,
-        NATS_DLQ_SUBJECT: config.NATS_DLQ_SUBJECT,
-        NATS_CONTROL_SUBJECT: config.NATS_CONTROL_SUBJECT,
-      },
+      env: appEnv(config, { ROLE: 'reconciler', RECONCILE_ONCE: 'true' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -115,3 +115,21 @@ export async function settled(apiUrl: string, requestId: string, timeoutMs = 60_
     return r.status === 200 && ['SUCCESS', 'FAILURE'].includes(r.body.status) ? r.body : undefined;
   }, timeoutMs);
 }
+
+/** The environment for a child `node dist/src/main.js` that joins a suite's database, namespaces and streams. */
+export function appEnv(config: AppConfig, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    HEALTH_PORT: '0',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: config.DATABASE_URL,
+    MANAGED_NAMESPACES: config.MANAGED_NAMESPACES.join(','),
+    NATS_STREAM: config.NATS_STREAM,
+    NATS_SUBJECT: config.NATS_SUBJECT,
+    NATS_CONSUMER: config.NATS_CONSUMER,
+    NATS_DLQ_STREAM: config.NATS_DLQ_STREAM,
+    NATS_DLQ_SUBJECT: config.NATS_DLQ_SUBJECT,
+    NATS_CONTROL_SUBJECT: config.NATS_CONTROL_SUBJECT,
+    ...extra,
+  };
+}
