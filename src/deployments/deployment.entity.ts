@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { bigintAsNumber } from '../database/column-transformers.js';
 import type { DeploymentSpecPatch } from '../requests/deployment-spec.js';
 
 export enum RolloutState {
@@ -14,8 +15,6 @@ export interface DeploymentCondition {
   message?: string;
   lastTransitionTime?: string;
 }
-
-const bigintAsNumber = { to: (v?: number | null) => v, from: (v?: string | null) => (v == null ? v : Number(v)) };
 
 /** PostgreSQL's mirror of one Kubernetes Deployment; Kubernetes owns the truth, the watcher writes this. */
 @Entity({ name: 'deployments' })

@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { bigintAsNumber } from '../database/column-transformers.js';
 
 export enum ReconcileTrigger {
   CRON = 'cron',
@@ -28,8 +29,6 @@ export interface ReconcileDetails {
   drifted?: { namespace: string; name: string; fields: string[] }[];
   healRequests?: string[];
 }
-
-const bigintAsNumber = { to: (v?: number | null) => v, from: (v?: string | null) => (v == null ? v : Number(v)) };
 
 /** One reconcile pass: what triggered it, when it ran, and what it repaired. */
 @Entity({ name: 'reconcile_runs' })

@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { bigintAsNumber } from '../database/column-transformers.js';
 import type { DeploymentSpecPatch } from './deployment-spec.js';
 
 export enum Operation {
@@ -22,8 +23,6 @@ export enum SpecMode {
   REPLACE = 'REPLACE',
   MERGE = 'MERGE',
 }
-
-const bigintAsNumber = { to: (v?: number | null) => v, from: (v?: string | null) => (v == null ? v : Number(v)) };
 
 @Entity({ name: 'deployment_requests' })
 export class DeploymentRequestEntity {
