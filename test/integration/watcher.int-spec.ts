@@ -180,18 +180,20 @@ describe('watcher: the deployments mirror', () => {
   });
 
   it('derives rollout AVAILABLE with Ready pods, and FAILED when pods never become Ready past the deadline', async () => {
-    await apps.createNamespacedDeployment({ namespace: ns, body: deployment('rolls', { replicas: 2 }) });
+    // Observed well inside its 10 s deadline, the stuck rollout is still PROGRESSING.
     await apps.createNamespacedDeployment({
       namespace: ns,
-      body: deployment('stuck', { replicas: 1, neverReady: true, deadline: 3 }),
+      body: deployment('stuck', { replicas: 1, neverReady: true, deadline: 10 }),
     });
+    expect((await eventually(async () => row('stuck'), 5_000, 50)).rollout).toBe('PROGRESSING');
+
+    await apps.createNamespacedDeployment({ namespace: ns, body: deployment('rolls', { replicas: 2 }) });
     const available = await eventually(async () => {
       const r = await row('rolls');
       return r?.rollout === 'AVAILABLE' ? r : undefined;
     }, 60_000);
     expect(available).toMatchObject({ ready_replicas: 2, available_replicas: 2, updated_replicas: 2 });
 
-    expect((await eventually(async () => row('stuck'), 10_000)).rollout).toBe('PROGRESSING');
     const failed = await eventually(
       async () => {
         const r = await row('stuck');
