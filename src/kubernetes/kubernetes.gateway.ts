@@ -12,7 +12,6 @@ import {
   PatchStrategy,
   setHeaderOptions,
   V1Deployment,
-  VersionApi,
 } from '@kubernetes/client-node';
 import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -49,7 +48,6 @@ export class KubernetesGateway implements OnApplicationShutdown {
   readonly kubeConfig = new KubeConfig();
   private readonly apps: AppsV1Api;
   private readonly core: CoreV1Api;
-  private readonly version: VersionApi;
   private readonly limiter: TokenBucket;
   private readonly dispatchers: Map<string, { close(): Promise<void> }>;
 
@@ -62,20 +60,11 @@ export class KubernetesGateway implements OnApplicationShutdown {
     this.dispatchers = shareDispatchers(this.kubeConfig);
     this.apps = this.kubeConfig.makeApiClient(AppsV1Api);
     this.core = this.kubeConfig.makeApiClient(CoreV1Api);
-    this.version = this.kubeConfig.makeApiClient(VersionApi);
     this.limiter = new TokenBucket(config.KUBE_QPS, config.KUBE_BURST);
   }
 
   async onApplicationShutdown() {
     await Promise.all([...this.dispatchers.values()].map((d) => d.close().catch(() => undefined)));
-  }
-
-  get managedSelector(): string {
-    return `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
-  }
-
-  async serverVersion(): Promise<string> {
-    return (await this.call('version', () => this.version.getCode())).gitVersion;
   }
 
   async getDeployment(namespace: string, name: string): Promise<V1Deployment | null> {

@@ -46,11 +46,6 @@ export class DeploymentWatcher implements OnApplicationBootstrap, BeforeApplicat
     await this.stop();
   }
 
-  /** The streams while leader (for tests and readiness). */
-  get activeStreams(): readonly DeploymentStream[] {
-    return this.streams;
-  }
-
   readiness(): ProbeResult {
     const data = {
       leader: this.election.isLeader,
