@@ -1,11 +1,12 @@
 import { runMigrations } from '../../src/database/migrate.js';
-import { databaseUrlFor, recreateDatabase } from '../support/database.mjs';
+import { checkoutDatabase, databaseUrlFor, recreateDatabase } from '../support/database.mjs';
 import { db } from '../support/harness.js';
 
 describe('migrations', () => {
-  const url = databaseUrlFor(process.env.DATABASE_URL!, 'k8sdm_migrations_test');
+  const database = checkoutDatabase('k8sdm_migrations_test');
+  const url = databaseUrlFor(process.env.DATABASE_URL!, database);
 
-  beforeAll(() => recreateDatabase(process.env.DATABASE_URL!, 'k8sdm_migrations_test'));
+  beforeAll(() => recreateDatabase(process.env.DATABASE_URL!, database));
 
   it('apply to an empty database, concurrently and safely, and are re-runnable', async () => {
     // Two processes starting at once: the advisory lock lets exactly one apply each migration.

@@ -1,4 +1,10 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
+
+/** A database name of this checkout's own, so test runs from two clones on one stack never drop each other's. */
+export function checkoutDatabase(prefix) {
+  return `${prefix}_${createHash('sha256').update(process.cwd()).digest('hex').slice(0, 8)}`;
+}
 
 export function databaseUrlFor(url, database) {
   const u = new URL(url);

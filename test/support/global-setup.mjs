@@ -2,7 +2,7 @@
 // PostgreSQL, migrated by the real migrations. Plain ESM importing the build, because
 // jest loads global setup outside its module mapper; `make test` builds first.
 import { existsSync } from 'node:fs';
-import { databaseUrlFor, recreateDatabase } from './database.mjs';
+import { checkoutDatabase, databaseUrlFor, recreateDatabase } from './database.mjs';
 
 export default async function globalSetup() {
   for (const v of ['DATABASE_URL', 'NATS_URL', 'KUBECONFIG']) {
@@ -12,8 +12,9 @@ export default async function globalSetup() {
   const migrate = new URL('../../dist/src/database/migrate.js', import.meta.url);
   if (!existsSync(migrate)) throw new Error('dist/ is missing: run `npm run build` (make test does)');
   const { runMigrations } = await import(migrate.href);
-  const testUrl = databaseUrlFor(process.env.DATABASE_URL, 'k8sdm_test');
-  await recreateDatabase(process.env.DATABASE_URL, 'k8sdm_test');
+  const database = checkoutDatabase('k8sdm_test');
+  const testUrl = databaseUrlFor(process.env.DATABASE_URL, database);
+  await recreateDatabase(process.env.DATABASE_URL, database);
   await runMigrations(testUrl);
   process.env.TEST_DATABASE_URL = testUrl;
 }
