@@ -3,6 +3,7 @@ import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from './deployment-request.entity.js';
 import type { DeploymentSpecPatch } from './deployment-spec.js';
+import { sanitizeReason } from '../common/reason-text.js';
 
 export interface NewRequest {
   requestId: string;
@@ -179,7 +180,7 @@ export class RequestsRepository {
        SET status = 'FAILURE', error_code = $2, error_message = $3, dead_lettered = $4,
            completed_at = now(), updated_at = now()
        WHERE request_id = $1 AND ${OPEN}`,
-      [requestId, code, message.slice(0, 4000), deadLettered],
+      [requestId, code, sanitizeReason(message), deadLettered],
     );
   }
 
@@ -188,7 +189,7 @@ export class RequestsRepository {
     await this.repo.query(
       `UPDATE deployment_requests SET error_code = $2, error_message = $3, updated_at = now()
        WHERE request_id = $1 AND ${OPEN}`,
-      [requestId, code, message.slice(0, 4000)],
+      [requestId, code, sanitizeReason(message)],
     );
   }
 
