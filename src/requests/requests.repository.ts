@@ -193,17 +193,47 @@ export class RequestsRepository {
     );
   }
 
-  /** FAILURE → CREATED for a manual retry, with a fresh deadline and a new message generation. */
+  /**
+   * FAILURE → CREATED for a manual retry, with a fresh deadline and a new message generation.
+   * Null when the request is not FAILURE, or when a newer request of the same deployment
+   * succeeded or is still open (see newerStandingRequest): its intent would be overwritten.
+   */
   async reopenForRetry(requestId: string, deadlineMs: number): Promise<DeploymentRequestEntity | null> {
     const rows = await this.updateReturning(
-      `UPDATE deployment_requests
+      `UPDATE deployment_requests r
        SET status = 'CREATED', generation = generation + 1, dead_lettered = false, error_code = NULL,
            error_message = NULL, completed_at = NULL, queued_at = NULL, started_at = NULL, updated_at = now(),
            deadline_at = now() + make_interval(secs => $2::double precision / 1000)
-       WHERE request_id = $1 AND status = 'FAILURE' RETURNING *`,
+       WHERE r.request_id = $1 AND r.status = 'FAILURE'
+         AND NOT EXISTS (
+           SELECT 1 FROM deployment_requests n
+           WHERE n.namespace = r.namespace AND n.name = r.name AND n.seq > r.seq AND n.status <> 'FAILURE')
+       RETURNING r.*`,
       [requestId, deadlineMs],
     );
     return rows[0] ?? null;
+  }
+
+  /**
+   * The newest request of the same deployment, accepted after `request`, that succeeded or is
+   * still open: one whose intent stands or will. Newer FAILUREs changed nothing and do not count.
+   */
+  async newerStandingRequest(request: {
+    namespace: string;
+    name: string;
+    seq: number;
+  }): Promise<DeploymentRequestEntity | null> {
+    return this.repo
+      .createQueryBuilder('r')
+      .where('r.namespace = :ns AND r.name = :name AND r.seq > :seq', {
+        ns: request.namespace,
+        name: request.name,
+        seq: request.seq,
+      })
+      .andWhere(`r.status <> 'FAILURE'`)
+      .orderBy('r.seq', 'DESC')
+      .limit(1)
+      .getOne();
   }
 
   /** CREATED requests older than minAgeMs: committed but never published. */
