@@ -212,6 +212,20 @@ ensure_packages() {
   apt-get install -y -qq --no-install-recommends --no-upgrade "${missing[@]}" >&2
 }
 
+# The pooler test (test/integration/pooler-check.int-spec.ts) runs a real pgbouncer as a plain
+# process of its own; only the binary is needed. Debian's package ships it in /usr/sbin.
+ensure_pgbouncer() {
+  if command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ]; then return 0; fi
+  if [ "$(id -u)" != 0 ]; then
+    log "pgbouncer is missing: the pooler test needs it (install it, or run as root)"
+    return 0
+  fi
+  log "installing pgbouncer with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends --no-upgrade pgbouncer >&2
+}
+
 # --- PostgreSQL -------------------------------------------------------------
 
 # postgres refuses to run as root: as root we run it as the `postgres` user.
@@ -526,6 +540,7 @@ cmd_up() {
   mkdir -p "$LOGS" "$RUN"
   "$here/build-tools.sh" all
   ensure_packages
+  ensure_pgbouncer
   PG_BIN="$(pg_bindir || true)"
 
   if external_db; then log "postgres: using the given DATABASE_URL"; else up_postgres; fi

@@ -12,6 +12,8 @@ import { AppLogger } from './common/logging.js';
 import { HealthServer } from './health/health.server.js';
 import { buildOpenApi } from './openapi.js';
 import { VALIDATOR_PROVIDERS } from './requests/requests-api.module.js';
+import { exitOnFatalErrors } from './process-guards.js';
+import { assertSessionPooling } from './database/session-pooling.check.js';
 
 export interface Running {
   app: INestApplicationContext;
@@ -22,8 +24,38 @@ export interface Running {
   close(): Promise<void>;
 }
 
+export interface BootstrapOptions {
+  /**
+   * Exit the process (status 1, after closing the app) on an uncaught exception or unhandled
+   * rejection. On by default for the entry points; tests that boot apps in-process turn it off.
+   */
+  exitOnFatalErrors?: boolean;
+}
+
 /** Boots the roles in config.roles: an HTTP app when the API is among them, otherwise a standalone context. */
-export async function bootstrap(config: AppConfig): Promise<Running> {
+export async function bootstrap(config: AppConfig, options: BootstrapOptions = {}): Promise<Running> {
+  let app: INestApplicationContext | undefined;
+  const removeGuards =
+    options.exitOnFatalErrors === false ? () => undefined : exitOnFatalErrors(async () => app?.close());
+  try {
+    // Before anything starts: session locks behind a transaction pooler would not be locks.
+    await assertSessionPooling(config.DATABASE_URL, config.roles);
+    const running = await start(config);
+    app = running.app;
+    return {
+      ...running,
+      close: async () => {
+        removeGuards();
+        await running.close();
+      },
+    };
+  } catch (e) {
+    removeGuards();
+    throw e;
+  }
+}
+
+async function start(config: AppConfig): Promise<Running> {
   const logger = new AppLogger(config.roles, config.LOG_LEVEL as never);
   const root = AppModule.forRoles(config);
   if (!servesHttpApi(config.roles)) {

@@ -17,6 +17,15 @@ export class ErrorResponseDto {
 
   @ApiProperty({ required: false, example: 'ValidationFailed', description: 'The domain error code' })
   code?: string;
+
+  @ApiProperty({
+    required: false,
+    type: Object,
+    additionalProperties: true,
+    example: { newerRequestId: '6f1c0c3e-2b1f-4c1e-9a55-0d1f3c2b7a10', newerStatus: 'SUCCESS' },
+    description: 'Facts about the error that a client may act on, by code (RetrySuperseded: the newer request)',
+  })
+  details?: Record<string, unknown>;
 }
 
 const DESCRIPTIONS: Record<number, string> = {

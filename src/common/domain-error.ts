@@ -28,6 +28,8 @@ export enum ErrorCode {
   // Infrastructure
   QueueUnavailable = 'QueueUnavailable',
   DependencyUnavailable = 'DependencyUnavailable',
+  // A retry of a request that a newer request of the same deployment has overtaken
+  RetrySuperseded = 'RetrySuperseded',
 }
 
 /** Codes whose cause may go away on its own: retried with backoff, never failed at once. */

@@ -25,6 +25,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.DeadLettered]: HttpStatus.CONFLICT,
   [ErrorCode.QueueUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCode.DependencyUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
+  [ErrorCode.RetrySuperseded]: HttpStatus.CONFLICT,
 };
 
 const REASON: Record<number, string> = {
@@ -45,6 +46,7 @@ export interface ErrorBody {
   error: string;
   message: string | string[];
   code?: string;
+  details?: Record<string, unknown>;
 }
 
 /** Body-parser errors (bad JSON, too large) arrive as plain errors with a status and type. */
@@ -57,7 +59,13 @@ interface ParserError {
 export function toErrorBody(e: unknown): ErrorBody {
   if (e instanceof DomainError) {
     const statusCode = HTTP_STATUS[e.code];
-    return { statusCode, error: REASON[statusCode] ?? 'Error', message: e.message, code: e.code };
+    return {
+      statusCode,
+      error: REASON[statusCode] ?? 'Error',
+      message: e.message,
+      code: e.code,
+      ...(e.details ? { details: e.details } : {}),
+    };
   }
   if (e instanceof HttpException) {
     const statusCode = e.getStatus();

@@ -9,9 +9,12 @@ import { NatsClient } from './nats-client.js';
 import { JETSTREAM_HANDLER, JetStreamHandlerFn, MessageContext } from './jetstream-handler.decorator.js';
 import { outcomeFor, Outcome } from './jetstream-outcome.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { sanitizeReason } from '../common/reason-text.js';
 
 export const REQUEST_ID_HEADER = 'Dm-Request-Id';
 const FETCH_EXPIRES_MS = 2_000;
+const DLQ_REASON_MAX_CHARS = 1000;
+const TERM_REASON_MAX_CHARS = 200;
 
 /**
  * Pulls from the durable request consumer with WORKER_CONCURRENCY loops and hands each
@@ -95,7 +98,9 @@ export class JetStreamConsumerHost implements OnApplicationBootstrap, OnApplicat
       isLastAttempt: msg.info.deliveryCount >= this.config.JS_MAX_DELIVER,
     };
     // Keeps the message ours while a slow Kubernetes call is in flight.
-    const heartbeat = setInterval(() => msg.working(), Math.max(1000, this.config.JS_ACK_WAIT_MS / 3));
+    const heartbeat = startHeartbeat(msg, Math.max(1000, this.config.JS_ACK_WAIT_MS / 3), (e) =>
+      this.logger.warn(`heartbeat for ${requestId ?? msg.seq} stopped: ${(e as Error).message}`),
+    );
     let error: unknown;
     const run = async () => {
       try {
@@ -107,7 +112,7 @@ export class JetStreamConsumerHost implements OnApplicationBootstrap, OnApplicat
     try {
       await (requestId ? withRequestId(requestId, run) : run());
     } finally {
-      clearInterval(heartbeat);
+      heartbeat.stop();
     }
     const outcome = outcomeFor(error, ctx, {
       baseMs: this.config.JS_BACKOFF_BASE_MS,
@@ -128,24 +133,27 @@ export class JetStreamConsumerHost implements OnApplicationBootstrap, OnApplicat
         );
         msg.nak(outcome.delayMs);
         return;
-      case 'deadLetter':
+      case 'deadLetter': {
+        // A reason may hold anything a server answered (a proxy's HTML page): one line, bounded.
+        const reason = sanitizeReason(outcome.reason, DLQ_REASON_MAX_CHARS);
         try {
-          await this.copyToDeadLetters(msg, outcome.reason);
-          msg.term(outcome.reason.slice(0, 200));
-          this.logger.warn(`dead-lettered ${requestId ?? msg.seq}: ${outcome.reason}`);
+          await this.copyToDeadLetters(msg, reason);
+          msg.term(sanitizeReason(reason, TERM_REASON_MAX_CHARS));
+          this.logger.warn(`dead-lettered ${requestId ?? msg.seq}: ${reason}`);
         } catch (e) {
           // Leave it to redelivery (or to the reconciler once deliveries run out).
           this.logger.error(`could not dead-letter ${requestId ?? msg.seq}: ${(e as Error).message}`);
           msg.nak(this.config.JS_BACKOFF_BASE_MS);
         }
         return;
+      }
     }
   }
 
   private async copyToDeadLetters(msg: JsMsg, reason: string) {
     const h = natsHeaders();
     for (const [k, v] of msg.headers ?? []) if (!k.startsWith('Nats-')) for (const x of v) h.append(k, x);
-    h.set('Dm-Dead-Letter-Reason', reason.slice(0, 1000));
+    h.set('Dm-Dead-Letter-Reason', reason);
     h.set('Dm-Original-Stream-Seq', String(msg.seq));
     h.set('Dm-Delivery-Count', String(msg.info.deliveryCount));
     await this.nats.jetstream().publish(this.config.NATS_DLQ_SUBJECT, msg.data, {
@@ -153,6 +161,27 @@ export class JetStreamConsumerHost implements OnApplicationBootstrap, OnApplicat
       msgID: `dlq-${msg.info.stream}-${msg.seq}`,
     });
   }
+}
+
+/**
+ * Calls msg.working() every intervalMs. It throws once the connection has closed, and an
+ * exception thrown inside a timer would kill the process: stop beating instead. The
+ * message then simply times out and is redelivered.
+ */
+export function startHeartbeat(
+  msg: Pick<JsMsg, 'working'>,
+  intervalMs: number,
+  onLost: (e: unknown) => void,
+): { stop(): void } {
+  const timer = setInterval(() => {
+    try {
+      msg.working();
+    } catch (e) {
+      clearInterval(timer);
+      onLost(e);
+    }
+  }, intervalMs);
+  return { stop: () => clearInterval(timer) };
 }
 
 function decode(msg: JsMsg): unknown {

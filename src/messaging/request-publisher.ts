@@ -7,6 +7,17 @@ import { REQUEST_ID_HEADER } from './jetstream-consumer.host.js';
 
 const PUBLISH_TIMEOUT_MS = 2_000;
 
+/**
+ * The Nats-Msg-Id of a request's message: the requestId, and after the Nth manual retry the
+ * requestId, a space and "retry-N". A requestId (an Idempotency-Key: visible ASCII, no
+ * spaces; or a UUID) never holds a space, so no key can produce another request's retry id.
+ * With "#" as separator, key "abc#retry-1" took the id of abc's first retry and JetStream
+ * silently dropped whichever came second.
+ */
+export function messageIdFor(requestId: string, generation: number): string {
+  return generation === 0 ? requestId : `${requestId} retry-${generation}`;
+}
+
 /** Puts a request's wake-up message on the work queue. The message carries only the id. */
 @Injectable()
 export class RequestPublisher {
@@ -20,16 +31,16 @@ export class RequestPublisher {
   }
 
   /**
-   * Nats-Msg-Id is the requestId (plus the retry generation after a manual retry), so a
-   * publish repeated within the duplicate window is dropped by the server. That is only an
-   * optimisation: the worker's check under a lock is what makes the effect single.
+   * Nats-Msg-Id is messageIdFor(requestId, generation), so a publish repeated within the
+   * duplicate window is dropped by the server. That is only an optimisation: the worker's
+   * check under a lock is what makes the effect single.
    */
   async publish(requestId: string, generation: number): Promise<void> {
     const h = natsHeaders();
     h.set(REQUEST_ID_HEADER, requestId);
     try {
       await this.nats.jetstream().publish(this.config.NATS_SUBJECT, JSON.stringify({ requestId }), {
-        msgID: generation === 0 ? requestId : `${requestId}#retry-${generation}`,
+        msgID: messageIdFor(requestId, generation),
         headers: h,
         timeout: PUBLISH_TIMEOUT_MS,
       });

@@ -1,7 +1,14 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiConflictResponse,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
-import { ApiErrors } from '../common/api-errors.js';
+import { ApiErrors, ErrorResponseDto } from '../common/api-errors.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { Operation, SpecMode } from './deployment-request.entity.js';
 import { CreateDeploymentDto, DeploymentSpecDto, PatchDeploymentDto, TargetParams } from './dto/deployment-spec.dto.js';
@@ -161,9 +168,22 @@ export class RequestsController {
 
   @Post(':requestId/retry')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Queue a FAILURE request again as a new attempt' })
+  @ApiOperation({
+    summary: 'Queue a FAILURE request again as a new attempt',
+    description:
+      'Only while no newer request for the same Deployment has succeeded or is still open: retrying an older ' +
+      'request would re-apply stale intent over the newer one (an old DELETE would delete the recreated ' +
+      'Deployment). Newer requests that ended FAILURE do not block a retry.',
+  })
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(404, 409)
+  @ApiErrors(404)
+  @ApiConflictResponse({
+    type: ErrorResponseDto,
+    description:
+      'code RequestNotRetryable: the request is not FAILURE. code RetrySuperseded: a newer request for the same ' +
+      'Deployment succeeded or is still open (CREATED, QUEUED, PROCESSING); details.newerRequestId names the ' +
+      'newest such request and details.newerStatus its status. Send a new request instead.',
+  })
   async retry(@Param('requestId') requestId: string): Promise<RequestRecordDto> {
     return toRequestRecord(await this.requests.retry(requestId));
   }

@@ -3,6 +3,7 @@ import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from './deployment-request.entity.js';
 import type { DeploymentSpecPatch } from './deployment-spec.js';
+import { sanitizeReason } from '../common/reason-text.js';
 
 export interface NewRequest {
   requestId: string;
@@ -179,7 +180,7 @@ export class RequestsRepository {
        SET status = 'FAILURE', error_code = $2, error_message = $3, dead_lettered = $4,
            completed_at = now(), updated_at = now()
        WHERE request_id = $1 AND ${OPEN}`,
-      [requestId, code, message.slice(0, 4000), deadLettered],
+      [requestId, code, sanitizeReason(message), deadLettered],
     );
   }
 
@@ -188,21 +189,51 @@ export class RequestsRepository {
     await this.repo.query(
       `UPDATE deployment_requests SET error_code = $2, error_message = $3, updated_at = now()
        WHERE request_id = $1 AND ${OPEN}`,
-      [requestId, code, message.slice(0, 4000)],
+      [requestId, code, sanitizeReason(message)],
     );
   }
 
-  /** FAILURE → CREATED for a manual retry, with a fresh deadline and a new message generation. */
+  /**
+   * FAILURE → CREATED for a manual retry, with a fresh deadline and a new message generation.
+   * Null when the request is not FAILURE, or when a newer request of the same deployment
+   * succeeded or is still open (see newerStandingRequest): its intent would be overwritten.
+   */
   async reopenForRetry(requestId: string, deadlineMs: number): Promise<DeploymentRequestEntity | null> {
     const rows = await this.updateReturning(
-      `UPDATE deployment_requests
+      `UPDATE deployment_requests r
        SET status = 'CREATED', generation = generation + 1, dead_lettered = false, error_code = NULL,
            error_message = NULL, completed_at = NULL, queued_at = NULL, started_at = NULL, updated_at = now(),
            deadline_at = now() + make_interval(secs => $2::double precision / 1000)
-       WHERE request_id = $1 AND status = 'FAILURE' RETURNING *`,
+       WHERE r.request_id = $1 AND r.status = 'FAILURE'
+         AND NOT EXISTS (
+           SELECT 1 FROM deployment_requests n
+           WHERE n.namespace = r.namespace AND n.name = r.name AND n.seq > r.seq AND n.status <> 'FAILURE')
+       RETURNING r.*`,
       [requestId, deadlineMs],
     );
     return rows[0] ?? null;
+  }
+
+  /**
+   * The newest request of the same deployment, accepted after `request`, that succeeded or is
+   * still open: one whose intent stands or will. Newer FAILUREs changed nothing and do not count.
+   */
+  async newerStandingRequest(request: {
+    namespace: string;
+    name: string;
+    seq: number;
+  }): Promise<DeploymentRequestEntity | null> {
+    return this.repo
+      .createQueryBuilder('r')
+      .where('r.namespace = :ns AND r.name = :name AND r.seq > :seq', {
+        ns: request.namespace,
+        name: request.name,
+        seq: request.seq,
+      })
+      .andWhere(`r.status <> 'FAILURE'`)
+      .orderBy('r.seq', 'DESC')
+      .limit(1)
+      .getOne();
   }
 
   /** CREATED requests older than minAgeMs: committed but never published. */

@@ -97,18 +97,43 @@ export class RequestsService {
     return { items: page, nextCursor: more ? encodeCursor(page[page.length - 1].seq) : null };
   }
 
-  /** Queues a FAILURE request again as a new attempt (e.g. after its dead letter was looked at). */
+  /**
+   * Queues a FAILURE request again as a new attempt (e.g. after its dead letter was looked at).
+   * Refused (409 RetrySuperseded, naming the newer request) once a newer request of the same
+   * deployment has succeeded or is open: re-applying the old intent would undo it (an old
+   * DELETE would delete the recreated Deployment). Newer FAILUREs do not block a retry.
+   */
   async retry(requestId: string): Promise<DeploymentRequestEntity> {
-    const current = await this.get(requestId);
-    const reopened = await this.repo.reopenForRetry(requestId, this.config.REQUEST_DEADLINE_MS);
-    if (!reopened) {
-      throw new DomainError(
-        ErrorCode.RequestNotRetryable,
-        `request "${requestId}" is ${current.status}; only FAILURE requests can be retried`,
-      );
+    // The reopen checks atomically; the reads after a refusal only explain it. They may see a
+    // state that has moved on since (a newer request just failed): then try again.
+    for (let attempt = 1; ; attempt++) {
+      const reopened = await this.repo.reopenForRetry(requestId, this.config.REQUEST_DEADLINE_MS);
+      if (reopened) {
+        await this.enqueue(reopened);
+        return reopened;
+      }
+      const current = await this.get(requestId);
+      if (current.status !== RequestStatus.FAILURE) {
+        throw new DomainError(
+          ErrorCode.RequestNotRetryable,
+          `request "${requestId}" is ${current.status}; only FAILURE requests can be retried`,
+        );
+      }
+      const newer = await this.repo.newerStandingRequest(current);
+      if (newer) throw this.superseded(current, newer);
+      if (attempt === 3)
+        throw new DomainError(ErrorCode.DependencyUnavailable, `retry of "${requestId}" kept racing; try again`);
     }
-    await this.enqueue(reopened);
-    return reopened;
+  }
+
+  private superseded(current: DeploymentRequestEntity, newer: DeploymentRequestEntity): DomainError {
+    const requestId = current.requestId;
+    return new DomainError(
+      ErrorCode.RetrySuperseded,
+      `request "${requestId}" cannot be retried: newer request "${newer.requestId}" for ${current.namespace}/${current.name} ` +
+        `is ${newer.status}; retrying would re-apply older intent over it, so send a new request instead`,
+      { newerRequestId: newer.requestId, newerStatus: newer.status },
+    );
   }
 
   /** Publishes one request's message and marks it QUEUED. Failure leaves it CREATED for the relay. */

@@ -16,6 +16,8 @@ export interface FaultRule {
   delayMs?: number;
   /** How many matching requests the rule applies to (default: unlimited). */
   times?: number;
+  /** With status: answer this body (as text/html) instead of a Kubernetes Status, like a proxy's error page. */
+  body?: string;
 }
 
 /**
@@ -80,6 +82,11 @@ export class KubeFaultProxy {
     if (req.socket.destroyed) return;
     if (rule?.status) {
       req.resume();
+      if (rule.body !== undefined) {
+        res.writeHead(rule.status, { 'content-type': 'text/html' });
+        res.end(rule.body);
+        return;
+      }
       res.writeHead(rule.status, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({

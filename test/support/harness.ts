@@ -32,7 +32,8 @@ export function testConfig(overrides: Record<string, string> = {}): AppConfig {
 }
 
 export async function boot(config: AppConfig): Promise<Running> {
-  return bootstrap(config);
+  // In-process apps must not install process-wide exit handlers in the jest worker.
+  return bootstrap(config, { exitOnFatalErrors: false });
 }
 
 /** Removes a suite's streams (and with them its consumer). */
