@@ -28,6 +28,8 @@ export enum ErrorCode {
   // Infrastructure
   QueueUnavailable = 'QueueUnavailable',
   DependencyUnavailable = 'DependencyUnavailable',
+  /** PostgreSQL cannot be reached or refuses connections: the API answers 503 with Retry-After. */
+  DatabaseUnavailable = 'DatabaseUnavailable',
 }
 
 /** Codes whose cause may go away on its own: retried with backoff, never failed at once. */
@@ -36,6 +38,7 @@ export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.ResourceVersionConflict,
   ErrorCode.QueueUnavailable,
   ErrorCode.DependencyUnavailable,
+  ErrorCode.DatabaseUnavailable,
 ]);
 
 export class DomainError extends Error {

@@ -4,7 +4,13 @@ import type { Response } from 'express';
 import { ApiErrors } from '../common/api-errors.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { Operation, SpecMode } from './deployment-request.entity.js';
-import { CreateDeploymentDto, DeploymentSpecDto, PatchDeploymentDto, TargetParams } from './dto/deployment-spec.dto.js';
+import {
+  CreateDeploymentDto,
+  DeploymentSpecDto,
+  PatchDeploymentDto,
+  RequestIdParams,
+  TargetParams,
+} from './dto/deployment-spec.dto.js';
 import { ListRequestsQuery } from './dto/list-requests.query.js';
 import { RequestPageDto, RequestRecordDto, toRequestRecord } from './dto/request-record.dto.js';
 import { IdempotencyKey, IDEMPOTENCY_KEY_HEADER } from './idempotency-key.decorator.js';
@@ -36,7 +42,7 @@ export class DeploymentWritesController {
   @ApiOperation({ summary: 'Create a Deployment', description: 'Queues a CREATE request and answers at once.' })
   @IdempotencyHeader
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(400, 403, 413, 422)
+  @ApiErrors(400, 403, 413, 422, 503)
   async create(
     @Body() body: CreateDeploymentDto,
     @IdempotencyKey() key: string | undefined,
@@ -61,7 +67,7 @@ export class DeploymentWritesController {
   @ApiOperation({ summary: 'Replace the desired spec of a Deployment', description: 'Fields left out are removed.' })
   @IdempotencyHeader
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(400, 403, 413, 422)
+  @ApiErrors(400, 403, 413, 422, 503)
   async replace(
     @Param() target: TargetParams,
     @Body() spec: DeploymentSpecDto,
@@ -88,7 +94,7 @@ export class DeploymentWritesController {
   })
   @IdempotencyHeader
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(400, 403, 413, 422)
+  @ApiErrors(400, 403, 413, 422, 503)
   async patch(
     @Param() target: TargetParams,
     @Body() patch: PatchDeploymentDto,
@@ -118,7 +124,7 @@ export class DeploymentWritesController {
   @ApiOperation({ summary: 'Delete a Deployment', description: 'Deleting one that is already gone ends SUCCESS.' })
   @IdempotencyHeader
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(400, 403, 422)
+  @ApiErrors(400, 403, 422, 503)
   async remove(
     @Param() target: TargetParams,
     @IdempotencyKey() key: string | undefined,
@@ -145,7 +151,7 @@ export class RequestsController {
   @Get()
   @ApiOperation({ summary: 'List requests, newest first' })
   @ApiOkResponse({ type: RequestPageDto })
-  @ApiErrors(400)
+  @ApiErrors(400, 503)
   async list(@Query() q: ListRequestsQuery): Promise<RequestPageDto> {
     const page = await this.requests.list(q);
     return { items: page.items.map(toRequestRecord), nextCursor: page.nextCursor };
@@ -154,8 +160,8 @@ export class RequestsController {
   @Get(':requestId')
   @ApiOperation({ summary: 'Get one request' })
   @ApiOkResponse({ type: RequestRecordDto })
-  @ApiErrors(404)
-  async get(@Param('requestId') requestId: string): Promise<RequestRecordDto> {
+  @ApiErrors(400, 404, 503)
+  async get(@Param() { requestId }: RequestIdParams): Promise<RequestRecordDto> {
     return toRequestRecord(await this.requests.get(requestId));
   }
 
@@ -163,8 +169,8 @@ export class RequestsController {
   @HttpCode(202)
   @ApiOperation({ summary: 'Queue a FAILURE request again as a new attempt' })
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(404, 409)
-  async retry(@Param('requestId') requestId: string): Promise<RequestRecordDto> {
+  @ApiErrors(400, 404, 409, 503)
+  async retry(@Param() { requestId }: RequestIdParams): Promise<RequestRecordDto> {
     return toRequestRecord(await this.requests.retry(requestId));
   }
 }
@@ -180,7 +186,7 @@ export class DeadLettersController {
     description: 'Retry one with POST /v1/requests/{requestId}/retry.',
   })
   @ApiOkResponse({ type: RequestPageDto })
-  @ApiErrors(400)
+  @ApiErrors(400, 503)
   async list(@Query() q: PageQuery): Promise<RequestPageDto> {
     const page = await this.requests.list({ ...q, deadLettered: true });
     return { items: page.items.map(toRequestRecord), nextCursor: page.nextCursor };
