@@ -17,9 +17,10 @@ export const REQUEST_ID = /^[\x21-\x7e]{1,255}$/;
 export const MAX_INPUT_DEPTH = 8;
 // A surrogate code unit not part of a pair: with the u flag, only lone ones match \p{Cs}.
 const LONE_SURROGATE = /\p{Cs}/u;
-// Keys that plain objects and class-transformer treat specially: `__proto__` replaces the
-// prototype, `constructor` crashes the transformer, the other members are dropped silently.
-const RESERVED_KEYS: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+// Keys that the input pipeline treats specially: Nest's ValidationPipe deletes `__proto__`,
+// `prototype` and `constructor`; class-transformer drops the other Object.prototype members
+// (hasOwnProperty, toString...) and crashes on some. Refused, so nothing is dropped silently.
+const RESERVED_KEYS: ReadonlySet<string> = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
 
 export function isDns1123Label(v: unknown): v is string {
   return typeof v === 'string' && v.length <= 63 && DNS1123_LABEL.test(v);

@@ -79,7 +79,8 @@ const rows: Row[] = [
   ['name with a surrogate (body)', 'POST', '/v1/deployments', { ...valid, name: 'w\udfffb' }, {}, 400, 'name'],
   ['PUT env value with NUL', 'PUT', target, { image: 'nginx', replicas: 1, env: { A: '\u0000' } }, {}, 400, 'env.A'],
   ['PATCH image with NUL', 'PATCH', target, { image: '\u0000' }, {}, 400, 'image'],
-  // Keys class-transformer crashes on (constructor: 500 before) or drops silently (__proto__, toString).
+  // Keys the pipeline drops silently (__proto__, prototype, constructor: Nest; toString: class-transformer).
+  ['env key prototype', 'POST', '/v1/deployments', json('"env":{"prototype":"x"}'), {}, 400, 'env key "prototype"'],
   [
     'env key __proto__',
     'POST',
@@ -334,7 +335,7 @@ describe('hostile input never gets a 5xx', () => {
     await dropTopology(config);
   });
 
-  it.each(rows)('%s: %s %s answers its 4xx naming the field, writes nothing', async (...row) => {
+  it.each(rows)('%s: answers its 4xx naming the field, writes nothing', async (...row) => {
     const [, method, path, body, headers, status, field] = row;
     const before = await requestRows();
     const r = await http(api, method, path, body, headers);
@@ -347,11 +348,11 @@ describe('hostile input never gets a 5xx', () => {
   it('still accepts a valid create, so the rows above were refused for their input', async () => {
     const r = await http(api, 'POST', '/v1/deployments', {
       ...valid,
-      env: { prototype: 'ok', MULTI: 'line\nvalue', EMOJI: '😀' },
+      env: { length: 'ok', MULTI: 'line\nvalue', EMOJI: '😀' },
       annotations: { 'example.com/note': 'ünïcode ✓' },
     });
     expect(r.status).toBe(202);
-    expect(r.body.spec.env).toEqual({ prototype: 'ok', MULTI: 'line\nvalue', EMOJI: '😀' });
+    expect(r.body.spec.env).toEqual({ length: 'ok', MULTI: 'line\nvalue', EMOJI: '😀' });
     expect(await requestRows()).toBe(1);
   });
 
