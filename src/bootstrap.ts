@@ -9,6 +9,7 @@ import { AppModule, servesHttpApi } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { HttpExceptionFilter, toErrorBody } from './common/http-exception.filter.js';
 import { AppLogger } from './common/logging.js';
+import { RawInputPipe } from './common/raw-input.pipe.js';
 import { HealthServer } from './health/health.server.js';
 import { buildOpenApi } from './openapi.js';
 import { VALIDATOR_PROVIDERS } from './requests/requests-api.module.js';
@@ -78,6 +79,7 @@ async function start(config: AppConfig): Promise<Running> {
     res.status(body.statusCode).json(body);
   });
   app.useGlobalPipes(
+    new RawInputPipe(),
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true, stopAtFirstError: false }),
   );
   app.useGlobalFilters(new HttpExceptionFilter());

@@ -35,10 +35,21 @@ const DESCRIPTIONS: Record<number, string> = {
   409: 'Not possible in the current state',
   413: 'Body larger than MAX_BODY_BYTES',
   422: 'Idempotency-Key reused with a different body',
-  503: 'A dependency is unavailable',
+  503: 'A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds',
+};
+
+const RETRY_AFTER = {
+  'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer', example: 5 } },
 };
 
 export const ApiErrors = (...statuses: number[]) =>
   applyDecorators(
-    ...statuses.map((status) => ApiResponse({ status, description: DESCRIPTIONS[status], type: ErrorResponseDto })),
+    ...statuses.map((status) =>
+      ApiResponse({
+        status,
+        description: DESCRIPTIONS[status],
+        type: ErrorResponseDto,
+        ...(status === 503 ? { headers: RETRY_AFTER } : {}),
+      }),
+    ),
   );

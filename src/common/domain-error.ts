@@ -30,6 +30,8 @@ export enum ErrorCode {
   DependencyUnavailable = 'DependencyUnavailable',
   // A retry of a request that a newer request of the same deployment has overtaken
   RetrySuperseded = 'RetrySuperseded',
+  /** PostgreSQL cannot be reached or refuses connections: the API answers 503 with Retry-After. */
+  DatabaseUnavailable = 'DatabaseUnavailable',
 }
 
 /** Codes whose cause may go away on its own: retried with backoff, never failed at once. */
@@ -38,6 +40,7 @@ export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.ResourceVersionConflict,
   ErrorCode.QueueUnavailable,
   ErrorCode.DependencyUnavailable,
+  ErrorCode.DatabaseUnavailable,
 ]);
 
 export class DomainError extends Error {

@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
+import { asDatabaseUnavailable } from './database-errors.js';
 import { DomainError, ErrorCode } from './domain-error.js';
 
 /** The HTTP status of each domain error code: the API's one mapping. */
@@ -26,7 +27,11 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.QueueUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCode.DependencyUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCode.RetrySuperseded]: HttpStatus.CONFLICT,
+  [ErrorCode.DatabaseUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
 };
+
+/** Sent with every 503: long enough for a connection pool to reconnect, short enough to notice recovery. */
+export const RETRY_AFTER_SECONDS = 5;
 
 const REASON: Record<number, string> = {
   400: 'Bad Request',
@@ -57,6 +62,7 @@ interface ParserError {
 }
 
 export function toErrorBody(e: unknown): ErrorBody {
+  if (!(e instanceof HttpException)) e = asDatabaseUnavailable(e) ?? e;
   if (e instanceof DomainError) {
     const statusCode = HTTP_STATUS[e.code];
     return {
@@ -103,7 +109,13 @@ export class HttpExceptionFilter implements ExceptionFilter {
 
   catch(e: unknown, host: ArgumentsHost) {
     const body = toErrorBody(e);
-    if (body.statusCode >= 500) this.logger.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
-    host.switchToHttp().getResponse<Response>().status(body.statusCode).json(body);
+    const res = host.switchToHttp().getResponse<Response>();
+    if (body.statusCode === HttpStatus.SERVICE_UNAVAILABLE) {
+      res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+      this.logger.warn(`${body.code ?? 'unavailable'}: ${e instanceof Error ? e.message : String(e)}`);
+    } else if (body.statusCode >= 500) {
+      this.logger.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+    }
+    res.status(body.statusCode).json(body);
   }
 }

@@ -1,4 +1,5 @@
-import { registerDecorator, ValidationArguments, ValidationOptions } from 'class-validator';
+import { applyDecorators } from '@nestjs/common';
+import { registerDecorator, ValidateIf, ValidationArguments, ValidationOptions } from 'class-validator';
 
 /** Kubernetes naming and value rules, in one place, for DTOs to share. */
 export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -10,6 +11,16 @@ export const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 export const QUANTITY = /^[+]?(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|[eE][+-]?\d+)?$/;
 export const IMAGE_REFERENCE = /^[^\s]+$/;
 const MAX_ANNOTATIONS_BYTES = 256 * 1024;
+/** A request id: an Idempotency-Key or a server-assigned UUID. */
+export const REQUEST_ID = /^[\x21-\x7e]{1,255}$/;
+/** Our DTOs nest 3 levels deep; anything much deeper is an attack on the recursive transformer. */
+export const MAX_INPUT_DEPTH = 8;
+// A surrogate code unit not part of a pair: with the u flag, only lone ones match \p{Cs}.
+const LONE_SURROGATE = /\p{Cs}/u;
+// Keys that the input pipeline treats specially: Nest's ValidationPipe deletes `__proto__`,
+// `prototype` and `constructor`; class-transformer drops the other Object.prototype members
+// (hasOwnProperty, toString...) and crashes on some. Refused, so nothing is dropped silently.
+const RESERVED_KEYS: ReadonlySet<string> = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
 
 export function isDns1123Label(v: unknown): v is string {
   return typeof v === 'string' && v.length <= 63 && DNS1123_LABEL.test(v);
@@ -43,7 +54,8 @@ function mapDecorator(
       options,
       validator: {
         validate(value: unknown) {
-          if (value === undefined) return true;
+          // Absent is fine; null is IsOptionalNotNull's to refuse, with its own message.
+          if (value === undefined || value === null) return true;
           if (typeof value !== 'object' || value === null || Array.isArray(value)) {
             problem = 'must be an object of string values';
             return false;
@@ -65,7 +77,7 @@ export const IsLabelMap = (options?: ValidationOptions) =>
     (obj) => {
       for (const [k, v] of Object.entries(obj)) {
         const keyProblem = qualifiedNameProblem(k);
-        if (keyProblem) return `key "${k}" ${keyProblem}`;
+        if (keyProblem) return `key ${shown(k)} ${keyProblem}`;
         if (typeof v !== 'string') return `value of "${k}" must be a string`;
         if (v.length > 63 || !LABEL_VALUE.test(v)) {
           return `value of "${k}" must be at most 63 alphanumerics, "-", "_" or ".", starting and ending alphanumeric`;
@@ -83,8 +95,10 @@ export const IsAnnotationMap = (options?: ValidationOptions) =>
       let size = 0;
       for (const [k, v] of Object.entries(obj)) {
         const keyProblem = qualifiedNameProblem(k);
-        if (keyProblem) return `key "${k}" ${keyProblem}`;
+        if (keyProblem) return `key ${shown(k)} ${keyProblem}`;
         if (typeof v !== 'string') return `value of "${k}" must be a string`;
+        const valueProblem = textProblem(v);
+        if (valueProblem) return `value of "${k}" ${valueProblem}`;
         size += k.length + v.length;
       }
       return size > MAX_ANNOTATIONS_BYTES ? `total size must be at most ${MAX_ANNOTATIONS_BYTES} bytes` : undefined;
@@ -97,10 +111,94 @@ export const IsEnvMap = (options?: ValidationOptions) =>
     'isEnvMap',
     (obj) => {
       for (const [k, v] of Object.entries(obj)) {
-        if (!ENV_NAME.test(k)) return `key "${k}" is not a valid environment variable name (${ENV_NAME.source})`;
+        if (!ENV_NAME.test(k)) return `key ${shown(k)} is not a valid environment variable name (${ENV_NAME.source})`;
         if (typeof v !== 'string') return `value of "${k}" must be a string`;
+        const valueProblem = textProblem(v);
+        if (valueProblem) return `value of "${k}" ${valueProblem}`;
       }
       return undefined;
     },
     options,
   );
+
+/** What no input string may hold: PostgreSQL refuses NUL (text and jsonb) and lone surrogates (jsonb). */
+export function textProblem(s: string): string | undefined {
+  if (s.includes('\u0000')) return 'contains a NUL character (\\u0000)';
+  if (LONE_SURROGATE.test(s)) return 'contains a lone UTF-16 surrogate';
+  return undefined;
+}
+
+/** A key or value as messages show it: quoted, escaped, at most 64 characters. */
+export function shown(s: string): string {
+  return JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}...` : s);
+}
+
+const childPath = (path: string, key: string) =>
+  /^[\w./-]{1,64}$/.test(key) ? (path ? `${path}.${key}` : key) : `${path}[${shown(key)}]`;
+
+/**
+ * Problems anywhere in raw input (a parsed JSON body, the query, path parameters), each
+ * naming where: NUL or lone surrogates in any string or key, reserved object keys, null,
+ * and nesting deeper than MAX_INPUT_DEPTH. Checked before class-transformer sees the input.
+ */
+export function rawInputProblems(value: unknown, path = '', depth = 0, limit = 10): string[] {
+  const problems: string[] = [];
+  const visit = (v: unknown, at: string, level: number) => {
+    if (problems.length >= limit) return;
+    if (typeof v === 'string') {
+      const p = textProblem(v);
+      if (p) problems.push(`${at || 'value'} ${p}`);
+      return;
+    }
+    if (v === null) {
+      // No input field of this API is nullable: null would silently drop the field.
+      problems.push(`${at || 'body'} must not be null`);
+      return;
+    }
+    if (typeof v !== 'object') return;
+    if (level > MAX_INPUT_DEPTH) {
+      problems.push(`${at || 'body'} is nested more than ${MAX_INPUT_DEPTH} levels deep`);
+      return;
+    }
+    if (Array.isArray(v)) {
+      v.forEach((item, i) => visit(item, `${at}[${i}]`, level + 1));
+      return;
+    }
+    for (const [k, item] of Object.entries(v)) {
+      const keyProblem =
+        textProblem(k) ?? (RESERVED_KEYS.has(k) ? 'is reserved (a JavaScript object member)' : undefined);
+      if (keyProblem) {
+        problems.push(`${at ? `${at} key` : 'key'} ${shown(k)} ${keyProblem}`);
+        continue;
+      }
+      visit(item, childPath(at, k), level + 1);
+    }
+  };
+  visit(value, path, depth);
+  return problems;
+}
+
+/**
+ * Optional, but never null: skips validation when the field is absent, and refuses null
+ * (which class-validator's IsOptional accepts, and which would silently drop the field).
+ */
+export const IsOptionalNotNull = (options?: ValidationOptions) =>
+  applyDecorators(
+    ValidateIf((_obj: object, value: unknown) => value !== undefined),
+    IsNotNull(options),
+  );
+
+/** Refuses null; pair with required fields so `{"replicas": null}` says so plainly. */
+export function IsNotNull(options?: ValidationOptions): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) =>
+    registerDecorator({
+      name: 'isNotNull',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      options,
+      validator: {
+        validate: (value: unknown) => value !== null,
+        defaultMessage: (args: ValidationArguments) => `${args.property} must not be null`,
+      },
+    });
+}

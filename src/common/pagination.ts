@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { DomainError, ErrorCode } from './domain-error.js';
+import { rawInputProblems } from './k8s-validators.js';
 import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 
 export class PageQuery {
@@ -32,6 +33,8 @@ export function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) 
   } catch {
     v = undefined;
   }
-  if (!check(v)) throw new DomainError(ErrorCode.ValidationFailed, 'cursor is not a cursor this API returned');
+  // A forged cursor may carry NUL or lone surrogates, which PostgreSQL refuses with an error.
+  if (!check(v) || rawInputProblems(v).length > 0)
+    throw new DomainError(ErrorCode.ValidationFailed, 'cursor is not a cursor this API returned');
   return v;
 }

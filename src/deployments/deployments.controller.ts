@@ -23,7 +23,7 @@ export class DeploymentsController {
       'Served from PostgreSQL; syncedAt says how fresh the mirror is. The cursor is stable while rows are added.',
   })
   @ApiOkResponse({ type: DeploymentPageDto })
-  @ApiErrors(400)
+  @ApiErrors(400, 503)
   async list(@Query() q: ListDeploymentsQuery): Promise<DeploymentPageDto> {
     return toDeploymentPage(await this.deployments.list(q));
   }

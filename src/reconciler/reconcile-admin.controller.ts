@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Param, ParseIntPipe, Post, Query } from '@nestjs/common';
+import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-errors.js';
 import { PageQuery } from '../common/pagination.js';
@@ -6,6 +6,7 @@ import {
   ReconcileAcceptedDto,
   ReconcileRunDto,
   ReconcileRunPageDto,
+  ReconcileRunParams,
   toReconcileRunDto,
 } from './dto/reconcile-run.dto.js';
 import { ReconcileAdminService } from './reconcile-admin.service.js';
@@ -30,7 +31,7 @@ export class ReconcileAdminController {
   @Get('reconcile-runs')
   @ApiOperation({ summary: 'List reconcile passes, newest first' })
   @ApiOkResponse({ type: ReconcileRunPageDto })
-  @ApiErrors(400)
+  @ApiErrors(400, 503)
   async list(@Query() q: PageQuery): Promise<ReconcileRunPageDto> {
     const page = await this.admin.list(q.limit ?? 50, q.cursor);
     return { items: page.items.map(toReconcileRunDto), nextCursor: page.nextCursor };
@@ -39,8 +40,8 @@ export class ReconcileAdminController {
   @Get('reconcile-runs/:id')
   @ApiOperation({ summary: 'Get one reconcile pass' })
   @ApiOkResponse({ type: ReconcileRunDto })
-  @ApiErrors(400, 404)
-  async get(@Param('id', ParseIntPipe) id: number): Promise<ReconcileRunDto> {
-    return toReconcileRunDto(await this.admin.get(id));
+  @ApiErrors(400, 404, 503)
+  async get(@Param() { id }: ReconcileRunParams): Promise<ReconcileRunDto> {
+    return toReconcileRunDto(await this.admin.get(Number(id)));
   }
 }

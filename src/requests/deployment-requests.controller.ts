@@ -11,7 +11,13 @@ import type { Response } from 'express';
 import { ApiErrors, ErrorResponseDto } from '../common/api-errors.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { Operation, SpecMode } from './deployment-request.entity.js';
-import { CreateDeploymentDto, DeploymentSpecDto, PatchDeploymentDto, TargetParams } from './dto/deployment-spec.dto.js';
+import {
+  CreateDeploymentDto,
+  DeploymentSpecDto,
+  PatchDeploymentDto,
+  RequestIdParams,
+  TargetParams,
+} from './dto/deployment-spec.dto.js';
 import { ListRequestsQuery } from './dto/list-requests.query.js';
 import { RequestPageDto, RequestRecordDto, toRequestRecord } from './dto/request-record.dto.js';
 import { IdempotencyKey, IDEMPOTENCY_KEY_HEADER } from './idempotency-key.decorator.js';
@@ -43,7 +49,7 @@ export class DeploymentWritesController {
   @ApiOperation({ summary: 'Create a Deployment', description: 'Queues a CREATE request and answers at once.' })
   @IdempotencyHeader
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(400, 403, 413, 422)
+  @ApiErrors(400, 403, 413, 422, 503)
   async create(
     @Body() body: CreateDeploymentDto,
     @IdempotencyKey() key: string | undefined,
@@ -68,7 +74,7 @@ export class DeploymentWritesController {
   @ApiOperation({ summary: 'Replace the desired spec of a Deployment', description: 'Fields left out are removed.' })
   @IdempotencyHeader
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(400, 403, 413, 422)
+  @ApiErrors(400, 403, 413, 422, 503)
   async replace(
     @Param() target: TargetParams,
     @Body() spec: DeploymentSpecDto,
@@ -95,7 +101,7 @@ export class DeploymentWritesController {
   })
   @IdempotencyHeader
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(400, 403, 413, 422)
+  @ApiErrors(400, 403, 413, 422, 503)
   async patch(
     @Param() target: TargetParams,
     @Body() patch: PatchDeploymentDto,
@@ -125,7 +131,7 @@ export class DeploymentWritesController {
   @ApiOperation({ summary: 'Delete a Deployment', description: 'Deleting one that is already gone ends SUCCESS.' })
   @IdempotencyHeader
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(400, 403, 422)
+  @ApiErrors(400, 403, 422, 503)
   async remove(
     @Param() target: TargetParams,
     @IdempotencyKey() key: string | undefined,
@@ -152,7 +158,7 @@ export class RequestsController {
   @Get()
   @ApiOperation({ summary: 'List requests, newest first' })
   @ApiOkResponse({ type: RequestPageDto })
-  @ApiErrors(400)
+  @ApiErrors(400, 503)
   async list(@Query() q: ListRequestsQuery): Promise<RequestPageDto> {
     const page = await this.requests.list(q);
     return { items: page.items.map(toRequestRecord), nextCursor: page.nextCursor };
@@ -161,8 +167,8 @@ export class RequestsController {
   @Get(':requestId')
   @ApiOperation({ summary: 'Get one request' })
   @ApiOkResponse({ type: RequestRecordDto })
-  @ApiErrors(404)
-  async get(@Param('requestId') requestId: string): Promise<RequestRecordDto> {
+  @ApiErrors(400, 404, 503)
+  async get(@Param() { requestId }: RequestIdParams): Promise<RequestRecordDto> {
     return toRequestRecord(await this.requests.get(requestId));
   }
 
@@ -176,7 +182,7 @@ export class RequestsController {
       'Deployment). Newer requests that ended FAILURE do not block a retry.',
   })
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(404)
+  @ApiErrors(400, 404, 503)
   @ApiConflictResponse({
     type: ErrorResponseDto,
     description:
@@ -184,7 +190,7 @@ export class RequestsController {
       'Deployment succeeded or is still open (CREATED, QUEUED, PROCESSING); details.newerRequestId names the ' +
       'newest such request and details.newerStatus its status. Send a new request instead.',
   })
-  async retry(@Param('requestId') requestId: string): Promise<RequestRecordDto> {
+  async retry(@Param() { requestId }: RequestIdParams): Promise<RequestRecordDto> {
     return toRequestRecord(await this.requests.retry(requestId));
   }
 }
@@ -200,7 +206,7 @@ export class DeadLettersController {
     description: 'Retry one with POST /v1/requests/{requestId}/retry.',
   })
   @ApiOkResponse({ type: RequestPageDto })
-  @ApiErrors(400)
+  @ApiErrors(400, 503)
   async list(@Query() q: PageQuery): Promise<RequestPageDto> {
     const page = await this.requests.list({ ...q, deadLettered: true });
     return { items: page.items.map(toRequestRecord), nextCursor: page.nextCursor };

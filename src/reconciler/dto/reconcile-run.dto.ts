@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsString, Matches } from 'class-validator';
 import { ReconcileRunEntity, ReconcileStatus, ReconcileTrigger } from '../reconcile-run.entity.js';
 
 export class DriftedDeploymentDto {
@@ -60,4 +61,12 @@ export function toReconcileRunDto(r: ReconcileRunEntity): ReconcileRunDto {
     healRequests: r.details.healRequests ?? [],
     ...(r.error ? { error: r.error } : {}),
   };
+}
+
+/** Run ids are bigserial, read as JS numbers: a positive integer up to 2^53-1, digits only. */
+export class ReconcileRunParams {
+  @ApiProperty({ type: 'integer', minimum: 1, example: 42 })
+  @IsString()
+  @Matches(/^[1-9][0-9]{0,15}$/, { message: 'id must be a positive integer of at most 16 digits' })
+  id!: string;
 }

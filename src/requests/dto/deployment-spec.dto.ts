@@ -4,7 +4,6 @@ import {
   IsInt,
   IsNotEmpty,
   IsObject,
-  IsOptional,
   IsString,
   Matches,
   Max,
@@ -19,7 +18,9 @@ import {
   IsAnnotationMap,
   IsEnvMap,
   IsLabelMap,
+  IsOptionalNotNull,
   QUANTITY,
+  REQUEST_ID,
 } from '../../common/k8s-validators.js';
 import { MaxReplicasConstraint } from './max-replicas.constraint.js';
 
@@ -27,13 +28,13 @@ const QUANTITY_MESSAGE = '$property must be a Kubernetes quantity such as 250m, 
 
 export class QuantitiesDto {
   @ApiPropertyOptional({ example: '250m', description: 'Kubernetes quantity' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsString()
   @Matches(QUANTITY, { message: QUANTITY_MESSAGE })
   cpu?: string;
 
   @ApiPropertyOptional({ example: '256Mi', description: 'Kubernetes quantity' })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsString()
   @Matches(QUANTITY, { message: QUANTITY_MESSAGE })
   memory?: string;
@@ -41,14 +42,14 @@ export class QuantitiesDto {
 
 export class ResourcesDto {
   @ApiPropertyOptional({ type: QuantitiesDto })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsObject()
   @ValidateNested()
   @Type(() => QuantitiesDto)
   requests?: QuantitiesDto;
 
   @ApiPropertyOptional({ type: QuantitiesDto })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsObject()
   @ValidateNested()
   @Type(() => QuantitiesDto)
@@ -71,14 +72,14 @@ export class DeploymentSpecDto {
   replicas!: number;
 
   @ApiPropertyOptional({ example: 8080, minimum: 1, maximum: 65535 })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsInt()
   @Min(1)
   @Max(65535)
   containerPort?: number;
 
   @ApiPropertyOptional({ example: { LOG_LEVEL: 'info' }, type: 'object', additionalProperties: { type: 'string' } })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsEnvMap()
   env?: Record<string, string>;
 
@@ -86,14 +87,14 @@ export class DeploymentSpecDto {
     type: ResourcesDto,
     example: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsObject()
   @ValidateNested()
   @Type(() => ResourcesDto)
   resources?: ResourcesDto;
 
   @ApiPropertyOptional({ example: { team: 'payments' }, type: 'object', additionalProperties: { type: 'string' } })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsLabelMap()
   labels?: Record<string, string>;
 
@@ -102,7 +103,7 @@ export class DeploymentSpecDto {
     type: 'object',
     additionalProperties: { type: 'string' },
   })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsAnnotationMap()
   annotations?: Record<string, string>;
 }
@@ -121,8 +122,10 @@ export class CreateDeploymentDto extends DeploymentSpecDto {
   name!: string;
 }
 
-/** PATCH: any subset of these; each given field replaces the current value whole. */
-export class PatchDeploymentDto extends PartialType(OmitType(DeploymentSpecDto, ['containerPort'] as const)) {}
+/** PATCH: any subset of these; each given field replaces the current value whole. Null is refused, not dropped. */
+export class PatchDeploymentDto extends PartialType(OmitType(DeploymentSpecDto, ['containerPort'] as const), {
+  skipNullProperties: false,
+}) {}
 
 export class TargetParams {
   @ApiProperty({ example: 'default' })
@@ -136,4 +139,11 @@ export class TargetParams {
   @MaxLength(63)
   @Matches(DNS1123_LABEL, { message: 'name must be a DNS-1123 label (lowercase alphanumerics and "-")' })
   name!: string;
+}
+
+export class RequestIdParams {
+  @ApiProperty({ example: '0b9a6a57-4c79-4c8b-9a8e-3f5b3e0f6a41', description: 'An Idempotency-Key or a UUID' })
+  @IsString()
+  @Matches(REQUEST_ID, { message: 'requestId must be 1-255 visible ASCII characters (no spaces)' })
+  requestId!: string;
 }
