@@ -479,9 +479,15 @@ apiserver_ready() {
 
 # TaintNodesByCondition is off: it taints every new node not-ready:NoSchedule
 # and only the node-lifecycle controller (disabled below) would lift it.
+# Deployments are not watch-cached: the cache answers a watch from any
+# resourceVersion it has seen since the apiserver's first list, however long
+# etcd has compacted it, so a test could not make "410 Gone" happen when it
+# needs to (it compacts etcd, see test/support/etcd.ts). Watches and lists of
+# Deployments go to etcd, as a cache miss does on any cluster.
 start_kube_apiserver() {
   spawn kube-apiserver "$K8S_BIN_DIR/kube-apiserver" \
     --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+    --watch-cache-sizes=deployments.apps#0 \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
     --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
     --client-ca-file="$PKI/ca.crt" \
