@@ -56,7 +56,7 @@ format: deps
 	npx prettier --write .
 
 test: build stack-up
-	scripts/stack.test.sh >/dev/null
+	scripts/stack.test.sh >/dev/null 2>&1 || scripts/stack.test.sh
 	npx tsc --noEmit -p tsconfig.json
 	npx eslint .
 	npx prettier --check . >/dev/null

@@ -16,7 +16,7 @@ set +e # each check reports its own failure
 failures=0
 check() { # description command...
   local what="$1"; shift
-  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
+  if "$@"; then echo "ok   $what"; else echo "FAIL $what" >&2; failures=$((failures + 1)); fi
 }
 not() { ! "$@"; }
 pid_of() { read -r p _ <"$RUN/$1.pid" && echo "$p"; }
@@ -63,5 +63,5 @@ spawn dies bash -c 'exit 3'
 sleep 0.5
 check "a service that exited is not alive" not alive dies "$sleep_bin"
 
-if ((failures)); then echo "stack.test.sh: $failures check(s) failed"; exit 1; fi
+if ((failures)); then echo "stack.test.sh: $failures check(s) failed" >&2; exit 1; fi
 echo "stack.test.sh: all checks passed"
