@@ -13,7 +13,7 @@ STACK_ENV = eval "$$(scripts/stack.sh env)"
 help:
 	@echo "make run          set everything up, migrate, and run all roles (Swagger UI at /docs)"
 	@echo "make test         set everything up and run the whole test suite"
-	@echo "make stack-env    print export lines for DATABASE_URL, NATS_URL, KUBECONFIG and kubectl"
+	@echo "make stack-env    print export lines for DATABASE_URL, NATS_URL, KUBECONFIG, ETCD_ENDPOINTS, Node 22 and kubectl"
 	@echo "make stack-down   stop PostgreSQL, NATS and the Kubernetes control plane"
 	@echo "make bench        run the benchmarks and print their figures"
 
@@ -56,6 +56,7 @@ format: deps
 	npx prettier --write .
 
 test: build stack-up
+	scripts/stack.test.sh >/dev/null 2>&1 || scripts/stack.test.sh
 	npx tsc --noEmit -p tsconfig.json
 	npx eslint .
 	npx prettier --check . >/dev/null

@@ -6,7 +6,8 @@
 #   scripts/stack.sh up       start whatever is not running (idempotent), wait until ready
 #   scripts/stack.sh down     stop what `up` started; data is kept, so the next `up` is quick
 #   scripts/stack.sh status   one line per service
-#   scripts/stack.sh env      export lines for DATABASE_URL, NATS_URL, KUBECONFIG and PATH
+#   scripts/stack.sh env      export lines for DATABASE_URL, NATS_URL, KUBECONFIG,
+#                             ETCD_ENDPOINTS and PATH (Node 22 and kubectl first)
 #                             usage: eval "$(scripts/stack.sh env)"
 #
 # A DATABASE_URL, NATS_URL or KUBECONFIG already set in the environment (to
@@ -26,6 +27,13 @@
 #
 # State (data, logs, pid files, certificates, kubeconfig) lives outside the
 # repository, in ${K8SDM_STATE:-~/.local/state/k8s-deployment-manager}/stack.
+#
+# K8SDM_PORT_OFFSET (default 0, at most 7000) is added to every port, so a second
+# stack can run beside the usual one, e.g. to try a change to this script:
+#
+#     K8SDM_STATE=$(mktemp -d) K8SDM_PORT_OFFSET=1000 scripts/stack.sh up
+#
+# (give `env`, `status` and `down` the same two variables).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -39,16 +47,21 @@ PKI="$STACK/pki"
 KUBECONFIG_FILE="$STACK/kubeconfig"
 
 # Loopback ports, chosen away from every common default.
-PG_PORT=55432
-NATS_PORT=54222
-NATS_MON_PORT=58222
-ETCD_PORT=52379
-ETCD_PEER_PORT=52380
-APISERVER_PORT=56443
-KWOK_PORT=56248 # KWOK's own /healthz
+PORT_OFFSET="${K8SDM_PORT_OFFSET:-0}"
+[[ "$PORT_OFFSET" =~ ^[0-9]{1,4}$ ]] && ((PORT_OFFSET <= 7000)) ||
+  { echo "[stack] ERROR: K8SDM_PORT_OFFSET must be a number from 0 to 7000" >&2; exit 2; }
+PORT_OFFSET=$((10#$PORT_OFFSET)) # "0100" is 100, not octal
+PG_PORT=$((55432 + PORT_OFFSET))
+NATS_PORT=$((54222 + PORT_OFFSET))
+NATS_MON_PORT=$((58222 + PORT_OFFSET))
+ETCD_PORT=$((52379 + PORT_OFFSET))
+ETCD_PEER_PORT=$((52380 + PORT_OFFSET))
+APISERVER_PORT=$((56443 + PORT_OFFSET))
+KWOK_PORT=$((56248 + PORT_OFFSET)) # KWOK's own /healthz
 
 OWN_DATABASE_URL="postgres://postgres:postgres@127.0.0.1:$PG_PORT/k8sdm"
 OWN_NATS_URL="nats://127.0.0.1:$NATS_PORT"
+OWN_ETCD_ENDPOINTS="http://127.0.0.1:$ETCD_PORT"
 
 # Services, in start order (stop runs in reverse).
 SERVICES=(postgres nats etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
@@ -76,15 +89,41 @@ is_external() { # service
 
 # --- process helpers --------------------------------------------------------
 
-# True when the service's pid file names a live process that is still the
-# binary we started (a stale file after a reboot may name a reused pid).
+boot_id() { cat /proc/sys/kernel/random/boot_id; }
+
+# A process's start time (field 22 of /proc/PID/stat, clock ticks since boot);
+# fails when the pid is gone or a zombie (some inits reap orphans only after a while).
+proc_start() { # pid
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }" # the fields after "pid (comm) "; comm may hold spaces
+  # shellcheck disable=SC2086
+  set -- $stat
+  [ "$1" != Z ] && echo "${20}"
+}
+
+# A pid file holds "pid start-time boot-id". The start time survives exec, so the
+# process counts as ours from the moment it is spawned, while it is still setsid
+# or nohup on its way to the binary; a pid reused later (or after a reboot) has
+# another start time or boot id.
+record_pid() { # service pid
+  echo "$2 $(proc_start "$2" || echo gone) $(boot_id)" >"$RUN/$1.pid"
+}
+
+# True when the service's pid file names the live process we started.
 alive() { # service binary
-  local pf="$RUN/$1.pid" pid exe
+  local pf="$RUN/$1.pid" pid start boot exe
   [ -s "$pf" ] || return 1
-  pid="$(cat "$pf")"
-  [ -r "/proc/$pid/cmdline" ] || return 1
-  exe="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1)"
-  [ "$exe" = "$2" ]
+  read -r pid start boot <"$pf" || true
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  if [ -z "$start" ]; then
+    # A pid file of an older version of this script (the pid alone): the process
+    # must still run our binary.
+    exe="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1)"
+    [ "$exe" = "$2" ] && proc_start "$pid" >/dev/null
+    return
+  fi
+  [ "$boot" = "$(boot_id)" ] && [ "$(proc_start "$pid")" = "$start" ]
 }
 
 # Logs are appended across restarts; keep one previous generation past 20 MB.
@@ -103,9 +142,11 @@ spawn() { # service command...
   # Readiness checks that read the log look only at this run's part.
   stat -c %s "$LOGS/$name.log" >"$RUN/$name.logpos"
   # Not a process-group leader (no job control here), so setsid execs in place
-  # and $! is the service's own pid. fd 9 is the stack lock: not for children.
+  # and $! is the service's own pid, and then its process group and session id.
+  # It reaches the binary only after two more execs (setsid, nohup): see alive().
+  # fd 9 is the stack lock: not for children.
   setsid nohup "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
-  echo "$!" >"$RUN/$name.pid"
+  record_pid "$name" "$!"
 }
 
 # Polls a readiness check until it passes; fails with the log's tail if the
@@ -168,20 +209,27 @@ ensure() { # service timeout check-fn start-fn
   log "$name: ready"
 }
 
+# Signals the service and its process group (the session setsid made; none yet
+# while the service is still on its way through setsid, then kill -pid finds nothing).
+signal_service() { # signal pid
+  kill "-$1" -- "-$2" 2>/dev/null || true
+  kill "-$1" "$2" 2>/dev/null || true
+}
+
 stop_pid() { # service
   local name="$1" pf="$RUN/$1.pid" bin pid i
   [ -s "$pf" ] || return 0
-  pid="$(cat "$pf")" bin="$(service_bin "$name")"
-  # Only a process that is still ours: a stale pid may now be anything. alive()
-  # also treats a zombie as gone (some inits reap orphans only after a while).
+  read -r pid _ <"$pf" || true
+  bin="$(service_bin "$name")"
+  # Only a process that is still ours: a stale pid may now be anything.
   if alive "$name" "$bin"; then
     log "$name: stopping (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
+    signal_service TERM "$pid"
     for ((i = 0; i < 150; i++)); do
       alive "$name" "$bin" || break
       sleep 0.1
     done
-    if alive "$name" "$bin"; then kill -KILL "$pid" 2>/dev/null || true; fi
+    if alive "$name" "$bin"; then signal_service KILL "$pid"; fi
   fi
   rm -f "$pf"
 }
@@ -379,7 +427,11 @@ pki_complete() {
 }
 
 ensure_pki() {
-  pki_complete && return 0
+  if pki_complete; then
+    # The certificates name no port; the kubeconfig follows a changed K8SDM_PORT_OFFSET.
+    grep -qF "server: https://127.0.0.1:$APISERVER_PORT" "$KUBECONFIG_FILE" || write_kubeconfig
+    return 0
+  fi
   log "pki: creating a throwaway CA, serving/client certs and the service-account key"
   rm -rf "$PKI" && mkdir -p "$PKI" && chmod 700 "$PKI"
   (
@@ -441,9 +493,15 @@ apiserver_ready() {
 
 # TaintNodesByCondition is off: it taints every new node not-ready:NoSchedule
 # and only the node-lifecycle controller (disabled below) would lift it.
+# Deployments are not watch-cached: the cache answers a watch from any
+# resourceVersion it has seen since the apiserver's first list, however long
+# etcd has compacted it, so a test could not make "410 Gone" happen when it
+# needs to (it compacts etcd, see test/support/etcd.ts). Watches and lists of
+# Deployments go to etcd, as a cache miss does on any cluster.
 start_kube_apiserver() {
   spawn kube-apiserver "$K8S_BIN_DIR/kube-apiserver" \
     --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+    --watch-cache-sizes=deployments.apps#0 \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
     --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
     --client-ca-file="$PKI/ca.crt" \
@@ -606,12 +664,21 @@ cmd_status() {
 }
 
 cmd_env() {
+  local node_bin
+  node_bin="$("$here/ensure-node.sh")" || die "no Node 22 (scripts/ensure-node.sh failed)"
   printf 'export DATABASE_URL=%q\n' "${DATABASE_URL:-$OWN_DATABASE_URL}"
   printf 'export NATS_URL=%q\n' "${NATS_URL:-$OWN_NATS_URL}"
   printf 'export KUBECONFIG=%q\n' "${KUBECONFIG:-$KUBECONFIG_FILE}"
-  # The kubectl built with the cluster comes first; $PATH is expanded at eval time.
+  # The etcd behind our cluster (the tests compact it). A cluster of your own
+  # (KUBECONFIG) has none unless ETCD_ENDPOINTS names it too.
+  if ! external_kube; then
+    printf 'export ETCD_ENDPOINTS=%q\n' "$OWN_ETCD_ENDPOINTS"
+  elif [ -n "${ETCD_ENDPOINTS:-}" ]; then
+    printf 'export ETCD_ENDPOINTS=%q\n' "$ETCD_ENDPOINTS"
+  fi
+  # Node 22 and the kubectl built with the cluster come first; $PATH is expanded at eval time.
   # shellcheck disable=SC2016
-  printf 'export PATH=%q:"$PATH"\n' "$K8S_BIN_DIR"
+  printf 'export PATH=%q:%q:"$PATH"\n' "$node_bin" "$K8S_BIN_DIR"
 }
 
 # up and down change the stack: one at a time (e.g. parallel test runners).
@@ -620,6 +687,9 @@ lock() {
   exec 9>"$STACK/.lock"
   flock 9
 }
+
+# Sourced (by scripts/stack.test.sh), it only defines the functions.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 case "${1:-}" in
   up) lock && cmd_up ;;

@@ -1,13 +1,7 @@
-import 'reflect-metadata';
-import { ConfigError, loadDatabaseUrl } from './config/app-config.js';
-import { runMigrations } from './database/migrate.js';
+// Entry point of `npm run migration:run`. The Node version is checked before anything else loads:
+// static imports are all loaded before any code runs, and on an old Node the app's
+// dependencies crash while loading. So the app comes in through a dynamic import.
+import { exitUnlessSupportedNode } from './node-version.js';
 
-/** `npm run migration:run`: applies pending migrations and exits. */
-async function main() {
-  await runMigrations(loadDatabaseUrl(), (line) => console.log(`[migrate] ${line}`));
-}
-
-main().catch((e: unknown) => {
-  console.error(e instanceof ConfigError ? e.message : e);
-  process.exit(1);
-});
+exitUnlessSupportedNode();
+await import('./migrate.run.js');

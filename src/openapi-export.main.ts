@@ -1,25 +1,7 @@
-import 'reflect-metadata';
-import { writeFileSync } from 'node:fs';
-import { loadConfig } from './config/app-config.js';
-import { bootstrap } from './bootstrap.js';
-import { buildOpenApi } from './openapi.js';
-import type { INestApplication } from '@nestjs/common';
+// Entry point of `npm run openapi:export`. The Node version is checked before anything else loads:
+// static imports are all loaded before any code runs, and on an old Node the app's
+// dependencies crash while loading. So the app comes in through a dynamic import.
+import { exitUnlessSupportedNode } from './node-version.js';
 
-/** `npm run openapi:export`: writes the API's OpenAPI document to openapi.json (committed; CI checks drift). */
-async function main() {
-  const config = loadConfig();
-  Object.assign(config, { roles: ['api'], ROLE: 'api', HTTP_PORT: 0, LOG_LEVEL: 'warn' });
-  const running = await bootstrap(config);
-  try {
-    const doc = buildOpenApi(running.app as INestApplication);
-    writeFileSync('openapi.json', `${JSON.stringify(doc, null, 2)}\n`);
-    console.log(`wrote openapi.json (${Object.keys(doc.paths).length} paths)`);
-  } finally {
-    await running.close();
-  }
-}
-
-main().catch((e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});
+exitUnlessSupportedNode();
+await import('./openapi-export.run.js');

@@ -10,6 +10,7 @@ import { MirrorSyncService } from '../../src/deployments/mirror-sync.service.js'
 import { MetricsModule } from '../../src/metrics/metrics.module.js';
 import { MetricsService } from '../../src/metrics/metrics.service.js';
 import { DeploymentWatcher } from '../../src/watcher/deployment-watcher.service.js';
+import { compactEtcd } from '../support/etcd.js';
 import { boot, db, deleteNamespace, eventually, kube, testConfig, uniqueId } from '../support/harness.js';
 
 const MANAGED = { 'app.kubernetes.io/managed-by': 'k8s-deployment-manager' };
@@ -168,6 +169,9 @@ describe('watcher: the deployments mirror', () => {
       `% ns=${ns} %`,
     ]);
     expect(saved.rowCount).toBe(1);
+    // A fresh etcd still has resourceVersion 1: compact it away, so the watch answers 410 now,
+    // not only once the apiserver's own compaction has run (every 5 minutes).
+    await compactEtcd();
 
     const app = await start();
     await eventually(async () => (await relists(app, 'gone')) >= 1, 15_000, 100);

@@ -1,0 +1,161 @@
+/**
+ * `make bench` (through bench/run.ts): runs every bench module compiled next to this file (dist/bench/*.js other
+ * than run and common), prints each one's figures as a table and writes them to
+ * bench/results/<name>.json.
+ *
+ *   node dist/bench/run.js              every module
+ *   node dist/bench/run.js intake       only the named ones
+ *
+ * The contract a bench module keeps (see BenchModule): export `run()`, which sets up what it
+ * needs, measures, cleans up after itself, and resolves to its figures as a plain JSON-able
+ * record (nested objects are fine). It prints progress to stderr, never asserts on timing,
+ * and throws only when it could not measure at all.
+ */
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { REPO_ROOT, RESULTS_DIR } from './common.js';
+
+/** What every bench module exports. */
+export interface BenchModule {
+  run(): Promise<Record<string, unknown>>;
+}
+
+const NOT_BENCHES = new Set(['run', 'runner', 'common']);
+
+/** Bench module names found next to this file, in name order. */
+export function discover(dir = dirname(fileURLToPath(import.meta.url))): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => basename(f, '.js'))
+    .filter((n) => !NOT_BENCHES.has(n))
+    .sort();
+}
+
+/** Flattens nested records to dotted keys; arrays of numbers become "a / b / c". */
+export function flatten(value: unknown, prefix = '', out: [string, string][] = []): [string, string][] {
+  if (isSpread(value)) {
+    const f = (n: number) => formatNumber(n);
+    out.push([
+      prefix,
+      value.runs.length > 1
+        ? `${f(value.median)} (min ${f(value.min)}, max ${f(value.max)}; runs ${value.runs.map(f).join(' / ')})`
+        : f(value.median),
+    ]);
+  } else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else if (Array.isArray(value)) {
+    if (value.every((v) => typeof v !== 'object' || v === null)) out.push([prefix, value.join(' / ')]);
+    else value.forEach((v, i) => flatten(v, `${prefix}[${i}]`, out));
+  } else {
+    out.push([prefix, typeof value === 'number' ? formatNumber(value) : String(value)]);
+  }
+  return out;
+}
+
+/** A figure measured over several runs (common.ts spread()): shown as one cell. */
+function isSpread(v: unknown): v is { median: number; min: number; max: number; runs: number[] } {
+  return (
+    v !== null &&
+    typeof v === 'object' &&
+    ['median', 'min', 'max', 'runs'].every((k) => k in v) &&
+    Object.keys(v).length === 4
+  );
+}
+
+function formatNumber(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  return Number.isInteger(n) ? n.toLocaleString('en-US') : n.toLocaleString('en-US', { maximumFractionDigits: 3 });
+}
+
+export function table(title: string, rows: [string, string][]): string {
+  const w = Math.max(6, ...rows.map(([k]) => k.length));
+  const v = Math.max(5, ...rows.map(([, x]) => x.length));
+  const line = `+${'-'.repeat(w + 2)}+${'-'.repeat(v + 2)}+`;
+  return [
+    title,
+    line,
+    `| ${'figure'.padEnd(w)} | ${'value'.padEnd(v)} |`,
+    line,
+    ...rows.map(([k, x]) => `| ${k.padEnd(w)} | ${x.padEnd(v)} |`),
+    line,
+  ].join('\n');
+}
+
+function environment() {
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    // not a git checkout
+  }
+  return {
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    loadavg1m: Number(loadavg()[0].toFixed(2)),
+    commit,
+  };
+}
+
+async function main() {
+  const wanted = process.argv.slice(2);
+  const found = discover();
+  const names = wanted.length ? wanted : found;
+  const unknown = names.filter((n) => !found.includes(n));
+  if (unknown.length)
+    throw new Error(`no bench module named ${unknown.join(', ')}; found: ${found.join(', ') || 'none'}`);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+
+  let failed = 0;
+  for (const name of names) {
+    let mod: Partial<BenchModule>;
+    try {
+      mod = (await import(
+        pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), `${name}.js`)).href
+      )) as Partial<BenchModule>;
+    } catch (e) {
+      console.error(`bench/${name} could not be loaded: ${(e as Error).stack ?? String(e)}`);
+      failed++;
+      continue;
+    }
+    if (typeof mod.run !== 'function') {
+      console.error(`bench/${name}: exports no run(); skipped`);
+      failed++;
+      continue;
+    }
+    const startedAt = new Date().toISOString();
+    const before = environment();
+    let figures: Record<string, unknown>;
+    try {
+      figures = await mod.run();
+    } catch (e) {
+      console.error(`bench/${name} failed: ${(e as Error).stack ?? String(e)}`);
+      failed++;
+      continue;
+    }
+    const result = { bench: name, startedAt, finishedAt: new Date().toISOString(), environment: before, figures };
+    const file = join(RESULTS_DIR, `${name}.json`);
+    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+    console.log(
+      `\n${table(`bench/${name} (${startedAt}, load ${before.loadavg1m} on ${before.cpus} cores)`, flatten(figures))}`,
+    );
+    console.log(`written to bench/results/${name}.json`);
+  }
+  process.exitCode = failed ? 1 : 0;
+}
+
+/** Runs the benches named on the command line (all when none) and exits with the outcome. */
+export function runFromCommandLine(): void {
+  // Ctrl-C or a kill: exit through process.exit, so common.ts stops the app processes it started.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+  main().then(
+    () => process.exit(),
+    (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
