@@ -6,7 +6,12 @@ import { AppConfig } from '../config/app-config.js';
 import { withRequestId } from '../common/logging.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { NatsClient } from './nats-client.js';
-import { JETSTREAM_HANDLER, JetStreamHandlerFn, MessageContext } from './jetstream-handler.decorator.js';
+import {
+  JETSTREAM_HANDLER,
+  type HandlerResult,
+  type JetStreamHandlerFn,
+  type MessageContext,
+} from './jetstream-handler.decorator.js';
 import { outcomeFor, Outcome } from './jetstream-outcome.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 
@@ -88,18 +93,14 @@ export class JetStreamConsumerHost implements OnApplicationBootstrap, OnApplicat
 
   private async dispatch(msg: JsMsg) {
     const requestId = msg.headers?.get(REQUEST_ID_HEADER) || undefined;
-    const ctx: MessageContext = {
-      requestId,
-      deliveryCount: msg.info.deliveryCount,
-      maxDeliver: this.config.JS_MAX_DELIVER,
-      isLastAttempt: msg.info.deliveryCount >= this.config.JS_MAX_DELIVER,
-    };
+    const ctx: MessageContext = { requestId };
     // Keeps the message ours while a slow Kubernetes call is in flight.
     const heartbeat = setInterval(() => msg.working(), Math.max(1000, this.config.JS_ACK_WAIT_MS / 3));
     let error: unknown;
+    let result: HandlerResult = undefined;
     const run = async () => {
       try {
-        await this.handler!(decode(msg), ctx);
+        result = await this.handler!(decode(msg), ctx);
       } catch (e) {
         error = e;
       }
@@ -109,10 +110,12 @@ export class JetStreamConsumerHost implements OnApplicationBootstrap, OnApplicat
     } finally {
       clearInterval(heartbeat);
     }
-    const outcome = outcomeFor(error, ctx, {
-      baseMs: this.config.JS_BACKOFF_BASE_MS,
-      maxMs: this.config.JS_BACKOFF_MAX_MS,
-    });
+    const outcome = outcomeFor(
+      error,
+      { deliveryCount: msg.info.deliveryCount, maxDeliver: this.config.JS_MAX_DELIVER },
+      { baseMs: this.config.JS_BACKOFF_BASE_MS, maxMs: this.config.JS_BACKOFF_MAX_MS },
+      result,
+    );
     this.metrics.messagesHandled.inc({ outcome: outcome.kind });
     await this.settle(msg, outcome, requestId);
   }
