@@ -45,7 +45,7 @@ const FAIL_SQL = `UPDATE deployment_requests
 export type Claim =
   | { kind: 'claimed'; request: DeploymentRequestEntity }
   /** The oldest open request waits for its retry time; nothing newer may overtake it. */
-  | { kind: 'waiting'; request: DeploymentRequestEntity; retryAt: Date }
+  | { kind: 'waiting'; request: DeploymentRequestEntity; waitMs: number }
   | { kind: 'none' };
 
 /** TypeORM's postgres runner: releasing with an error makes the pool discard the connection. */
@@ -53,7 +53,7 @@ interface PgQueryRunner {
   releasePostgresConnection(err: Error): Promise<void>;
 }
 
-type SessionQuery = (sql: string, params: unknown[]) => Promise<any>;
+type SessionQuery = (sql: string, params: unknown[]) => Promise<unknown>;
 
 /**
  * One deployment's lock, held on its own session. Every statement runs on that session, so
@@ -69,20 +69,22 @@ export class TargetLock {
 
   /** Takes the oldest open request for an attempt (PROCESSING, attempts + 1), unless it must wait for its retry time. */
   async claimOldestOpen(): Promise<Claim> {
-    const heads: unknown[] = await this.query(
-      `SELECT *, retry_at IS NOT NULL AND retry_at > now() AS waiting FROM deployment_requests
+    const heads = (await this.query(
+      `SELECT *, GREATEST(0, extract(epoch FROM retry_at - now()) * 1000)::float8 AS wait_ms FROM deployment_requests
        WHERE namespace = $1 AND name = $2 AND ${OPEN} ORDER BY seq LIMIT 1`,
       [this.namespace, this.name],
-    );
+    )) as unknown[];
     if (!heads.length) return { kind: 'none' };
     const head = this.hydrate(heads[0]);
-    if ((heads[0] as { waiting: boolean }).waiting) return { kind: 'waiting', request: head, retryAt: head.retryAt! };
-    const [rows]: [unknown[], number] = await this.query(
+    // Measured by the database's clock, which also set retry_at.
+    const waitMs = (heads[0] as { wait_ms: number | null }).wait_ms ?? 0;
+    if (waitMs > 0) return { kind: 'waiting', request: head, waitMs };
+    const [rows] = (await this.query(
       `UPDATE deployment_requests
        SET status = 'PROCESSING', attempts = attempts + 1, started_at = now(), updated_at = now(), retry_at = NULL
        WHERE request_id = $1 AND ${OPEN} RETURNING *`,
       [head.requestId],
-    );
+    )) as [unknown[], number];
     return rows.length ? { kind: 'claimed', request: this.hydrate(rows[0]) } : { kind: 'none' };
   }
 
@@ -101,11 +103,13 @@ export class TargetLock {
   }
 
   /** Records why an attempt failed, and when the request may be tried again. */
-  async noteAttemptError(requestId: string, code: string, message: string, retryAt: Date) {
+  async noteAttemptError(requestId: string, code: string, message: string, retryInMs: number) {
     await this.query(
-      `UPDATE deployment_requests SET error_code = $2, error_message = $3, retry_at = $4, updated_at = now()
+      `UPDATE deployment_requests
+       SET error_code = $2, error_message = $3, updated_at = now(),
+           retry_at = now() + make_interval(secs => $4::double precision / 1000)
        WHERE request_id = $1 AND ${OPEN}`,
-      [requestId, code, message.slice(0, 4000), retryAt],
+      [requestId, code, message.slice(0, 4000), retryInMs],
     );
   }
 }

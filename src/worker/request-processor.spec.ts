@@ -44,7 +44,8 @@ class MemoryRepo {
       this.write();
       const r = [...this.rows.values()].filter(OPEN).sort((a, b) => a.seq - b.seq)[0];
       if (!r) return { kind: 'none' };
-      if (r.retryAt && r.retryAt.getTime() > Date.now()) return { kind: 'waiting', request: r, retryAt: r.retryAt };
+      const waitMs = r.retryAt ? r.retryAt.getTime() - Date.now() : 0;
+      if (waitMs > 0) return { kind: 'waiting', request: r, waitMs };
       Object.assign(r, { status: RequestStatus.PROCESSING, retryAt: null, attempts: r.attempts + 1 });
       return { kind: 'claimed', request: r };
     },
@@ -56,9 +57,13 @@ class MemoryRepo {
       this.write();
       Object.assign(this.rows.get(id)!, { status: RequestStatus.FAILURE, errorCode: code, deadLettered });
     },
-    noteAttemptError: async (id: string, code: string, message: string, retryAt: Date) => {
+    noteAttemptError: async (id: string, code: string, message: string, retryInMs: number) => {
       this.write();
-      Object.assign(this.rows.get(id)!, { errorCode: code, errorMessage: message, retryAt });
+      Object.assign(this.rows.get(id)!, {
+        errorCode: code,
+        errorMessage: message,
+        retryAt: new Date(Date.now() + retryInMs),
+      });
     },
   };
 }

@@ -51,26 +51,25 @@ export class RequestProcessor {
     const after = await this.repo.findById(requestId);
     if (!after || TERMINAL_STATUSES.includes(after.status)) return after ? finished(after) : undefined;
     // Still open: the deployment's queue waits for a retry time, ours or an older request's.
-    const waitMs = Math.max(0, (drained.value?.getTime() ?? Date.now()) - Date.now());
     return {
-      retryAfterMs: waitMs + this.busyDelay(),
+      retryAfterMs: (drained.value ?? 0) + this.busyDelay(),
       reason: after.errorCode ? `${after.errorCode}: ${after.errorMessage}` : 'waiting behind an older request',
     };
   }
 
-  /** Applies the deployment's open requests in order; returns when the oldest may be retried, or null when none is left. */
-  private async drain(lock: TargetLock): Promise<Date | null> {
+  /** Applies the deployment's open requests in order; returns how long until the oldest may be retried, or null when none is left. */
+  private async drain(lock: TargetLock): Promise<number | null> {
     for (;;) {
       const claim = await lock.claimOldestOpen();
       if (claim.kind === 'none') return null;
-      if (claim.kind === 'waiting') return claim.retryAt;
-      const retryAt = await this.attempt(lock, claim.request);
-      if (retryAt) return retryAt;
+      if (claim.kind === 'waiting') return claim.waitMs;
+      const retryInMs = await this.attempt(lock, claim.request);
+      if (retryInMs !== null) return retryInMs;
     }
   }
 
-  /** One attempt at one claimed request; returns its retry time when it must be tried again later. */
-  private async attempt(lock: TargetLock, started: DeploymentRequestEntity): Promise<Date | null> {
+  /** One attempt at one claimed request; returns the delay before its retry when it must be tried again later. */
+  private async attempt(lock: TargetLock, started: DeploymentRequestEntity): Promise<number | null> {
     if (started.deadlineAt.getTime() < Date.now()) {
       await this.finish(
         lock,
@@ -93,26 +92,23 @@ export class RequestProcessor {
     return null;
   }
 
-  private async failed(lock: TargetLock, started: DeploymentRequestEntity, error: DomainError): Promise<Date | null> {
+  private async failed(lock: TargetLock, started: DeploymentRequestEntity, error: DomainError): Promise<number | null> {
     if (!error.retryable) {
       await this.finish(lock, started, error, false);
       return null;
     }
-    const retryAt = new Date(
-      Date.now() +
-        backoffDelay(
-          started.attempts,
-          { baseMs: this.config.JS_BACKOFF_BASE_MS, maxMs: this.config.JS_BACKOFF_MAX_MS },
-          this.random,
-        ),
+    const retryInMs = backoffDelay(
+      started.attempts,
+      { baseMs: this.config.JS_BACKOFF_BASE_MS, maxMs: this.config.JS_BACKOFF_MAX_MS },
+      this.random,
     );
-    if (retryAt.getTime() >= started.deadlineAt.getTime()) {
+    if (Date.now() + retryInMs >= started.deadlineAt.getTime()) {
       // The retry budget is the deadline: the next try would come too late.
       await this.finish(lock, started, error, true);
       return null;
     }
-    await lock.noteAttemptError(started.requestId, error.code, error.message, retryAt);
-    return retryAt;
+    await lock.noteAttemptError(started.requestId, error.code, error.message, retryInMs);
+    return retryInMs;
   }
 
   private async finish(lock: TargetLock, request: DeploymentRequestEntity, error: DomainError, deadLettered: boolean) {
