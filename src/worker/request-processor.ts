@@ -102,8 +102,9 @@ export class RequestProcessor {
       { baseMs: this.config.JS_BACKOFF_BASE_MS, maxMs: this.config.JS_BACKOFF_MAX_MS },
       this.random,
     );
-    if (Date.now() + retryInMs >= started.deadlineAt.getTime()) {
-      // The retry budget is the deadline: the next try would come too late.
+    // The retry budget is the deadline. The message comes back up to 1.5 busy delays after the
+    // retry time; keep a margin so the last retry still finds the request inside its deadline.
+    if (Date.now() + retryInMs + 2 * this.config.WORKER_BUSY_RETRY_MS >= started.deadlineAt.getTime()) {
       await this.finish(lock, started, error, true);
       return null;
     }
