@@ -99,11 +99,11 @@ export class AppConfig {
   @Min(1000)
   JS_ACK_WAIT_MS = 30_000;
 
+  /** A safety cap on deliveries per message; -1 (unlimited) because retries are bounded by the request's deadline. */
   @Transform(toInt)
   @IsInt()
-  @Min(1)
-  @Max(100)
-  JS_MAX_DELIVER = 6;
+  @Min(-1)
+  JS_MAX_DELIVER = -1;
 
   @Transform(toInt)
   @IsInt()
@@ -239,6 +239,12 @@ export class AppConfig {
   @Min(0)
   RECONCILE_STALLED_MS = 300_000;
 
+  /** How soon a message comes back when its deployment's lock is held by another worker (±50% jitter). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  WORKER_BUSY_RETRY_MS = 300;
+
   roles: Role[] = [];
 }
 
@@ -277,10 +283,49 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         `the worker needs at least ${workerConnections} (each request in flight holds a lock connection and uses another)`,
     );
   }
+  if (config.roles.includes('worker')) {
+    const problems = retryBudgetProblems(config);
+    if (problems.length) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
   if (config.RECONCILE_ONCE && config.roles.join() !== 'reconciler') {
     throw new ConfigError('RECONCILE_ONCE=true runs one pass and exits, so it needs ROLE=reconciler alone');
   }
   return config;
+}
+
+/**
+ * Transient failures are retried until the request's deadline (REQUEST_DEADLINE_MS), so the
+ * retry settings must leave that budget usable: several retries fit in it, one Kubernetes
+ * call does not outlive it, and a finite delivery cap is not reached before it.
+ */
+export function retryBudgetProblems(c: AppConfig): string[] {
+  const problems: string[] = [];
+  const deadline = c.REQUEST_DEADLINE_MS;
+  if (c.JS_BACKOFF_BASE_MS > c.JS_BACKOFF_MAX_MS)
+    problems.push(`JS_BACKOFF_BASE_MS: ${c.JS_BACKOFF_BASE_MS} is above JS_BACKOFF_MAX_MS=${c.JS_BACKOFF_MAX_MS}`);
+  if (c.JS_BACKOFF_MAX_MS >= deadline)
+    problems.push(
+      `JS_BACKOFF_MAX_MS: ${c.JS_BACKOFF_MAX_MS} must be below REQUEST_DEADLINE_MS=${deadline}, or a single retry delay uses up the whole retry budget`,
+    );
+  if (c.KUBE_REQUEST_TIMEOUT_MS >= deadline)
+    problems.push(
+      `KUBE_REQUEST_TIMEOUT_MS: ${c.KUBE_REQUEST_TIMEOUT_MS} must be below REQUEST_DEADLINE_MS=${deadline}, or one Kubernetes call outlives the request`,
+    );
+  if (c.WORKER_BUSY_RETRY_MS >= deadline)
+    problems.push(`WORKER_BUSY_RETRY_MS: ${c.WORKER_BUSY_RETRY_MS} must be below REQUEST_DEADLINE_MS=${deadline}`);
+  if (c.JS_MAX_DELIVER === 0) problems.push('JS_MAX_DELIVER: must be -1 (unlimited) or at least 1');
+  if (c.JS_MAX_DELIVER > 0) {
+    // Deliveries 2..N come after the backoff delays 1..N-1 (busy retries, not counted here, use up more).
+    let sum = 0;
+    for (let k = 1; k < c.JS_MAX_DELIVER && sum < deadline; k++)
+      sum += Math.min(c.JS_BACKOFF_BASE_MS * 2 ** (k - 1), c.JS_BACKOFF_MAX_MS);
+    if (sum < deadline)
+      problems.push(
+        `JS_MAX_DELIVER: ${c.JS_MAX_DELIVER} deliveries with JS_BACKOFF_BASE_MS=${c.JS_BACKOFF_BASE_MS} and JS_BACKOFF_MAX_MS=${c.JS_BACKOFF_MAX_MS} ` +
+          `retry for only ${sum} ms, less than REQUEST_DEADLINE_MS=${deadline}; use -1 (unlimited: the deadline bounds retries) or raise it`,
+      );
+  }
+  return problems;
 }
 
 /** For commands that need only the database (migrations): validates DATABASE_URL alone. */

@@ -6,7 +6,12 @@ import { AppConfig } from '../config/app-config.js';
 import { withRequestId } from '../common/logging.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { NatsClient } from './nats-client.js';
-import { JETSTREAM_HANDLER, JetStreamHandlerFn, MessageContext } from './jetstream-handler.decorator.js';
+import {
+  JETSTREAM_HANDLER,
+  type HandlerResult,
+  type JetStreamHandlerFn,
+  type MessageContext,
+} from './jetstream-handler.decorator.js';
 import { outcomeFor, Outcome } from './jetstream-outcome.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { sanitizeReason } from '../common/reason-text.js';
@@ -91,20 +96,16 @@ export class JetStreamConsumerHost implements OnApplicationBootstrap, OnApplicat
 
   private async dispatch(msg: JsMsg) {
     const requestId = msg.headers?.get(REQUEST_ID_HEADER) || undefined;
-    const ctx: MessageContext = {
-      requestId,
-      deliveryCount: msg.info.deliveryCount,
-      maxDeliver: this.config.JS_MAX_DELIVER,
-      isLastAttempt: msg.info.deliveryCount >= this.config.JS_MAX_DELIVER,
-    };
+    const ctx: MessageContext = { requestId };
     // Keeps the message ours while a slow Kubernetes call is in flight.
     const heartbeat = startHeartbeat(msg, Math.max(1000, this.config.JS_ACK_WAIT_MS / 3), (e) =>
       this.logger.warn(`heartbeat for ${requestId ?? msg.seq} stopped: ${(e as Error).message}`),
     );
     let error: unknown;
+    let result: HandlerResult = undefined;
     const run = async () => {
       try {
-        await this.handler!(decode(msg), ctx);
+        result = await this.handler!(decode(msg), ctx);
       } catch (e) {
         error = e;
       }
@@ -114,10 +115,12 @@ export class JetStreamConsumerHost implements OnApplicationBootstrap, OnApplicat
     } finally {
       heartbeat.stop();
     }
-    const outcome = outcomeFor(error, ctx, {
-      baseMs: this.config.JS_BACKOFF_BASE_MS,
-      maxMs: this.config.JS_BACKOFF_MAX_MS,
-    });
+    const outcome = outcomeFor(
+      error,
+      { deliveryCount: msg.info.deliveryCount, maxDeliver: this.config.JS_MAX_DELIVER },
+      { baseMs: this.config.JS_BACKOFF_BASE_MS, maxMs: this.config.JS_BACKOFF_MAX_MS },
+      result,
+    );
     this.metrics.messagesHandled.inc({ outcome: outcome.kind });
     await this.settle(msg, outcome, requestId);
   }
@@ -128,9 +131,11 @@ export class JetStreamConsumerHost implements OnApplicationBootstrap, OnApplicat
         msg.ack();
         return;
       case 'nak':
-        this.logger.warn(
-          `delivery ${msg.info.deliveryCount} of ${requestId ?? msg.seq} failed; retry in ${outcome.delayMs} ms`,
-        );
+        if (outcome.expected) this.logger.debug(`${requestId ?? msg.seq} waits; back in ${outcome.delayMs} ms`);
+        else
+          this.logger.warn(
+            `delivery ${msg.info.deliveryCount} of ${requestId ?? msg.seq} failed; retry in ${outcome.delayMs} ms`,
+          );
         msg.nak(outcome.delayMs);
         return;
       case 'deadLetter': {

@@ -95,4 +95,8 @@ export class DeploymentRequestEntity {
 
   @Column({ name: 'deadline_at', type: 'timestamptz' })
   deadlineAt!: Date;
+
+  /** Set after a transient failure: no worker tries the request again before then. */
+  @Column({ name: 'retry_at', type: 'timestamptz', nullable: true })
+  retryAt!: Date | null;
 }

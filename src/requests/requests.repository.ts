@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
@@ -35,6 +36,84 @@ export interface RequestFilter {
 }
 
 const OPEN = `status NOT IN ('SUCCESS', 'FAILURE')`;
+
+const FAIL_SQL = `UPDATE deployment_requests
+  SET status = 'FAILURE', error_code = $2, error_message = $3, dead_lettered = $4, retry_at = NULL,
+      completed_at = now(), updated_at = now()
+  WHERE request_id = $1 AND ${OPEN}`;
+
+/** What claiming a deployment's next request found. */
+export type Claim =
+  | { kind: 'claimed'; request: DeploymentRequestEntity }
+  /** The oldest open request waits for its retry time; nothing newer may overtake it. */
+  | { kind: 'waiting'; request: DeploymentRequestEntity; waitMs: number }
+  | { kind: 'none' };
+
+/** TypeORM's postgres runner: releasing with an error makes the pool discard the connection. */
+interface PgQueryRunner {
+  releasePostgresConnection(err: Error): Promise<void>;
+}
+
+type SessionQuery = (sql: string, params: unknown[]) => Promise<unknown>;
+
+/**
+ * One deployment's lock, held on its own session. Every statement runs on that session, so
+ * each one that succeeds proves the lock is still ours.
+ */
+export class TargetLock {
+  constructor(
+    readonly namespace: string,
+    readonly name: string,
+    private readonly query: SessionQuery,
+    private readonly hydrate: (row: unknown) => DeploymentRequestEntity,
+  ) {}
+
+  /** Takes the oldest open request for an attempt (PROCESSING, attempts + 1), unless it must wait for its retry time. */
+  async claimOldestOpen(): Promise<Claim> {
+    const heads = (await this.query(
+      `SELECT *, GREATEST(0, extract(epoch FROM retry_at - now()) * 1000)::float8 AS wait_ms FROM deployment_requests
+       WHERE namespace = $1 AND name = $2 AND ${OPEN} ORDER BY seq LIMIT 1`,
+      [this.namespace, this.name],
+    )) as unknown[];
+    if (!heads.length) return { kind: 'none' };
+    const head = this.hydrate(heads[0]);
+    // Measured by the database's clock, which also set retry_at.
+    const waitMs = (heads[0] as { wait_ms: number | null }).wait_ms ?? 0;
+    if (waitMs > 0) return { kind: 'waiting', request: head, waitMs };
+    const [rows] = (await this.query(
+      `UPDATE deployment_requests
+       SET status = 'PROCESSING', attempts = attempts + 1, started_at = now(), updated_at = now(), retry_at = NULL
+       WHERE request_id = $1 AND ${OPEN} RETURNING *`,
+      [head.requestId],
+    )) as [unknown[], number];
+    return rows.length ? { kind: 'claimed', request: this.hydrate(rows[0]) } : { kind: 'none' };
+  }
+
+  async succeed(requestId: string, result: { generation: number | null; resourceVersion: string | null }) {
+    await this.query(
+      `UPDATE deployment_requests
+       SET status = 'SUCCESS', error_code = NULL, error_message = NULL, result_generation = $2,
+           result_resource_version = $3, retry_at = NULL, completed_at = now(), updated_at = now()
+       WHERE request_id = $1 AND ${OPEN}`,
+      [requestId, result.generation, result.resourceVersion],
+    );
+  }
+
+  async fail(requestId: string, code: string, message: string, deadLettered: boolean) {
+    await this.query(FAIL_SQL, [requestId, code, sanitizeReason(message), deadLettered]);
+  }
+
+  /** Records why an attempt failed, and when the request may be tried again. */
+  async noteAttemptError(requestId: string, code: string, message: string, retryInMs: number) {
+    await this.query(
+      `UPDATE deployment_requests
+       SET error_code = $2, error_message = $3, updated_at = now(),
+           retry_at = now() + make_interval(secs => $4::double precision / 1000)
+       WHERE request_id = $1 AND ${OPEN}`,
+      [requestId, code, sanitizeReason(message), retryInMs],
+    );
+  }
+}
 
 /** All SQL about deployment requests. Status changes are guarded so a request never moves backwards. */
 @Injectable()
@@ -127,70 +206,50 @@ export class RequestsRepository {
   }
 
   /**
-   * Runs fn while holding a session advisory lock for one deployment, on a connection of
-   * its own. If the process dies the connection closes and PostgreSQL releases the lock.
-   * How long it waits is the pool's lock_timeout (database.module.ts).
+   * Runs fn holding one deployment's session advisory lock, if no one else holds it; never
+   * waits. fn gets the lock's own session: claims and status writes run on it, so once the
+   * session is gone (and PostgreSQL has freed the lock for another worker) they fail instead
+   * of acting without the lock. That is the fence.
    */
-  async withTargetLock<T>(namespace: string, name: string, fn: () => Promise<T>): Promise<T> {
+  async tryWithTargetLock<T>(
+    namespace: string,
+    name: string,
+    fn: (lock: TargetLock) => Promise<T>,
+  ): Promise<{ acquired: false } | { acquired: true; value: T }> {
+    const key = `${namespace}/${name}`;
     const runner = this.ds.createQueryRunner();
-    await runner.connect();
+    const client = (await runner.connect()) as EventEmitter;
+    // A backend terminated while we hold the session emits 'error' outside any query: note it, never crash.
+    let lost: Error | undefined;
+    const onError = (e: Error) => (lost ??= e);
+    client.on('error', onError);
+    let locked = false;
     try {
-      await runner.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`${namespace}/${name}`]);
-      try {
-        return await fn();
-      } finally {
-        await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [`${namespace}/${name}`]);
-      }
+      const [{ acquired }] = await runner.query(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS acquired`, [
+        key,
+      ]);
+      locked = acquired;
+      if (!locked) return { acquired: false };
+      const run = async (sql: string, params: unknown[]) => {
+        if (lost || runner.isReleased) throw new Error(`lost the lock of ${key}: ${lost?.message ?? 'session closed'}`);
+        return runner.query(sql, params);
+      };
+      return { acquired: true, value: await fn(new TargetLock(namespace, name, run, (row) => this.hydrate(row))) };
     } finally {
-      await runner.release();
+      if (locked && !lost && !runner.isReleased) {
+        await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [key]).catch((e: Error) => {
+          lost ??= e;
+        });
+      }
+      // A session that may still hold the lock must never go back to the pool.
+      if (lost && !runner.isReleased) await (runner as unknown as PgQueryRunner).releasePostgresConnection(lost);
+      else await runner.release();
+      if (!lost) client.removeListener('error', onError);
     }
   }
 
-  /**
-   * Takes the oldest open request of a deployment for an attempt: PROCESSING, attempts + 1.
-   * Null when the deployment has none left. Callers hold the deployment's lock.
-   */
-  async claimOldestOpen(namespace: string, name: string): Promise<DeploymentRequestEntity | null> {
-    const rows = await this.updateReturning(
-      `UPDATE deployment_requests
-       SET status = 'PROCESSING', attempts = attempts + 1, started_at = now(), updated_at = now()
-       WHERE request_id = (
-         SELECT request_id FROM deployment_requests
-         WHERE namespace = $1 AND name = $2 AND ${OPEN}
-         ORDER BY seq LIMIT 1)
-       RETURNING *`,
-      [namespace, name],
-    );
-    return rows[0] ?? null;
-  }
-
-  async succeed(requestId: string, result: { generation: number | null; resourceVersion: string | null }) {
-    await this.repo.query(
-      `UPDATE deployment_requests
-       SET status = 'SUCCESS', error_code = NULL, error_message = NULL, result_generation = $2,
-           result_resource_version = $3, completed_at = now(), updated_at = now()
-       WHERE request_id = $1 AND ${OPEN}`,
-      [requestId, result.generation, result.resourceVersion],
-    );
-  }
-
   async fail(requestId: string, code: string, message: string, deadLettered: boolean) {
-    await this.repo.query(
-      `UPDATE deployment_requests
-       SET status = 'FAILURE', error_code = $2, error_message = $3, dead_lettered = $4,
-           completed_at = now(), updated_at = now()
-       WHERE request_id = $1 AND ${OPEN}`,
-      [requestId, code, sanitizeReason(message), deadLettered],
-    );
-  }
-
-  /** Records why an attempt failed while the request waits for its retry. */
-  async noteAttemptError(requestId: string, code: string, message: string) {
-    await this.repo.query(
-      `UPDATE deployment_requests SET error_code = $2, error_message = $3, updated_at = now()
-       WHERE request_id = $1 AND ${OPEN}`,
-      [requestId, code, sanitizeReason(message)],
-    );
+    await this.repo.query(FAIL_SQL, [requestId, code, sanitizeReason(message), deadLettered]);
   }
 
   /**
@@ -201,7 +260,7 @@ export class RequestsRepository {
   async reopenForRetry(requestId: string, deadlineMs: number): Promise<DeploymentRequestEntity | null> {
     const rows = await this.updateReturning(
       `UPDATE deployment_requests r
-       SET status = 'CREATED', generation = generation + 1, dead_lettered = false, error_code = NULL,
+       SET status = 'CREATED', generation = generation + 1, dead_lettered = false, error_code = NULL, retry_at = NULL,
            error_message = NULL, completed_at = NULL, queued_at = NULL, started_at = NULL, updated_at = now(),
            deadline_at = now() + make_interval(secs => $2::double precision / 1000)
        WHERE r.request_id = $1 AND r.status = 'FAILURE'

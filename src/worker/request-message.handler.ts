@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { IsString, Length, validateSync } from 'class-validator';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
-import { JetStreamHandler, type MessageContext } from '../messaging/jetstream-handler.decorator.js';
+import { JetStreamHandler, type HandlerResult } from '../messaging/jetstream-handler.decorator.js';
 import { RequestProcessor } from './request-processor.js';
 
 /** The message body: the id of a request recorded in PostgreSQL. */
@@ -25,7 +25,7 @@ export class RequestMessageHandler {
   constructor(private readonly processor: RequestProcessor) {}
 
   @JetStreamHandler()
-  async handle(payload: unknown, ctx: MessageContext): Promise<void> {
-    await this.processor.process(RequestMessage.parse(payload).requestId, ctx);
+  handle(payload: unknown): Promise<HandlerResult> {
+    return this.processor.process(RequestMessage.parse(payload).requestId);
   }
 }

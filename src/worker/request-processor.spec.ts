@@ -1,14 +1,20 @@
 import { jest } from '@jest/globals';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
+import type { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from '../requests/deployment-request.entity.js';
-import type { RequestsRepository } from '../requests/requests.repository.js';
+import type { Claim, RequestsRepository, TargetLock } from '../requests/requests.repository.js';
 import type { DeploymentApplier } from './deployment-applier.js';
 import { RequestProcessor } from './request-processor.js';
 
-/** An in-memory stand-in for the repository: enough to drive the processor's decisions. */
+const OPEN = (r: DeploymentRequestEntity) => !['SUCCESS', 'FAILURE'].includes(r.status);
+
+/** An in-memory stand-in for the repository and its lock session: enough to drive the processor's decisions. */
 class MemoryRepo {
   rows = new Map<string, DeploymentRequestEntity>();
+  busy = false;
+  /** Makes every lock-session write fail from then on, as when the lock's connection dies. */
+  lockLost = false;
   add(id: string, seq: number, status = RequestStatus.QUEUED) {
     this.rows.set(id, {
       requestId: id,
@@ -21,26 +27,48 @@ class MemoryRepo {
       specMode: SpecMode.REPLACE,
       attempts: 0,
       deadLettered: false,
+      errorCode: null,
+      errorMessage: null,
+      retryAt: null,
       deadlineAt: new Date(Date.now() + 60_000),
     } as DeploymentRequestEntity);
   }
   findById = async (id: string) => this.rows.get(id) ?? null;
-  withTargetLock = async <T>(_ns: string, _n: string, fn: () => Promise<T>) => fn();
-  claimOldestOpen = async () => {
-    const r = [...this.rows.values()]
-      .filter((x) => !['SUCCESS', 'FAILURE'].includes(x.status))
-      .sort((a, b) => a.seq - b.seq)[0];
-    if (!r) return null;
-    r.status = RequestStatus.PROCESSING;
-    r.attempts++;
-    return r;
+  tryWithTargetLock = async <T>(_ns: string, _n: string, fn: (lock: TargetLock) => Promise<T>) =>
+    this.busy ? { acquired: false as const } : { acquired: true as const, value: await fn(this.lock as never) };
+  private write = () => {
+    if (this.lockLost) throw new Error('lost the lock of ns/web: terminated');
   };
-  succeed = async (id: string) => void (this.rows.get(id)!.status = RequestStatus.SUCCESS);
-  fail = async (id: string, code: string, _m: string, deadLettered: boolean) => {
-    Object.assign(this.rows.get(id)!, { status: RequestStatus.FAILURE, errorCode: code, deadLettered });
+  lock = {
+    claimOldestOpen: async (): Promise<Claim> => {
+      this.write();
+      const r = [...this.rows.values()].filter(OPEN).sort((a, b) => a.seq - b.seq)[0];
+      if (!r) return { kind: 'none' };
+      const waitMs = r.retryAt ? r.retryAt.getTime() - Date.now() : 0;
+      if (waitMs > 0) return { kind: 'waiting', request: r, waitMs };
+      Object.assign(r, { status: RequestStatus.PROCESSING, retryAt: null, attempts: r.attempts + 1 });
+      return { kind: 'claimed', request: r };
+    },
+    succeed: async (id: string) => {
+      this.write();
+      this.rows.get(id)!.status = RequestStatus.SUCCESS;
+    },
+    fail: async (id: string, code: string, _m: string, deadLettered: boolean) => {
+      this.write();
+      Object.assign(this.rows.get(id)!, { status: RequestStatus.FAILURE, errorCode: code, deadLettered });
+    },
+    noteAttemptError: async (id: string, code: string, message: string, retryInMs: number) => {
+      this.write();
+      Object.assign(this.rows.get(id)!, {
+        errorCode: code,
+        errorMessage: message,
+        retryAt: new Date(Date.now() + retryInMs),
+      });
+    },
   };
-  noteAttemptError = async (id: string, code: string) => void (this.rows.get(id)!.errorCode = code);
 }
+
+const config = { JS_BACKOFF_BASE_MS: 1000, JS_BACKOFF_MAX_MS: 8000, WORKER_BUSY_RETRY_MS: 300 } as AppConfig;
 
 function setup(apply: (r: DeploymentRequestEntity) => Promise<unknown>) {
   const repo = new MemoryRepo();
@@ -55,11 +83,14 @@ function setup(apply: (r: DeploymentRequestEntity) => Promise<unknown>) {
     repo as unknown as RequestsRepository,
     applier as unknown as DeploymentApplier,
     new MetricsService(),
+    config,
   );
+  processor.random = () => 0.5; // no jitter
   return { repo, applied, processor };
 }
 
 const ok = async () => ({ generation: 1, resourceVersion: '1' });
+const unavailable = () => new DomainError(ErrorCode.KubernetesUnavailable, 'HTTP 503');
 
 describe('RequestProcessor', () => {
   it("drains the deployment's open requests oldest first, whichever message woke it", async () => {
@@ -67,10 +98,10 @@ describe('RequestProcessor', () => {
     repo.add('a', 1);
     repo.add('b', 2);
     repo.add('c', 3);
-    await processor.process('c', { isLastAttempt: false });
+    await expect(processor.process('c')).resolves.toBeUndefined();
     expect(applied).toEqual(['a', 'b', 'c']);
     // The older messages arrive later and find nothing to do.
-    await processor.process('a', { isLastAttempt: false });
+    await expect(processor.process('a')).resolves.toBeUndefined();
     expect(applied).toEqual(['a', 'b', 'c']);
   });
 
@@ -81,40 +112,104 @@ describe('RequestProcessor', () => {
     });
     repo.add('a', 1);
     repo.add('b', 2);
-    await processor.process('b', { isLastAttempt: false });
+    await processor.process('b');
     expect(repo.rows.get('a')).toMatchObject({ status: 'FAILURE', errorCode: 'Forbidden', attempts: 1 });
     expect(repo.rows.get('b')).toMatchObject({ status: 'SUCCESS' });
   });
 
-  it('hands a transient failure of its own request back to the transport for a retry', async () => {
+  it('answers a transient failure of its own request with a retry after the backoff, and records when', async () => {
     const { repo, processor } = setup(async () => {
-      throw new DomainError(ErrorCode.KubernetesUnavailable, 'HTTP 503');
+      throw unavailable();
     });
     repo.add('a', 1);
-    await expect(processor.process('a', { isLastAttempt: false })).rejects.toMatchObject({
-      code: 'KubernetesUnavailable',
-    });
-    expect(repo.rows.get('a')).toMatchObject({ status: 'PROCESSING', errorCode: 'KubernetesUnavailable' });
+    const before = Date.now();
+    const later = await processor.process('a');
+    expect(later?.reason).toBe('KubernetesUnavailable: HTTP 503');
+    // First attempt: the base delay, plus the busy delay so the retry lands after retry_at.
+    expect(later?.retryAfterMs).toBeGreaterThanOrEqual(1000);
+    expect(later?.retryAfterMs).toBeLessThanOrEqual(1000 + 300 + 50);
+    const row = repo.rows.get('a')!;
+    expect(row).toMatchObject({ status: 'PROCESSING', errorCode: 'KubernetesUnavailable' });
+    expect(row.retryAt!.getTime()).toBeGreaterThanOrEqual(before + 1000);
   });
 
-  it('dead-letters on the last attempt', async () => {
-    const { repo, processor } = setup(async () => {
-      throw new DomainError(ErrorCode.KubernetesUnavailable, 'HTTP 503');
-    });
+  it('does not retry a request before its retry time, whichever message comes', async () => {
+    const { repo, applied, processor } = setup(ok);
     repo.add('a', 1);
-    await expect(processor.process('a', { isLastAttempt: true })).rejects.toMatchObject({ code: 'DeadLettered' });
-    expect(repo.rows.get('a')).toMatchObject({ status: 'FAILURE', deadLettered: true });
+    repo.add('b', 2);
+    repo.rows.get('a')!.retryAt = new Date(Date.now() + 5000);
+    const later = await processor.process('b');
+    expect(applied).toEqual([]);
+    expect(later?.retryAfterMs).toBeGreaterThan(4000);
+    expect(repo.rows.get('b')!.status).toBe('QUEUED');
   });
 
-  it('stops at an older request that must retry, without failing the message that woke it', async () => {
+  it('keeps the message of a request blocked behind an older failing one (no ack while it is open)', async () => {
     const { repo, applied, processor } = setup(async (r) => {
-      if (r.requestId === 'a') throw new DomainError(ErrorCode.KubernetesUnavailable, 'HTTP 503');
+      if (r.requestId === 'a') throw unavailable();
       return ok();
     });
     repo.add('a', 1);
     repo.add('b', 2);
-    await expect(processor.process('b', { isLastAttempt: false })).resolves.toBeUndefined();
+    const later = await processor.process('b');
     expect(applied).toEqual(['a']);
+    expect(later).toMatchObject({ reason: 'waiting behind an older request' });
+    expect(repo.rows.get('b')!.status).toBe('QUEUED');
+  });
+
+  it('dead-letters when the next retry would fall after the deadline, then drains the rest', async () => {
+    const { repo, applied, processor } = setup(async (r) => {
+      if (r.requestId === 'a') throw unavailable();
+      return ok();
+    });
+    repo.add('a', 1);
+    repo.add('b', 2);
+    repo.rows.get('a')!.deadlineAt = new Date(Date.now() + 500); // less than the 1 s backoff
+    await expect(processor.process('a')).rejects.toMatchObject({ code: 'DeadLettered' });
+    expect(repo.rows.get('a')).toMatchObject({
+      status: 'FAILURE',
+      deadLettered: true,
+      errorCode: 'KubernetesUnavailable',
+    });
+    expect(applied).toEqual(['a', 'b']);
+    expect(repo.rows.get('b')!.status).toBe('SUCCESS');
+    // A redelivery of the dead-lettered request's message still goes to the dead letters.
+    await expect(processor.process('a')).rejects.toMatchObject({ code: 'DeadLettered' });
+  });
+
+  it('keeps retrying while the deadline allows, however many attempts that takes', async () => {
+    const { repo, processor } = setup(async () => {
+      throw unavailable();
+    });
+    repo.add('a', 1);
+    repo.rows.get('a')!.attempts = 50;
+    repo.rows.get('a')!.deadlineAt = new Date(Date.now() + 60_000);
+    await expect(processor.process('a')).resolves.toMatchObject({ reason: 'KubernetesUnavailable: HTTP 503' });
+    expect(repo.rows.get('a')).toMatchObject({ status: 'PROCESSING', attempts: 51, deadLettered: false });
+  });
+
+  it('answers a busy deployment with a short jittered retry and touches nothing', async () => {
+    const { repo, applied, processor } = setup(ok);
+    repo.add('a', 1);
+    repo.busy = true;
+    processor.random = () => 0;
+    expect(await processor.process('a')).toEqual({ retryAfterMs: 150, reason: 'ns/web is busy' });
+    processor.random = () => 0.999;
+    expect((await processor.process('a'))!.retryAfterMs).toBe(450);
+    expect(applied).toEqual([]);
+    expect(repo.rows.get('a')).toMatchObject({ status: 'QUEUED', attempts: 0 });
+  });
+
+  it('stops at once, marking nothing, when the lock is lost during an apply', async () => {
+    const { repo, applied, processor } = setup(async () => {
+      repo.lockLost = true;
+      return ok();
+    });
+    repo.add('a', 1);
+    repo.add('b', 2);
+    await expect(processor.process('b')).rejects.toThrow(/lost the lock/);
+    expect(applied).toEqual(['a']);
+    expect(repo.rows.get('a')!.status).toBe('PROCESSING');
     expect(repo.rows.get('b')!.status).toBe('QUEUED');
   });
 
@@ -122,7 +217,7 @@ describe('RequestProcessor', () => {
     const { repo, applied, processor } = setup(ok);
     repo.add('a', 1);
     repo.rows.get('a')!.deadlineAt = new Date(Date.now() - 1);
-    await processor.process('a', { isLastAttempt: false });
+    await processor.process('a');
     expect(applied).toEqual([]);
     expect(repo.rows.get('a')).toMatchObject({ status: 'FAILURE', errorCode: 'DeadlineExceeded' });
   });

@@ -1,24 +1,29 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { backoffDelay } from '../common/backoff.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { AppConfig } from '../config/app-config.js';
 import { toDomainError } from '../kubernetes/kubernetes-error.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeploymentRequestEntity, RequestStatus, TERMINAL_STATUSES } from '../requests/deployment-request.entity.js';
-import { RequestsRepository } from '../requests/requests.repository.js';
+import { RequestsRepository, TargetLock } from '../requests/requests.repository.js';
 import { DeploymentApplier } from './deployment-applier.js';
 
-export interface Attempt {
-  isLastAttempt: boolean;
+/** The request is still open: look at it again after about retryAfterMs. */
+export interface RetryLater {
+  retryAfterMs: number;
+  reason: string;
 }
-
-type StepResult = 'done' | 'blocked';
 
 /**
  * Applies requests exactly once and in acceptance order per deployment.
  *
- * A message only wakes a worker up; PostgreSQL holds the queue of record. The worker takes
- * the deployment's advisory lock, then applies that deployment's open requests oldest
- * first until none is left. So a redelivered or duplicate message finds its request done
- * and does nothing, and a newer request can never be applied before an older one.
+ * A message only wakes a worker up; PostgreSQL holds the queue of record. The worker tries
+ * the deployment's advisory lock (never waits for it: the holder drains the deployment
+ * anyway), then applies that deployment's open requests oldest first until none is left or
+ * the oldest must wait for its retry. A request's message is finished only once the request
+ * is: while it is open, process() answers RetryLater, so some message always wakes it.
+ * Transient failures are retried until the request's deadline; one whose next retry would
+ * fall after the deadline ends FAILURE, dead-lettered.
  */
 @Injectable()
 export class RequestProcessor {
@@ -28,71 +33,110 @@ export class RequestProcessor {
     private readonly repo: RequestsRepository,
     private readonly applier: DeploymentApplier,
     private readonly metrics: MetricsService,
+    private readonly config: AppConfig,
   ) {}
 
-  async process(requestId: string, attempt: Attempt): Promise<void> {
+  /** The jitter source; tests replace it. */
+  random: () => number = Math.random;
+
+  async process(requestId: string): Promise<RetryLater | undefined> {
     const request = await this.repo.findById(requestId);
     if (!request) throw new DomainError(ErrorCode.RequestNotFound, `request "${requestId}" not found`);
-    if (TERMINAL_STATUSES.includes(request.status)) return;
+    if (TERMINAL_STATUSES.includes(request.status)) return finished(request);
 
-    // Waiting for the lock counts against the message's ack deadline, which the transport extends.
-    await this.repo.withTargetLock(request.namespace, request.name, async () => {
-      for (;;) {
-        const next = await this.repo.claimOldestOpen(request.namespace, request.name);
-        if (!next) return;
-        const own = next.requestId === requestId;
-        const step = await this.attempt(next, own ? attempt : undefined);
-        // An older request must retry first; its own message will drain the rest, ours included.
-        if (step === 'blocked') return;
-      }
-    });
+    const drained = await this.repo.tryWithTargetLock(request.namespace, request.name, (lock) => this.drain(lock));
+    if (!drained.acquired) {
+      return { retryAfterMs: this.busyDelay(), reason: `${request.namespace}/${request.name} is busy` };
+    }
+    const after = await this.repo.findById(requestId);
+    if (!after || TERMINAL_STATUSES.includes(after.status)) return after ? finished(after) : undefined;
+    // Still open: the deployment's queue waits for a retry time, ours or an older request's.
+    return {
+      retryAfterMs: (drained.value ?? 0) + this.busyDelay(),
+      reason: after.errorCode ? `${after.errorCode}: ${after.errorMessage}` : 'waiting behind an older request',
+    };
   }
 
-  /**
-   * One attempt at one claimed request. `attempt` is set when the request is the one whose
-   * message is being handled: only then do retryable failures go back to the transport.
-   */
-  private async attempt(started: DeploymentRequestEntity, attempt?: Attempt): Promise<StepResult> {
+  /** Applies the deployment's open requests in order; returns how long until the oldest may be retried, or null when none is left. */
+  private async drain(lock: TargetLock): Promise<number | null> {
+    for (;;) {
+      const claim = await lock.claimOldestOpen();
+      if (claim.kind === 'none') return null;
+      if (claim.kind === 'waiting') return claim.waitMs;
+      const retryInMs = await this.attempt(lock, claim.request);
+      if (retryInMs !== null) return retryInMs;
+    }
+  }
+
+  /** One attempt at one claimed request; returns the delay before its retry when it must be tried again later. */
+  private async attempt(lock: TargetLock, started: DeploymentRequestEntity): Promise<number | null> {
     if (started.deadlineAt.getTime() < Date.now()) {
       await this.finish(
+        lock,
         started,
-        RequestStatus.FAILURE,
         new DomainError(ErrorCode.DeadlineExceeded, 'the request passed its deadline before it could be applied'),
+        false,
       );
-      return 'done';
+      return null;
     }
+    let result: Awaited<ReturnType<DeploymentApplier['apply']>>;
     try {
-      const result = await this.applier.apply(started);
-      await this.repo.succeed(started.requestId, result);
-      this.record(started, RequestStatus.SUCCESS);
-      this.logger.log(`${started.operation} ${started.namespace}/${started.name} succeeded (${started.requestId})`);
-      return 'done';
+      result = await this.applier.apply(started);
     } catch (e) {
-      const error = toDomainError(e);
-      if (!error.retryable) {
-        await this.finish(started, RequestStatus.FAILURE, error);
-        return 'done';
-      }
-      if (attempt?.isLastAttempt) {
-        await this.repo.fail(started.requestId, error.code, error.message, true);
-        this.record(started, RequestStatus.FAILURE, ErrorCode.DeadLettered);
-        throw new DomainError(ErrorCode.DeadLettered, `retries exhausted: ${error.code}: ${error.message}`);
-      }
-      await this.repo.noteAttemptError(started.requestId, error.code, error.message);
-      if (attempt) throw error;
-      return 'blocked';
+      return this.failed(lock, started, toDomainError(e));
     }
+    // On the lock's session: if the lock was lost during the call, this throws and nothing is marked.
+    await lock.succeed(started.requestId, result);
+    this.record(started, RequestStatus.SUCCESS);
+    this.logger.log(`${started.operation} ${started.namespace}/${started.name} succeeded (${started.requestId})`);
+    return null;
   }
 
-  private async finish(request: DeploymentRequestEntity, status: RequestStatus.FAILURE, error: DomainError) {
-    await this.repo.fail(request.requestId, error.code, error.message, false);
-    this.record(request, status, error.code);
-    this.logger.warn(
-      `${request.operation} ${request.namespace}/${request.name} failed: ${error.code}: ${error.message}`,
+  private async failed(lock: TargetLock, started: DeploymentRequestEntity, error: DomainError): Promise<number | null> {
+    if (!error.retryable) {
+      await this.finish(lock, started, error, false);
+      return null;
+    }
+    const retryInMs = backoffDelay(
+      started.attempts,
+      { baseMs: this.config.JS_BACKOFF_BASE_MS, maxMs: this.config.JS_BACKOFF_MAX_MS },
+      this.random,
     );
+    // The retry budget is the deadline. The message comes back up to 1.5 busy delays after the
+    // retry time; keep a margin so the last retry still finds the request inside its deadline.
+    if (Date.now() + retryInMs + 2 * this.config.WORKER_BUSY_RETRY_MS >= started.deadlineAt.getTime()) {
+      await this.finish(lock, started, error, true);
+      return null;
+    }
+    await lock.noteAttemptError(started.requestId, error.code, error.message, retryInMs);
+    return retryInMs;
+  }
+
+  private async finish(lock: TargetLock, request: DeploymentRequestEntity, error: DomainError, deadLettered: boolean) {
+    await lock.fail(request.requestId, error.code, error.message, deadLettered);
+    this.record(request, RequestStatus.FAILURE, deadLettered ? ErrorCode.DeadLettered : error.code);
+    this.logger.warn(
+      `${request.operation} ${request.namespace}/${request.name} failed${deadLettered ? ' (dead-lettered)' : ''}: ${error.code}: ${error.message}`,
+    );
+  }
+
+  /** A short jittered delay (±50%), so messages of a busy deployment do not come back in step. */
+  private busyDelay(): number {
+    return Math.round(this.config.WORKER_BUSY_RETRY_MS * (0.5 + this.random()));
   }
 
   private record(request: DeploymentRequestEntity, status: RequestStatus, code = '') {
     this.metrics.requestsCompleted.inc({ operation: request.operation, status, code });
   }
+}
+
+/** A finished request's message is done, unless the request was dead-lettered: then the message goes to the dead letters. */
+function finished(request: DeploymentRequestEntity): undefined {
+  if (request.deadLettered) {
+    throw new DomainError(
+      ErrorCode.DeadLettered,
+      `retries ran out before the deadline: ${request.errorCode}: ${request.errorMessage}`,
+    );
+  }
+  return undefined;
 }

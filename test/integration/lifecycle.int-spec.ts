@@ -1,0 +1,245 @@
+import type { Running } from '../../src/bootstrap.js';
+import type { AppConfig } from '../../src/config/app-config.js';
+import { KubeFaultProxy } from '../support/fault-proxy.js';
+import {
+  boot,
+  db,
+  deleteNamespace,
+  dropTopology,
+  eventually,
+  http,
+  kube,
+  settled,
+  testConfig,
+  uniqueId,
+} from '../support/harness.js';
+
+const writesTo = (name: string) => new RegExp(`/apis/apps/v1/namespaces/[^/]+/deployments/${name}(\\?|$)`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The same suite's streams, for a second app with other settings (another API, another worker). */
+function sameStreams(config: AppConfig, overrides: Record<string, string>): AppConfig {
+  return Object.assign(testConfig({ MANAGED_NAMESPACES: config.MANAGED_NAMESPACES.join(','), ...overrides }), {
+    NATS_STREAM: config.NATS_STREAM,
+    NATS_SUBJECT: config.NATS_SUBJECT,
+    NATS_CONSUMER: config.NATS_CONSUMER,
+    NATS_DLQ_STREAM: config.NATS_DLQ_STREAM,
+    NATS_DLQ_SUBJECT: config.NATS_DLQ_SUBJECT,
+    NATS_CONTROL_SUBJECT: config.NATS_CONTROL_SUBJECT,
+  });
+}
+
+interface Row {
+  request_id: string;
+  seq: string;
+  status: string;
+  attempts: number;
+  dead_lettered: boolean;
+  spec: { replicas?: number };
+  completed_at: Date;
+}
+
+// A request's life under slow or failing Kubernetes, lost lock connections and busy deployments (no reconciler runs).
+describe('request lifecycle', () => {
+  const ns = `lc-${uniqueId()}`;
+  const { apps } = kube();
+  const pool = db();
+  const proxy = new KubeFaultProxy();
+  const running: Running[] = [];
+  const configs: AppConfig[] = [];
+
+  const start = async (config: AppConfig) => {
+    const app = await boot(config);
+    running.push(app);
+    return app;
+  };
+  const suite = (overrides: Record<string, string>) => {
+    const config = testConfig({
+      MANAGED_NAMESPACES: ns,
+      KUBECONFIG: proxy.kubeconfigPath,
+      JS_BACKOFF_BASE_MS: '100',
+      JS_BACKOFF_MAX_MS: '500',
+      ...overrides,
+    });
+    configs.push(config);
+    return config;
+  };
+  const rows = async (name: string): Promise<Row[]> =>
+    (
+      await pool.query(
+        `SELECT request_id, seq, status, attempts, dead_lettered, spec, completed_at FROM deployment_requests
+         WHERE namespace = $1 AND name = $2 ORDER BY seq`,
+        [ns, name],
+      )
+    ).rows;
+  const allDone = (name: string, count: number) =>
+    eventually(
+      async () => {
+        const r = await rows(name);
+        return r.length === count && r.every((x) => ['SUCCESS', 'FAILURE'].includes(x.status)) ? r : undefined;
+      },
+      90_000,
+      250,
+    );
+
+  beforeAll(async () => {
+    await proxy.start();
+  });
+
+  afterEach(async () => {
+    proxy.clear();
+    while (running.length) await running.pop()!.close();
+  });
+
+  afterAll(async () => {
+    await proxy.stop();
+    await pool.end();
+    for (const c of configs) await dropTopology(c);
+    await deleteNamespace(ns);
+  });
+
+  it('keeps retrying while the apiserver answers 503 for longer than the old delivery-count budget, and ends SUCCESS', async () => {
+    const config = suite({ ROLE: 'api,worker' });
+    const api = (await start(config)).apiUrl!;
+    proxy.inject({ method: 'PATCH', path: writesTo('outage'), status: 503 });
+    const r = await http(api, 'POST', '/v1/deployments', {
+      namespace: ns,
+      name: 'outage',
+      image: 'nginx:1',
+      replicas: 1,
+    });
+    expect(r.status).toBe(202);
+    // JS_MAX_DELIVER=6 with backoff from 100 to 500 ms used to dead-letter after about 1.7 s.
+    await sleep(5000);
+    const during = await http(api, 'GET', `/v1/requests/${r.body.requestId}`);
+    expect(during.body).toMatchObject({ status: 'PROCESSING', deadLettered: false });
+    expect(during.body.attempts).toBeGreaterThan(6);
+    proxy.clear();
+
+    const done = await settled(api, r.body.requestId);
+    expect(done).toMatchObject({ status: 'SUCCESS', deadLettered: false });
+    expect((await apps.readNamespacedDeployment({ namespace: ns, name: 'outage' })).spec?.replicas).toBe(1);
+  });
+
+  it('wakes the requests queued behind a dead-lettered one without a reconcile pass', async () => {
+    const config = suite({ ROLE: 'api,worker' });
+    const api = (await start(config)).apiUrl!;
+    // R0 comes through an API that gives requests 3 s, so its retries run out while R1 and R2 wait.
+    const shortLived = (await start(sameStreams(config, { ROLE: 'api', REQUEST_DEADLINE_MS: '3000' }))).apiUrl!;
+    proxy.inject({ method: 'PATCH', path: writesTo('orphan'), status: 503 });
+
+    const r0 = await http(shortLived, 'POST', '/v1/deployments', {
+      namespace: ns,
+      name: 'orphan',
+      image: 'nginx:0',
+      replicas: 0,
+    });
+    const r1 = await http(api, 'POST', '/v1/deployments', {
+      namespace: ns,
+      name: 'orphan',
+      image: 'nginx:1',
+      replicas: 1,
+    });
+    const r2 = await http(api, 'PATCH', `/v1/deployments/${ns}/orphan`, { replicas: 2 });
+    expect([r0.status, r1.status, r2.status]).toEqual([202, 202, 202]);
+
+    const failed = await settled(api, r0.body.requestId, 30_000);
+    expect(failed).toMatchObject({ status: 'FAILURE', deadLettered: true, error: { code: 'KubernetesUnavailable' } });
+    proxy.clear();
+
+    // Only their own messages can wake them now: nothing else runs.
+    expect(await settled(api, r1.body.requestId, 30_000)).toMatchObject({ status: 'SUCCESS' });
+    expect(await settled(api, r2.body.requestId, 30_000)).toMatchObject({ status: 'SUCCESS' });
+    const d = await apps.readNamespacedDeployment({ namespace: ns, name: 'orphan' });
+    expect(d.spec?.replicas).toBe(2);
+    expect(d.spec?.template.spec?.containers[0].image).toBe('nginx:1');
+  });
+
+  it("does not let one busy deployment's queue hold up another deployment (no head-of-line blocking)", async () => {
+    const config = suite({ ROLE: 'api,worker', WORKER_CONCURRENCY: '2' });
+    const api = (await start(config)).apiUrl!;
+    // Every apply to the busy deployment is slow, so its queue of 50 takes a while to drain.
+    proxy.inject({ method: 'PATCH', path: writesTo('busy'), delayMs: 100 });
+
+    const created = await http(api, 'POST', '/v1/deployments', {
+      namespace: ns,
+      name: 'busy',
+      image: 'nginx:0',
+      replicas: 0,
+    });
+    expect(created.status).toBe(202);
+    for (let n = 1; n < 50; n++) {
+      const r = await http(api, 'PATCH', `/v1/deployments/${ns}/busy`, { replicas: n });
+      expect(r.status).toBe(202);
+    }
+    const other = await http(api, 'POST', '/v1/deployments', {
+      namespace: ns,
+      name: 'other',
+      image: 'nginx:1',
+      replicas: 1,
+    });
+    expect(other.status).toBe(202);
+
+    const busy = await allDone('busy', 50);
+    const [quiet] = await allDone('other', 1);
+    expect(busy.every((r) => r.status === 'SUCCESS')).toBe(true);
+    expect(quiet.status).toBe('SUCCESS');
+    // The other deployment finished while the busy one still had requests to apply.
+    const lastBusy = busy[busy.length - 1];
+    expect(quiet.completed_at.getTime()).toBeLessThan(lastBusy.completed_at.getTime());
+    // And the busy one still went in acceptance order.
+    const byCompletion = [...busy].sort((a, b) => +a.completed_at - +b.completed_at || Number(a.seq) - Number(b.seq));
+    expect(byCompletion.map((r) => r.request_id)).toEqual(busy.map((r) => r.request_id));
+    expect((await apps.readNamespacedDeployment({ namespace: ns, name: 'busy' })).spec?.replicas).toBe(49);
+  });
+
+  it('fences a worker whose lock connection died mid-apply: the next worker takes over and nothing lands out of order', async () => {
+    const config = suite({ ROLE: 'api' });
+    const api = (await start(config)).apiUrl!;
+    const workerConfig = { ...config, ROLE: 'worker', roles: ['worker'], WORKER_CONCURRENCY: 2 } as AppConfig;
+    const workers = [await start(workerConfig), await start(workerConfig)];
+
+    const created = await http(api, 'POST', '/v1/deployments', {
+      namespace: ns,
+      name: 'fence',
+      image: 'nginx:0',
+      replicas: 0,
+    });
+    expect((await settled(api, created.body.requestId)).status).toBe('SUCCESS');
+
+    // The lock holder's apply of R1 hangs in the proxy (then still goes through).
+    proxy.inject({ method: 'PATCH', path: writesTo('fence'), delayMs: 4000, times: 1 });
+    const ids: string[] = [];
+    for (let n = 1; n <= 8; n++) {
+      const r = await http(api, 'PATCH', `/v1/deployments/${ns}/fence`, { replicas: n });
+      expect(r.status).toBe(202);
+      ids.push(r.body.requestId);
+    }
+    await eventually(async () => proxy.hits.some((h) => h.method === 'PATCH' && writesTo('fence').test(h.path)));
+    // Whoever takes over next reads the Deployment slowly, so the old holder's apply lands first.
+    proxy.inject({ method: 'GET', path: writesTo('fence'), delayMs: 6000, times: 1 });
+
+    const holders = await eventually(async () => {
+      const res = await pool.query(
+        `SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database()`,
+      );
+      return res.rows.length === 1 ? res.rows : undefined;
+    });
+    await pool.query('SELECT pg_terminate_backend($1)', [holders[0].pid]);
+
+    const done = (await allDone('fence', 9)).slice(1);
+    expect(done.map((r) => r.request_id)).toEqual(ids);
+    for (const r of done) expect(r.status).toBe('SUCCESS');
+    // R1 was claimed again by the worker that took over; no other request was attempted twice.
+    expect(done.slice(1).map((r) => r.attempts)).toEqual(Array(7).fill(1));
+    const byCompletion = [...done].sort((a, b) => +a.completed_at - +b.completed_at || Number(a.seq) - Number(b.seq));
+    expect(byCompletion.map((r) => r.request_id)).toEqual(ids);
+
+    const d = await apps.readNamespacedDeployment({ namespace: ns, name: 'fence' });
+    expect(d.spec?.replicas).toBe(8);
+    expect(d.metadata?.annotations?.['k8s-deployment-manager.io/request-id']).toBe(ids[7]);
+    // Both worker apps survived the lost connection and still serve.
+    for (const w of workers) expect((await http(w.healthUrl, 'GET', '/healthz')).status).toBe(200);
+  });
+});
