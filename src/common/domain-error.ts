@@ -28,6 +28,8 @@ export enum ErrorCode {
   // Infrastructure
   QueueUnavailable = 'QueueUnavailable',
   DependencyUnavailable = 'DependencyUnavailable',
+  // The mirror: a resourceVersion that breaks KEP-5504's rules (reported, never crashes)
+  InvalidResourceVersion = 'InvalidResourceVersion',
 }
 
 /** Codes whose cause may go away on its own: retried with backoff, never failed at once. */

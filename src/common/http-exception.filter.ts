@@ -25,6 +25,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.DeadLettered]: HttpStatus.CONFLICT,
   [ErrorCode.QueueUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCode.DependencyUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
+  [ErrorCode.InvalidResourceVersion]: HttpStatus.BAD_GATEWAY,
 };
 
 const REASON: Record<number, string> = {
