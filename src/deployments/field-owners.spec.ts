@@ -1,4 +1,6 @@
-import type { V1Deployment, V1ManagedFieldsEntry } from '@kubernetes/client-node';
+import type { DeploymentObject as V1Deployment } from '../kubernetes/kubernetes.gateway.js';
+
+type V1ManagedFieldsEntry = NonNullable<NonNullable<V1Deployment['metadata']>['managedFields']>[number];
 import { fieldOwnersOf, foreignOwners } from './field-owners.js';
 
 const ours = 'k8s-deployment-manager';
@@ -62,9 +64,8 @@ describe('fieldOwnersOf (managedFields ownership)', () => {
   });
 
   it('names an HPA or kubectl scale (scale subresource) as the owner of replicas', () => {
-    const { ['f:replicas']: _dropped, ...specWithoutReplicas } = (ourApply.fieldsV1 as Record<string, object>)[
-      'f:spec'
-    ] as Record<string, object>;
+    const specWithoutReplicas = { ...((ourApply.fieldsV1 as Record<string, object>)['f:spec'] as object) };
+    delete (specWithoutReplicas as Record<string, object>)['f:replicas'];
     const ourApplyAfterScale = { ...ourApply, fieldsV1: { ...ourApply.fieldsV1, 'f:spec': specWithoutReplicas } };
     const scale: V1ManagedFieldsEntry = {
       manager: 'kubectl',

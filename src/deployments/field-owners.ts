@@ -1,4 +1,6 @@
-import type { V1Deployment, V1ManagedFieldsEntry } from '@kubernetes/client-node';
+import type { DeploymentObject } from '../kubernetes/kubernetes.gateway.js';
+
+type ManagedFieldsEntry = NonNullable<NonNullable<DeploymentObject['metadata']>['managedFields']>[number];
 
 /** The drift fields (reconciler/drift.ts), by the field managers that own any part of them. */
 export type FieldOwners = Partial<Record<OwnedField, string[]>>;
@@ -37,7 +39,11 @@ const nonEmpty = (n: FieldsV1 | undefined) => !!n && Object.keys(n).length > 0;
  * so the controller's revision annotation does not make them foreign. Only this small
  * map is kept in the mirror, never managedFields itself.
  */
-export function fieldOwnersOf(d: V1Deployment, userLabels: string[] = [], userAnnotations: string[] = []): FieldOwners {
+export function fieldOwnersOf(
+  d: DeploymentObject,
+  userLabels: string[] = [],
+  userAnnotations: string[] = [],
+): FieldOwners {
   const container = d.spec?.template?.spec?.containers?.[0]?.name;
   const labels = new Set(userLabels);
   const annotations = new Set(userAnnotations);
@@ -46,7 +52,7 @@ export function fieldOwnersOf(d: V1Deployment, userLabels: string[] = [], userAn
     const list = (owners[field] ??= []);
     if (!list.includes(manager)) list.push(manager);
   };
-  for (const entry of (d.metadata?.managedFields ?? []) as V1ManagedFieldsEntry[]) {
+  for (const entry of (d.metadata?.managedFields ?? []) as ManagedFieldsEntry[]) {
     const manager = entry.manager ?? '';
     const f = entry.fieldsV1 as FieldsV1 | undefined;
     if (!manager || !f) continue;
