@@ -92,6 +92,22 @@ export class MirrorSyncService {
       this.logger.warn(`the position of ${scope.key} was saved in another cluster; relisting instead of resuming`);
       return undefined;
     }
+    // A watch from a version the cluster has not reached (a restored etcd) just waits
+    // silently, so ask for the current version first: a one-item list is cheap.
+    const pages = this.gateway.listDeployments({
+      namespace: scope.namespace,
+      labelSelector: scope.labelSelector,
+      pageSize: 1,
+    });
+    const first = await pages.next();
+    await pages.return(undefined);
+    const current = first.done ? undefined : first.value.resourceVersion;
+    if (isWellFormedResourceVersion(current) && compareResourceVersions(current, rv) < 0) {
+      this.logger.warn(
+        `the position ${rv} of ${scope.key} is ahead of the cluster (${current}): another etcd history; relisting`,
+      );
+      return undefined;
+    }
     return rv;
   }
 
