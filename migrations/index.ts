@@ -1,6 +1,7 @@
 import { InitialSchema1764300000000 } from './1764300000000-initial-schema.js';
 import { ReconcileRuns1764300100000 } from './1764300100000-reconcile-runs.js';
 import { WatcherState1764300200000 } from './1764300200000-watcher-state.js';
+import { MirrorOwnershipAndCluster1764300210000 } from './1764300210000-mirror-ownership-and-cluster.js';
 import { RequestRetryAt1764300300000 } from './1764300300000-request-retry-at.js';
 
 /** Every migration, in order. Listed explicitly so the compiled ESM build needs no glob loading. */
@@ -8,5 +9,6 @@ export const MIGRATIONS = [
   InitialSchema1764300000000,
   ReconcileRuns1764300100000,
   WatcherState1764300200000,
+  MirrorOwnershipAndCluster1764300210000,
   RequestRetryAt1764300300000,
 ];

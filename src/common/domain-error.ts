@@ -32,6 +32,8 @@ export enum ErrorCode {
   RetrySuperseded = 'RetrySuperseded',
   /** PostgreSQL cannot be reached or refuses connections: the API answers 503 with Retry-After. */
   DatabaseUnavailable = 'DatabaseUnavailable',
+  // The mirror: a resourceVersion that breaks KEP-5504's rules (reported, never crashes)
+  InvalidResourceVersion = 'InvalidResourceVersion',
 }
 
 /** Codes whose cause may go away on its own: retried with backoff, never failed at once. */

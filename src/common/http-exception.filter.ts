@@ -28,6 +28,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.DependencyUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCode.RetrySuperseded]: HttpStatus.CONFLICT,
   [ErrorCode.DatabaseUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
+  [ErrorCode.InvalidResourceVersion]: HttpStatus.BAD_GATEWAY,
 };
 
 /** Sent with every 503: long enough for a connection pool to reconnect, short enough to notice recovery. */

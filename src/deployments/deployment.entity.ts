@@ -1,6 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { bigintAsNumber } from '../database/column-transformers.js';
 import type { DeploymentSpecPatch } from '../requests/deployment-spec.js';
+import type { FieldOwners } from './field-owners.js';
 
 export enum RolloutState {
   PROGRESSING = 'PROGRESSING',
@@ -88,4 +89,8 @@ export class DeploymentEntity {
 
   @Column({ name: 'synced_at', type: 'timestamptz' })
   syncedAt!: Date;
+
+  /** Field managers owning each managed field (from managedFields), for self-heal. */
+  @Column({ name: 'field_owners', type: 'jsonb', default: () => "'{}'" })
+  fieldOwners!: FieldOwners;
 }

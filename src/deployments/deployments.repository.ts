@@ -6,6 +6,8 @@ import { DeploymentEntity, RolloutState } from './deployment.entity.js';
 import type { MirrorRow } from './mirror-row.mapper.js';
 import type { DeploymentSpecPatch } from '../requests/deployment-spec.js';
 import type { WatchScope } from './watch-scope.js';
+import type { FieldOwners } from './field-owners.js';
+import { isWellFormedResourceVersion, RV_PATTERN_SQL, sqlRvAtMost, sqlRvOlder } from './resource-version.js';
 
 export interface DeploymentFilter {
   namespace?: string;
@@ -24,7 +26,12 @@ export interface UpsertCounts {
   updated: number;
 }
 
-const rvOf = (r: MirrorRow) => BigInt(r.resourceVersion);
+/** a is newer than b by KEP-5504's order; a malformed version is older than any well-formed one. */
+function newer(a: string, b: string): boolean {
+  if (!isWellFormedResourceVersion(a)) return false;
+  if (!isWellFormedResourceVersion(b)) return true;
+  return a.length !== b.length ? a.length > b.length : a > b;
+}
 
 /** Keeps the newest version of each object, since one INSERT … ON CONFLICT may touch a row only once. */
 export function newestPerKey(rows: MirrorRow[]): MirrorRow[] {
@@ -32,7 +39,7 @@ export function newestPerKey(rows: MirrorRow[]): MirrorRow[] {
   for (const r of rows) {
     const key = `${r.namespace}/${r.name}`;
     const seen = byKey.get(key);
-    if (!seen || rvOf(r) > rvOf(seen)) byKey.set(key, r);
+    if (!seen || newer(r.resourceVersion, seen.resourceVersion)) byKey.set(key, r);
   }
   return [...byKey.values()];
 }
@@ -47,8 +54,13 @@ export function newestPerKey(rows: MirrorRow[]): MirrorRow[] {
 export class DeploymentsRepository {
   constructor(@InjectRepository(DeploymentEntity) private readonly repo: Repository<DeploymentEntity>) {}
 
-  /** Inserts new objects and updates rows older than the given version; deleted rows get deleted_at. */
-  async upsertMany(input: MirrorRow[]): Promise<UpsertCounts> {
+  /**
+   * Inserts new objects and updates rows older than the given version; deleted rows get
+   * deleted_at. Callers pass well-formed versions only; a stored malformed one counts as
+   * older. `authoritative` (a list from another cluster or a rewound history) replaces
+   * rows whatever version they hold.
+   */
+  async upsertMany(input: MirrorRow[], authoritative = false): Promise<UpsertCounts> {
     if (input.length === 0) return { inserted: 0, updated: 0 };
     const rows = newestPerKey(input).map((r) => ({
       namespace: r.namespace,
@@ -70,21 +82,23 @@ export class DeploymentsRepository {
       last_request_id: r.lastRequestId,
       k8s_created_at: r.k8sCreatedAt,
       deleted: r.deleted,
+      field_owners: r.fieldOwners,
     }));
     const result: { inserted: boolean }[] = await this.repo.query(
       `INSERT INTO deployments AS d (
          namespace, name, uid, labels, images, spec, desired_replicas, ready_replicas, updated_replicas,
          available_replicas, unavailable_replicas, conditions, generation, observed_generation, resource_version,
-         rollout, last_request_id, k8s_created_at, updated_at, deleted_at, synced_at)
+         rollout, last_request_id, k8s_created_at, updated_at, deleted_at, synced_at, field_owners)
        SELECT x.namespace, x.name, x.uid, x.labels, x.images, x.spec, x.desired_replicas, x.ready_replicas,
               x.updated_replicas, x.available_replicas, x.unavailable_replicas, x.conditions, x.generation,
               x.observed_generation, x.resource_version, x.rollout, x.last_request_id, x.k8s_created_at,
-              clock_timestamp(), CASE WHEN x.deleted THEN clock_timestamp() END, clock_timestamp()
+              clock_timestamp(), CASE WHEN x.deleted THEN clock_timestamp() END, clock_timestamp(),
+              coalesce(x.field_owners, '{}')
        FROM jsonb_to_recordset($1::jsonb) AS x(
          namespace text, name text, uid uuid, labels jsonb, images jsonb, spec jsonb, desired_replicas int,
          ready_replicas int, updated_replicas int, available_replicas int, unavailable_replicas int,
          conditions jsonb, generation bigint, observed_generation bigint, resource_version text, rollout text,
-         last_request_id text, k8s_created_at timestamptz, deleted boolean)
+         last_request_id text, k8s_created_at timestamptz, deleted boolean, field_owners jsonb)
        ON CONFLICT (namespace, name) DO UPDATE SET
          uid = EXCLUDED.uid, labels = EXCLUDED.labels, images = EXCLUDED.images, spec = EXCLUDED.spec,
          desired_replicas = EXCLUDED.desired_replicas, ready_replicas = EXCLUDED.ready_replicas,
@@ -93,11 +107,11 @@ export class DeploymentsRepository {
          generation = EXCLUDED.generation, observed_generation = EXCLUDED.observed_generation,
          resource_version = EXCLUDED.resource_version, rollout = EXCLUDED.rollout,
          last_request_id = EXCLUDED.last_request_id, k8s_created_at = EXCLUDED.k8s_created_at,
-         updated_at = EXCLUDED.updated_at, synced_at = EXCLUDED.synced_at,
+         updated_at = EXCLUDED.updated_at, synced_at = EXCLUDED.synced_at, field_owners = EXCLUDED.field_owners,
          deleted_at = CASE WHEN EXCLUDED.deleted_at IS NULL THEN NULL ELSE coalesce(d.deleted_at, EXCLUDED.deleted_at) END
-       WHERE d.resource_version::numeric < EXCLUDED.resource_version::numeric
+       WHERE $2::boolean OR ${sqlRvOlder('d.resource_version', 'EXCLUDED.resource_version')}
        RETURNING (xmax = 0) AS inserted`,
-      [JSON.stringify(rows)],
+      [JSON.stringify(rows), authoritative],
     );
     const inserted = result.filter((r) => r.inserted).length;
     return { inserted, updated: result.length - inserted };
@@ -109,17 +123,19 @@ export class DeploymentsRepository {
    * newer than it) are left alone; marked rows take the list's version so an older event
    * arriving late cannot bring them back. The difference is taken here rather than in
    * SQL: an anti-join against a 10,000-element unnest is planned as a nested loop.
+   * `authoritative` marks every absent row, whatever version it holds.
    */
   async markAbsentDeleted(
     scope: WatchScope,
     present: { namespace: string; name: string }[],
     listResourceVersion: string,
+    authoritative = false,
   ): Promise<number> {
-    const params: unknown[] = [listResourceVersion];
+    const params: unknown[] = [listResourceVersion, authoritative];
     const where = this.scopeCondition(scope, params);
     const live: { namespace: string; name: string }[] = await this.repo.query(
       `SELECT d.namespace, d.name FROM deployments d
-       WHERE d.deleted_at IS NULL AND ${where} AND d.resource_version::numeric <= $1::numeric`,
+       WHERE d.deleted_at IS NULL AND ${where} AND ($2::boolean OR ${sqlRvAtMost('d.resource_version', '$1::text')})`,
       params,
     );
     const listed = new Set(present.map((p) => `${p.namespace}/${p.name}`));
@@ -130,25 +146,55 @@ export class DeploymentsRepository {
        SET deleted_at = clock_timestamp(), updated_at = clock_timestamp(), synced_at = clock_timestamp(), resource_version = $3
        FROM unnest($1::text[], $2::text[]) AS k(namespace, name)
        WHERE d.namespace = k.namespace AND d.name = k.name
-         AND d.deleted_at IS NULL AND d.resource_version::numeric <= $3::numeric`,
-      [absent.map((a) => a.namespace), absent.map((a) => a.name), listResourceVersion],
+         AND d.deleted_at IS NULL AND ($4::boolean OR ${sqlRvAtMost('d.resource_version', '$3::text')})`,
+      [absent.map((a) => a.namespace), absent.map((a) => a.name), listResourceVersion, authoritative],
     );
     return res[1];
   }
 
-  /** The managed fields of every live row, for the reconciler's drift check. */
-  async liveSpecs(): Promise<{ namespace: string; name: string; spec: DeploymentSpecPatch | null }[]> {
-    return this.repo.query(`SELECT namespace, name, spec FROM deployments WHERE deleted_at IS NULL`);
+  /** The managed fields of every live row and who owns them, for the reconciler's drift check. */
+  async liveSpecs(): Promise<
+    { namespace: string; name: string; spec: DeploymentSpecPatch | null; fieldOwners: FieldOwners | null }[]
+  > {
+    return this.repo.query(
+      `SELECT namespace, name, spec, field_owners AS "fieldOwners" FROM deployments WHERE deleted_at IS NULL`,
+    );
   }
 
-  /** Sets `drifted` on exactly the given deployments and clears it everywhere else. */
-  async markDrifted(drifted: { namespace: string; name: string }[]): Promise<void> {
+  /**
+   * Sets `drifted` on exactly the given deployments and clears it everywhere else, except
+   * on `unjudged` ones (skipped this pass: a request is in flight), which keep their flag.
+   */
+  async markDrifted(
+    drifted: { namespace: string; name: string }[],
+    unjudged: { namespace: string; name: string }[] = [],
+  ): Promise<void> {
     await this.repo.query(
       `UPDATE deployments d SET drifted = k.namespace IS NOT NULL
        FROM deployments d2 LEFT JOIN unnest($1::text[], $2::text[]) AS k(namespace, name)
          ON k.namespace = d2.namespace AND k.name = d2.name
-       WHERE d.namespace = d2.namespace AND d.name = d2.name AND d.drifted IS DISTINCT FROM (k.namespace IS NOT NULL)`,
-      [drifted.map((d) => d.namespace), drifted.map((d) => d.name)],
+       WHERE d.namespace = d2.namespace AND d.name = d2.name AND d.drifted IS DISTINCT FROM (k.namespace IS NOT NULL)
+         AND NOT EXISTS (SELECT 1 FROM unnest($3::text[], $4::text[]) AS u(namespace, name)
+                         WHERE u.namespace = d.namespace AND u.name = d.name)`,
+      [
+        drifted.map((d) => d.namespace),
+        drifted.map((d) => d.name),
+        unjudged.map((d) => d.namespace),
+        unjudged.map((d) => d.name),
+      ],
+    );
+  }
+
+  /** Rows in the scope whose stored resourceVersion breaks KEP-5504's rules (reported, then replaced). */
+  async malformedResourceVersions(
+    scope: WatchScope,
+  ): Promise<{ namespace: string; name: string; resourceVersion: string }[]> {
+    const params: unknown[] = [];
+    const where = this.scopeCondition(scope, params);
+    return this.repo.query(
+      `SELECT d.namespace, d.name, d.resource_version AS "resourceVersion" FROM deployments d
+       WHERE ${where} AND d.resource_version !~ ${RV_PATTERN_SQL}`,
+      params,
     );
   }
 

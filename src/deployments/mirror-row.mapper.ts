@@ -2,6 +2,7 @@ import type { DeploymentObject } from '../kubernetes/kubernetes.gateway.js';
 import { REQUEST_ID_ANNOTATION, specFromDeployment } from '../kubernetes/manifest.js';
 import type { DeploymentSpec } from '../requests/deployment-spec.js';
 import { DeploymentCondition, DeploymentEntity, RolloutState } from './deployment.entity.js';
+import { FieldOwners, fieldOwnersOf } from './field-owners.js';
 import { rolloutState } from './rollout-state.js';
 
 /** What the watcher writes for one Deployment: every column Kubernetes decides. */
@@ -26,6 +27,8 @@ export interface MirrorRow {
   k8sCreatedAt: string | null;
   /** A DELETED watch event: the row is kept, with deleted_at set. */
   deleted: boolean;
+  /** Who owns each managed field now (from managedFields), so self-heal never fights another manager. */
+  fieldOwners: FieldOwners;
 }
 
 const iso = (d: Date | undefined): string | undefined => (d ? new Date(d).toISOString() : undefined);
@@ -33,13 +36,14 @@ const iso = (d: Date | undefined): string | undefined => (d ? new Date(d).toISOS
 export function toMirrorRow(d: DeploymentObject, deleted = false): MirrorRow {
   const m = d.metadata ?? {};
   const s = d.status ?? {};
+  const spec = specFromDeployment(d);
   return {
     namespace: m.namespace ?? '',
     name: m.name ?? '',
     uid: m.uid ?? '',
     labels: { ...(m.labels ?? {}) },
     images: (d.spec?.template?.spec?.containers ?? []).map((c) => c.image ?? ''),
-    spec: specFromDeployment(d),
+    spec,
     desiredReplicas: d.spec?.replicas ?? 1,
     readyReplicas: s.readyReplicas ?? 0,
     updatedReplicas: s.updatedReplicas ?? 0,
@@ -59,6 +63,7 @@ export function toMirrorRow(d: DeploymentObject, deleted = false): MirrorRow {
     lastRequestId: m.annotations?.[REQUEST_ID_ANNOTATION] ?? null,
     k8sCreatedAt: iso(m.creationTimestamp) ?? null,
     deleted,
+    fieldOwners: fieldOwnersOf(d, Object.keys(spec.labels ?? {}), Object.keys(spec.annotations ?? {})),
   };
 }
 
@@ -90,6 +95,7 @@ export function entityFromLive(d: DeploymentObject, row: DeploymentEntity | null
     updatedAt: row?.updatedAt ?? now,
     deletedAt: null,
     syncedAt: now,
+    fieldOwners: r.fieldOwners,
   });
   return e;
 }

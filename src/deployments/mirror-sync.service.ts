@@ -7,6 +7,15 @@ import { DeploymentsRepository } from './deployments.repository.js';
 import { toMirrorRow } from './mirror-row.mapper.js';
 import { scopeIncludes, watchScopes, WatchScope } from './watch-scope.js';
 import { WatcherStateRepository } from './watcher-state.repository.js';
+import { MirrorRow } from './mirror-row.mapper.js';
+import {
+  assertWellFormedResourceVersion,
+  compareResourceVersions,
+  isWellFormedResourceVersion,
+} from './resource-version.js';
+
+/** Why a list replaced the mirror whatever versions it held. */
+export type MirrorResetReason = 'cluster_changed' | 'history_rewound';
 
 export interface SyncCounts {
   inserted: number;
@@ -14,6 +23,10 @@ export interface SyncCounts {
   markedDeleted: number;
   /** Deployments Kubernetes listed. */
   total: number;
+  /** Scopes whose list was taken as authoritative (another cluster, or an etcd history that went back). */
+  resets?: { scope: string; reason: MirrorResetReason }[];
+  /** Malformed resourceVersions met (stored rows, the saved position, listed objects): reported, never trusted. */
+  invalidResourceVersions?: number;
 }
 
 export interface ScopeSyncResult extends SyncCounts {
@@ -56,14 +69,73 @@ export class MirrorSyncService {
       sum.updated += r.updated;
       sum.markedDeleted += r.markedDeleted;
       sum.total += r.total;
+      if (r.resets?.length) (sum.resets ??= []).push(...r.resets);
+      if (r.invalidResourceVersions)
+        sum.invalidResourceVersions = (sum.invalidResourceVersions ?? 0) + r.invalidResourceVersions;
     }
     return sum;
   }
 
+  /**
+   * Where a restarting watch may resume: the saved position, unless it is malformed or was
+   * saved in another cluster (then undefined: relist).
+   */
+  async resumePosition(scope: WatchScope): Promise<string | undefined> {
+    const saved = await this.state.find(scope.key);
+    const rv = saved?.resourceVersion;
+    if (!rv) return undefined;
+    if (!isWellFormedResourceVersion(rv)) {
+      this.reportInvalid('watcher_state', `the saved position of ${scope.key}`, rv);
+      return undefined;
+    }
+    if (saved.clusterUid && saved.clusterUid !== (await this.gateway.clusterUid())) {
+      this.logger.warn(`the position of ${scope.key} was saved in another cluster; relisting instead of resuming`);
+      return undefined;
+    }
+    // A watch from a version the cluster has not reached (a restored etcd) just waits
+    // silently, so ask for the current version first: a one-item list is cheap.
+    const pages = this.gateway.listDeployments({
+      namespace: scope.namespace,
+      labelSelector: scope.labelSelector,
+      pageSize: 1,
+    });
+    const first = await pages.next();
+    await pages.return(undefined);
+    const current = first.done ? undefined : first.value.resourceVersion;
+    if (isWellFormedResourceVersion(current) && compareResourceVersions(current, rv) < 0) {
+      this.logger.warn(
+        `the position ${rv} of ${scope.key} is ahead of the cluster (${current}): another etcd history; relisting`,
+      );
+      return undefined;
+    }
+    return rv;
+  }
+
+  /**
+   * One scope's list and diff. Normally every write is guarded by resourceVersion. When the
+   * cluster is another one (kube-system's uid changed) or its history went back (the list
+   * is older than the saved position: a restored etcd), stored versions mean nothing: the
+   * list is taken as authoritative and replaces rows and position whatever they hold;
+   * otherwise every upsert would be refused and the mirror would freeze.
+   */
   async syncScope(scope: WatchScope, reason: RelistReason): Promise<ScopeSyncResult> {
     const started = Date.now();
     const result: ScopeSyncResult = { inserted: 0, updated: 0, markedDeleted: 0, total: 0, resourceVersion: '' };
     const present: { namespace: string; name: string }[] = [];
+    let invalid = 0;
+    const saved = await this.state.find(scope.key);
+    const clusterUid = await this.gateway.clusterUid();
+    let savedRv = saved?.resourceVersion ?? undefined;
+    if (savedRv && !isWellFormedResourceVersion(savedRv)) {
+      this.reportInvalid('watcher_state', `the saved position of ${scope.key}`, savedRv);
+      invalid++;
+      savedRv = undefined;
+    }
+    let reset: MirrorResetReason | undefined =
+      saved?.clusterUid && saved.clusterUid !== clusterUid ? 'cluster_changed' : undefined;
+    const badRows = await this.deployments.malformedResourceVersions(scope);
+    for (const r of badRows) this.reportInvalid('mirror_row', `mirror row ${r.namespace}/${r.name}`, r.resourceVersion);
+    invalid += badRows.length;
     const pages = this.gateway.listDeployments({
       namespace: scope.namespace,
       labelSelector: scope.labelSelector,
@@ -76,19 +148,47 @@ export class MirrorSyncService {
       if (done) break;
       next = pages.next();
       next.catch(() => undefined); // surfaced by the await above on the next turn
-      result.resourceVersion = page.resourceVersion || result.resourceVersion;
-      const rows = page.items.filter((d) => scopeIncludes(scope, d.metadata?.namespace)).map((d) => toMirrorRow(d));
-      for (const r of rows) present.push({ namespace: r.namespace, name: r.name });
-      const counts = await this.deployments.upsertMany(rows);
+      if (!result.resourceVersion) {
+        // Every page of one list shares the first page's snapshot: decide before writing anything.
+        if (!isWellFormedResourceVersion(page.resourceVersion)) {
+          this.metrics.invalidResourceVersions.inc({ source: 'list' });
+          await pages.return(undefined).catch(() => undefined);
+        }
+        assertWellFormedResourceVersion(page.resourceVersion, `the list of ${scope.key}`);
+        result.resourceVersion = page.resourceVersion;
+        if (!reset && savedRv && compareResourceVersions(result.resourceVersion, savedRv) < 0)
+          reset = 'history_rewound';
+        if (reset) {
+          this.metrics.mirrorResets.inc({ reason: reset });
+          this.logger.warn(
+            `${reset === 'cluster_changed' ? `the cluster changed (kube-system uid ${saved?.clusterUid} -> ${clusterUid})` : `the list at ${result.resourceVersion} is older than the saved position ${savedRv} (a restored etcd?)`}: ` +
+              `taking the list of ${scope.key} as authoritative and resetting the position`,
+          );
+        }
+      }
+      const rows: MirrorRow[] = [];
+      const listedBefore = present.length;
+      for (const d of page.items) {
+        if (!scopeIncludes(scope, d.metadata?.namespace)) continue;
+        const row = toMirrorRow(d);
+        // Kept as present, so it is not marked deleted; not written, since its version cannot be compared.
+        present.push({ namespace: row.namespace, name: row.name });
+        if (isWellFormedResourceVersion(row.resourceVersion)) rows.push(row);
+        else {
+          this.reportInvalid('list', `listed Deployment ${row.namespace}/${row.name}`, row.resourceVersion);
+          invalid++;
+        }
+      }
+      const counts = await this.deployments.upsertMany(rows, !!reset);
       result.inserted += counts.inserted;
       result.updated += counts.updated;
-      result.total += rows.length;
+      result.total += present.length - listedBefore;
     }
-    if (!/^\d+$/.test(result.resourceVersion)) {
-      throw new Error(`list of ${scope.key} returned no usable resourceVersion ("${result.resourceVersion}")`);
-    }
-    result.markedDeleted = await this.deployments.markAbsentDeleted(scope, present, result.resourceVersion);
-    await this.state.recordRelist(scope.key, result.resourceVersion, reason);
+    assertWellFormedResourceVersion(result.resourceVersion || undefined, `the list of ${scope.key}`);
+    result.markedDeleted = await this.deployments.markAbsentDeleted(scope, present, result.resourceVersion, !!reset);
+    await this.state.recordRelist(scope.key, result.resourceVersion, reason, clusterUid, !!reset);
+    if (reset) result.resets = [{ scope: scope.key, reason: reset }];
+    if (invalid) result.invalidResourceVersions = invalid;
     this.metrics.watcherRelists.inc({ reason });
     this.logger.log(
       `relist (${reason}) of ${scope.namespace ?? 'all namespaces'}: ${result.total} listed, ${result.inserted} inserted, ` +
@@ -96,5 +196,14 @@ export class MirrorSyncService {
         `in ${Date.now() - started} ms`,
     );
     return result;
+  }
+
+  /** A resourceVersion that breaks KEP-5504's rules: logged and counted, never compared. */
+  reportInvalid(source: 'list' | 'watch' | 'mirror_row' | 'watcher_state', what: string, rv: unknown) {
+    this.metrics.invalidResourceVersions.inc({ source });
+    this.logger.warn(
+      `${what} has a malformed resourceVersion ${JSON.stringify(rv)} (expected a positive integer without leading zeros); ` +
+        `not trusted`,
+    );
   }
 }

@@ -29,4 +29,8 @@ export class WatcherStateEntity {
 
   @Column({ name: 'updated_at', type: 'timestamptz' })
   updatedAt!: Date;
+
+  /** The kube-system namespace's uid at the last list: another value means another cluster. */
+  @Column({ name: 'cluster_uid', type: 'varchar', length: 64, nullable: true })
+  clusterUid!: string | null;
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
 import { WatcherStateEntity } from './watcher-state.entity.js';
+import { sqlRvOlder } from './resource-version.js';
 
 export interface MirrorFreshness {
   /** The mirror matched Kubernetes at this time (last event, bookmark or list); null before any sync. */
@@ -9,8 +10,9 @@ export interface MirrorFreshness {
   lastEventAt: Date | null;
 }
 
-// The position only moves forward, whoever writes it (watcher, relist, reconciler repair).
-const NEWER_RV = `CASE WHEN s.resource_version IS NULL OR s.resource_version::numeric < EXCLUDED.resource_version::numeric
+// The position only moves forward, whoever writes it (watcher, relist, reconciler repair);
+// callers write well-formed versions only, and a malformed stored one is replaced.
+const NEWER_RV = `CASE WHEN s.resource_version IS NULL OR ${sqlRvOlder('s.resource_version', 'EXCLUDED.resource_version')}
                   THEN EXCLUDED.resource_version ELSE s.resource_version END`;
 
 /** All SQL about watcher_state: one row per watch scope. */
@@ -37,14 +39,26 @@ export class WatcherStateRepository {
     );
   }
 
-  /** After a full list at resourceVersion has been diffed into the mirror. */
-  async recordRelist(scope: string, resourceVersion: string, reason: string): Promise<void> {
+  /**
+   * After a full list at resourceVersion has been diffed into the mirror, in the cluster
+   * whose kube-system uid is clusterUid. `reset` (another cluster, a rewound history)
+   * replaces the position even when the stored one looks newer.
+   */
+  async recordRelist(
+    scope: string,
+    resourceVersion: string,
+    reason: string,
+    clusterUid: string | null = null,
+    reset = false,
+  ): Promise<void> {
     await this.repo.query(
-      `INSERT INTO watcher_state AS s (scope, resource_version, last_relist_at, last_relist_reason, updated_at)
-       VALUES ($1, $2, now(), $3, now())
-       ON CONFLICT (scope) DO UPDATE SET resource_version = ${NEWER_RV},
+      `INSERT INTO watcher_state AS s (scope, resource_version, last_relist_at, last_relist_reason, cluster_uid, updated_at)
+       VALUES ($1, $2, now(), $3, $4, now())
+       ON CONFLICT (scope) DO UPDATE SET
+         resource_version = CASE WHEN $5::boolean THEN EXCLUDED.resource_version ELSE ${NEWER_RV} END,
+         cluster_uid = coalesce(EXCLUDED.cluster_uid, s.cluster_uid),
          last_relist_at = now(), last_relist_reason = EXCLUDED.last_relist_reason, updated_at = now()`,
-      [scope, resourceVersion, reason],
+      [scope, resourceVersion, reason, clusterUid, reset],
     );
   }
 

@@ -217,6 +217,17 @@ export class KubernetesGateway implements OnApplicationShutdown {
       end();
     }
   }
+
+  /**
+   * The uid of the kube-system namespace: it lives as long as the cluster, so a different
+   * value means a different cluster (or a rebuilt one), whose resourceVersions cannot be
+   * compared with the ones the mirror holds.
+   */
+  async clusterUid(): Promise<string> {
+    const ns = await this.call('get', () => this.core.readNamespace({ name: 'kube-system' }));
+    if (!ns.metadata?.uid) throw new DomainError(ErrorCode.KubernetesError, 'the kube-system namespace has no uid');
+    return ns.metadata.uid;
+  }
 }
 
 /**

@@ -66,6 +66,19 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly invalidResourceVersions = new Counter({
+    name: 'dm_invalid_resource_versions_total',
+    help: 'resourceVersions that break KEP-5504 rules (positive integer, no leading zeros), by where they were seen',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly mirrorResets = new Counter({
+    name: 'dm_mirror_resets_total',
+    help: 'Lists taken as authoritative because the cluster changed or its history went back, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -1,6 +1,6 @@
 import { quantityValue } from '../common/quantity.js';
 import { Operation, SpecMode } from '../requests/deployment-request.entity.js';
-import { desiredSpecs, driftedFields, SuccessfulRequest } from './drift.js';
+import { desiredSpecs, desiredStates, driftedFields, healKey, SuccessfulRequest } from './drift.js';
 
 const req = (operation: Operation, specMode: SpecMode, spec: SuccessfulRequest['spec']): SuccessfulRequest => ({
   namespace: 'ns',
@@ -27,6 +27,44 @@ describe('desiredSpecs', () => {
       req(Operation.DELETE, SpecMode.REPLACE, null),
     ]);
     expect(d.get('ns/web')).toBeNull();
+  });
+});
+
+describe('desiredStates', () => {
+  it('remembers the request that last changed the desired spec', () => {
+    const create = req(Operation.CREATE, SpecMode.REPLACE, { image: 'a', replicas: 1 });
+    const patch = req(Operation.UPDATE, SpecMode.MERGE, { replicas: 3 });
+    expect(desiredStates([create]).get('ns/web')?.basis).toBe(create.requestId);
+    expect(desiredStates([create, patch]).get('ns/web')).toEqual({
+      spec: { image: 'a', replicas: 3 },
+      basis: patch.requestId,
+    });
+  });
+});
+
+describe('healKey', () => {
+  const visibleAscii = /^[\x21-\x7e]{1,255}$/;
+
+  it('is the same for the same target, basis and body, whatever the pass', () => {
+    const body = { specMode: 'REPLACE', spec: { image: 'a', replicas: 2, env: { B: '2', A: '1' } } };
+    const again = { specMode: 'REPLACE', spec: { env: { A: '1', B: '2' }, replicas: 2, image: 'a' } };
+    expect(healKey('ns', 'web', 'r1', body)).toBe(healKey('ns', 'web', 'r1', again));
+    expect(healKey('ns', 'web', 'r1', body)).toMatch(/^heal:ns\/web:[0-9a-f]{32}$/);
+  });
+
+  it('differs for another target, another basis or another body', () => {
+    const body = { spec: { image: 'a', replicas: 2 } };
+    const key = healKey('ns', 'web', 'r1', body);
+    expect(healKey('ns', 'api', 'r1', body)).not.toBe(key);
+    expect(healKey('ns', 'web', 'r2', body)).not.toBe(key);
+    expect(healKey('ns', 'web', 'r1', { spec: { image: 'b', replicas: 2 } })).not.toBe(key);
+  });
+
+  it('stays within the Idempotency-Key rules for the longest names', () => {
+    const key = healKey('n'.repeat(63), 'x'.repeat(253), 'r', {});
+    expect(key).toMatch(visibleAscii);
+    expect(healKey('n'.repeat(63), 'y'.repeat(253), 'r', {})).not.toBe(key);
+    expect(healKey('ns', 'web', 'r', {})).toMatch(visibleAscii);
   });
 });
 

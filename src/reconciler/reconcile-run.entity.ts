@@ -28,6 +28,16 @@ export interface ReconcileCounts {
 export interface ReconcileDetails {
   drifted?: { namespace: string; name: string; fields: string[] }[];
   healRequests?: string[];
+  /** Drifted fields another field manager owns now (an HPA, kubectl scale): reported, never healed. */
+  ownedDrift?: { namespace: string; name: string; field: string; manager: string }[];
+  /** Deployments not judged this pass: a request is open, or completed after the pass began. */
+  skipped?: { namespace: string; name: string; reason: string }[];
+  /** Why SELF_HEAL healed nothing this pass (the mirror repair failed). */
+  healSkipped?: string;
+  /** Scopes whose list replaced the mirror (another cluster, a rewound etcd history). */
+  mirrorResets?: { scope: string; reason: string }[];
+  /** Malformed resourceVersions the mirror repair met and reported. */
+  invalidResourceVersions?: number;
 }
 
 /** One reconcile pass: what triggered it, when it ran, and what it repaired. */

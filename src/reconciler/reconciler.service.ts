@@ -9,7 +9,9 @@ import { Operation, SpecMode } from '../requests/deployment-request.entity.js';
 import type { DeploymentSpec } from '../requests/deployment-spec.js';
 import { RequestsRepository } from '../requests/requests.repository.js';
 import { RequestsService } from '../requests/requests.service.js';
-import { desiredSpecs, driftedFields, targetKey } from './drift.js';
+import { foreignOwners } from '../deployments/field-owners.js';
+import type { DeploymentSpecPatch } from '../requests/deployment-spec.js';
+import { DesiredState, desiredStates, driftedFields, healKey, targetKey } from './drift.js';
 import {
   ReconcileCounts,
   ReconcileDetails,
@@ -79,17 +81,21 @@ export class ReconcilerService {
     const counts = zero();
     const details: ReconcileDetails = {};
     const errors: string[] = [];
-    const step = async (name: string, fn: () => Promise<void>) => {
+    const step = async (name: string, fn: () => Promise<void>): Promise<boolean> => {
       try {
         await fn();
+        return true;
       } catch (e) {
         errors.push(`${name}: ${(e as Error).message}`);
         this.logger.error(`pass ${id} ${name} failed: ${(e as Error).message}`);
+        return false;
       }
     };
-    await step('mirror', () => this.repairMirror(counts));
+    // The database's clock, like the requests' completed_at it is compared with.
+    const startedAt = (await this.runs.findById(id))?.startedAt ?? new Date();
+    const mirrorRepaired = await step('mirror', () => this.repairMirror(counts, details));
     await step('requests', () => this.recoverRequests(counts));
-    await step('drift', () => this.reportDrift(id, counts, details));
+    await step('drift', () => this.reportDrift(counts, details, startedAt, mirrorRepaired));
     const error = errors.length ? errors.join('; ') : null;
     await this.runs.finish(id, counts, details, error);
     this.metrics.reconcileRuns.inc({ trigger, result: error ? 'failed' : 'succeeded' });
@@ -97,11 +103,13 @@ export class ReconcilerService {
     return (await this.runs.findById(id))!;
   }
 
-  private async repairMirror(counts: ReconcileCounts) {
+  private async repairMirror(counts: ReconcileCounts, details: ReconcileDetails) {
     const r = await this.mirror.resync('repair');
     counts.inserted = r.inserted;
     counts.updated = r.updated;
     counts.markedDeleted = r.markedDeleted;
+    if (r.resets?.length) details.mirrorResets = r.resets;
+    if (r.invalidResourceVersions) details.invalidResourceVersions = r.invalidResourceVersions;
   }
 
   private async recoverRequests(counts: ReconcileCounts) {
@@ -133,30 +141,76 @@ export class ReconcilerService {
     }
   }
 
-  private async reportDrift(runId: number, counts: ReconcileCounts, details: ReconcileDetails) {
-    const desired = desiredSpecs(await this.requests.successfulSinceLastReplace());
-    const drifted: { namespace: string; name: string; fields: string[]; spec: DeploymentSpec }[] = [];
+  /**
+   * Reports Deployments whose live managed fields differ from what we last asked for, and
+   * with SELF_HEAL restores them, without fighting anyone:
+   * - a field another field manager owns now (an HPA's replicas, a kubectl scale) is
+   *   reported with its manager and never reverted;
+   * - a deployment with a request open, or completed since the pass began (desired specs
+   *   are read before live ones, so it would look drifted), is not judged this pass;
+   * - the heal's Idempotency-Key is stable (target + hash of what it restores), so repeated
+   *   passes replay one heal instead of queueing more;
+   * - nothing is healed when the mirror repair failed: the live side may be stale.
+   */
+  private async reportDrift(
+    counts: ReconcileCounts,
+    details: ReconcileDetails,
+    passStartedAt: Date,
+    mirrorRepaired: boolean,
+  ) {
+    const desired = desiredStates(await this.requests.successfulSinceLastReplace());
+    const candidates: {
+      namespace: string;
+      name: string;
+      fields: string[];
+      want: DesiredState;
+      foreign: { field: string; manager: string }[];
+    }[] = [];
     for (const live of await this.deployments.liveSpecs()) {
       const want = desired.get(targetKey(live.namespace, live.name));
       if (!want || !live.spec) continue;
-      const fields = driftedFields(want, live.spec);
-      if (fields.length) drifted.push({ namespace: live.namespace, name: live.name, fields, spec: want });
+      const fields = driftedFields(want.spec, live.spec);
+      if (!fields.length) continue;
+      const foreign = foreignOwners(live.fieldOwners, fields, this.config.KUBE_FIELD_MANAGER);
+      candidates.push({ namespace: live.namespace, name: live.name, fields, want, foreign });
     }
-    await this.deployments.markDrifted(drifted);
+    const busy = new Set(
+      (await this.requests.busyTargets(candidates, passStartedAt)).map((b) => targetKey(b.namespace, b.name)),
+    );
+    const skipped = candidates.filter((c) => busy.has(targetKey(c.namespace, c.name)));
+    const drifted = candidates.filter((c) => !busy.has(targetKey(c.namespace, c.name)));
+    await this.deployments.markDrifted(drifted, skipped);
     counts.drifted = drifted.length;
     details.drifted = drifted.map(({ namespace, name, fields }) => ({ namespace, name, fields }));
+    details.ownedDrift = drifted.flatMap(({ namespace, name, foreign }) =>
+      foreign.map((f) => ({ namespace, name, ...f })),
+    );
+    details.skipped = skipped.map(({ namespace, name }) => ({
+      namespace,
+      name,
+      reason: 'a request is open or completed during this pass',
+    }));
     if (!this.config.SELF_HEAL) return;
     details.healRequests = [];
+    if (!mirrorRepaired) {
+      details.healSkipped = 'the mirror repair failed: the live state may be stale';
+      this.logger.warn(`no self-heal this pass: ${details.healSkipped}`);
+      return;
+    }
     for (const d of drifted) {
+      const heal = healBody(d.want.spec, d.fields, new Set(d.foreign.map((f) => f.field)));
+      if (!heal) continue;
       try {
-        const { request } = await this.intake.submit({
+        const { request, replayed } = await this.intake.submit({
           operation: Operation.UPDATE,
           namespace: d.namespace,
           name: d.name,
-          spec: d.spec,
-          specMode: SpecMode.REPLACE,
-          idempotencyKey: `reconcile-${runId}-${d.namespace}-${d.name}`,
+          spec: heal.spec,
+          specMode: heal.specMode,
+          idempotencyKey: healKey(d.namespace, d.name, d.want.basis, heal),
         });
+        // A replay is a heal an earlier pass already queued for this very drift.
+        if (replayed) continue;
         details.healRequests.push(request.requestId);
         counts.healed++;
       } catch (e) {
@@ -165,4 +219,28 @@ export class ReconcilerService {
       }
     }
   }
+}
+
+// What a PATCH sends to clear a field the desired spec leaves out.
+const CLEARED: Partial<Record<string, unknown>> = { env: {}, labels: {}, annotations: {}, resources: {} };
+
+/**
+ * The request that restores the drifted fields nobody else owns: the whole desired spec
+ * when that is every drifted field, else a PATCH naming only those (the worker merges it
+ * over the live object, so another manager's values stay). Undefined: nothing to heal.
+ */
+export function healBody(
+  want: DeploymentSpec,
+  fields: string[],
+  foreign: Set<string>,
+): { specMode: SpecMode; spec: DeploymentSpecPatch } | undefined {
+  const healable = fields.filter((f) => !foreign.has(f));
+  if (!healable.length) return undefined;
+  if (healable.length === fields.length) return { specMode: SpecMode.REPLACE, spec: want };
+  const patch: Record<string, unknown> = {};
+  for (const f of healable) {
+    const value = (want as unknown as Record<string, unknown>)[f] ?? CLEARED[f];
+    if (value !== undefined) patch[f] = value;
+  }
+  return Object.keys(patch).length ? { specMode: SpecMode.MERGE, spec: patch as DeploymentSpecPatch } : undefined;
 }

@@ -390,6 +390,25 @@ export class RequestsRepository {
     }));
   }
 
+  /**
+   * Of the given deployments, those with an open request or one completed at or after
+   * `since` (the reconcile pass's start): their live state may be mid-change, so the
+   * drift check must not judge them.
+   */
+  async busyTargets(
+    targets: { namespace: string; name: string }[],
+    since: Date,
+  ): Promise<{ namespace: string; name: string }[]> {
+    if (targets.length === 0) return [];
+    return this.repo.query(
+      `SELECT DISTINCT r.namespace, r.name
+       FROM unnest($1::text[], $2::text[]) AS t(namespace, name)
+       JOIN deployment_requests r ON r.namespace = t.namespace AND r.name = t.name
+       WHERE r.${OPEN} OR r.completed_at >= $3`,
+      [targets.map((t) => t.namespace), targets.map((t) => t.name), since],
+    );
+  }
+
   private async updateReturning(sql: string, params: unknown[]): Promise<DeploymentRequestEntity[]> {
     const res: [unknown[], number] = await this.repo.query(sql, params);
     return res[0].map((row) => this.hydrate(row));

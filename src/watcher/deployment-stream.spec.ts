@@ -69,7 +69,10 @@ function setup(saved: string | null) {
   };
   const relists: RelistReason[] = [];
   let listRv = 100;
+  const invalid: unknown[] = [];
   const sync = {
+    resumePosition: async () => saved ?? undefined,
+    reportInvalid: jest.fn((_source: string, _what: string, rv: unknown) => invalid.push(rv)),
     syncScope: jest.fn(async (_s: WatchScope, reason: RelistReason) => {
       relists.push(reason);
       order.push(`list`);
@@ -102,7 +105,16 @@ function setup(saved: string | null) {
     state: state as unknown as WatcherStateRepository,
     metrics: new MetricsService(),
   });
-  return { stream, watches, relists, written, positions, order, failWrites: (v: boolean) => (failWrites = v) };
+  return {
+    stream,
+    watches,
+    relists,
+    written,
+    positions,
+    order,
+    invalid,
+    failWrites: (v: boolean) => (failWrites = v),
+  };
 }
 
 describe('DeploymentStream', () => {
@@ -215,5 +227,28 @@ describe('DeploymentStream', () => {
     await until(() => t.watches[1], 'second watch');
     expect(t.relists).toEqual(['reconnect']);
     await t.stream.stop();
+  });
+
+  it('reports and skips events and bookmarks with a malformed resourceVersion instead of failing', async () => {
+    const t = setup('50');
+    t.stream.start();
+    const w = await until(() => t.watches[0], 'watch started');
+    w.emit({ type: 'ADDED', object: deployment('bad', '051') });
+    w.emit({ type: 'BOOKMARK', resourceVersion: 'abc' });
+    w.emit({ type: 'ADDED', object: deployment('good', '60') });
+    await until(() => t.written.flat().some((r) => r.name === 'good'), 'good written');
+    await t.stream.stop();
+    expect(t.invalid).toEqual(['051', 'abc']);
+    expect(t.written.flat().map((r) => r.name)).toEqual(['good']);
+    expect(t.positions[t.positions.length - 1]).toBe('60');
+    expect(t.relists).toEqual([]);
+  });
+
+  it('does not write back a resumed position the watch never confirmed', async () => {
+    const t = setup('999999999999');
+    t.stream.start();
+    await until(() => t.watches[0], 'watch started');
+    await t.stream.stop();
+    expect(t.positions).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@ import { AppConfig } from '../config/app-config.js';
 import { DeploymentsRepository } from '../deployments/deployments.repository.js';
 import { MirrorRow, toMirrorRow } from '../deployments/mirror-row.mapper.js';
 import { MirrorSyncService, RelistReason } from '../deployments/mirror-sync.service.js';
+import { isWellFormedResourceVersion } from '../deployments/resource-version.js';
 import { scopeIncludes, WatchScope } from '../deployments/watch-scope.js';
 import { WatcherStateRepository } from '../deployments/watcher-state.repository.js';
 import type {
@@ -129,10 +130,12 @@ export class DeploymentStream {
     let relist: RelistReason | undefined;
     let attempt = 0;
     try {
-      const saved = await this.deps.state.find(this.scope.key);
-      if (saved?.resourceVersion) {
-        this.receivedRv = this.appliedRv = saved.resourceVersion;
-        this.logger.log(`resuming the watch at resourceVersion ${saved.resourceVersion}`);
+      const saved = await this.deps.sync.resumePosition(this.scope);
+      if (saved) {
+        // Not "applied" until the watch confirms it: a stop before then must not write it back
+        // over a position a relist elsewhere has reset meanwhile.
+        this.receivedRv = saved;
+        this.logger.log(`resuming the watch at resourceVersion ${saved}`);
       } else relist = 'initial';
     } catch (e) {
       this.logger.warn(`cannot read the saved position: ${(e as Error).message}`);
@@ -213,16 +216,23 @@ export class DeploymentStream {
     this.delivered = true;
     this.lastError = undefined;
     if (e.type === 'BOOKMARK') {
-      this.receivedRv = e.resourceVersion;
+      if (isWellFormedResourceVersion(e.resourceVersion)) this.receivedRv = e.resourceVersion;
+      else this.deps.sync.reportInvalid('watch', `a bookmark of ${this.scope.key}`, e.resourceVersion);
     } else {
       const d = e.object;
       this.deps.metrics.watcherEvents.inc({ type: e.type });
+      const rv = d.metadata?.resourceVersion;
+      if (!isWellFormedResourceVersion(rv)) {
+        // Cannot be ordered against the mirror: skipped; the next relist vouches for the object.
+        this.deps.sync.reportInvalid('watch', `a ${e.type} event for ${d.metadata?.namespace}/${d.metadata?.name}`, rv);
+        return;
+      }
       if (scopeIncludes(this.scope, d.metadata?.namespace)) {
         const row = toMirrorRow(d, e.type === 'DELETED');
         const key = `${row.namespace}/${row.name}`;
         this.pending.set(key, { row, receivedAt: this.pending.get(key)?.receivedAt ?? this.lastContactAt });
       }
-      if (d.metadata?.resourceVersion) this.receivedRv = d.metadata.resourceVersion;
+      this.receivedRv = rv;
     }
     this.kickDrain();
   }

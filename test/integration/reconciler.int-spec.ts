@@ -5,7 +5,7 @@ import type { Running } from '../../src/bootstrap.js';
 import type { AppConfig } from '../../src/config/app-config.js';
 import { ReconcilerService } from '../../src/reconciler/reconciler.service.js';
 import { PASS_LOCK_KEY } from '../../src/reconciler/reconcile-runs.repository.js';
-import { TcpCutProxy } from '../support/fault-proxy.js';
+import { KubeFaultProxy, TcpCutProxy } from '../support/fault-proxy.js';
 import {
   boot,
   db,
@@ -49,8 +49,14 @@ describe('reconciler', () => {
     await deleteNamespace(ns);
   });
 
-  async function createAndWait(name: string, replicas = 1) {
-    const r = await http(api, 'POST', '/v1/deployments', { namespace: ns, name, image: 'nginx:1.27', replicas });
+  async function createAndWait(name: string, replicas = 1, extra: Record<string, unknown> = {}) {
+    const r = await http(api, 'POST', '/v1/deployments', {
+      namespace: ns,
+      name,
+      image: 'nginx:1.27',
+      replicas,
+      ...extra,
+    });
     expect((await settled(api, r.body.requestId)).status).toBe('SUCCESS');
     await eventually(async () => {
       const d = await apps.readNamespacedDeployment({ namespace: ns, name });
@@ -149,34 +155,173 @@ describe('reconciler', () => {
     expect((await apps.readNamespacedDeployment({ namespace: ns, name: 'abandoned' })).spec?.replicas).toBe(1);
   });
 
-  it('reports a Deployment scaled out of band as drifted, and heals it with SELF_HEAL', async () => {
-    await createAndWait('drifty', 2);
+  /** Drift nobody else owns: someone deletes the env we set (kubectl edit); its fields go with it. */
+  async function createWithEnvThenDropIt(name: string) {
+    await createAndWait(name, 1, { env: { A: '1' } });
     await apps.patchNamespacedDeployment(
-      { namespace: ns, name: 'drifty', body: [{ op: 'replace', path: '/spec/replicas', value: 4 }] },
+      { namespace: ns, name, body: [{ op: 'remove', path: '/spec/template/spec/containers/0/env' }] },
       setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
     );
-    const run = await reconciler.runOnce();
-    expect(run.drifted).toBeGreaterThanOrEqual(1);
-    const detail = (await http(api, 'GET', `/v1/admin/reconcile-runs/${run.id}`)).body;
-    expect(detail.driftedDeployments).toContainEqual({ namespace: ns, name: 'drifty', fields: ['replicas'] });
-    expect((await mirrorRow('drifty')).drifted).toBe(true);
-    const listed = await http(api, 'GET', `/v1/deployments?namespace=${ns}&drifted=true`);
-    expect(listed.body.items.map((d: { name: string }) => d.name)).toEqual(['drifty']);
-    expect((await apps.readNamespacedDeployment({ namespace: ns, name: 'drifty' })).spec?.replicas).toBe(4);
-
+  }
+  const liveEnv = async (name: string) =>
+    (await apps.readNamespacedDeployment({ namespace: ns, name })).spec?.template?.spec?.containers?.[0]?.env;
+  const healRequestsFor = async (name: string) =>
+    (
+      await pool.query(
+        `SELECT request_id, status FROM deployment_requests WHERE namespace = $1 AND name = $2 AND request_id LIKE 'heal:%'`,
+        [ns, name],
+      )
+    ).rows;
+  async function withSelfHeal<T>(fn: () => Promise<T>): Promise<T> {
     Object.assign(config, { SELF_HEAL: true });
     try {
-      const healing = await reconciler.runOnce();
-      expect(healing.healed).toBe(1);
-      const healRequest = (await http(api, 'GET', `/v1/admin/reconcile-runs/${healing.id}`)).body.healRequests[0];
-      expect(await settled(api, healRequest)).toMatchObject({ status: 'SUCCESS', operation: 'UPDATE' });
-      expect((await apps.readNamespacedDeployment({ namespace: ns, name: 'drifty' })).spec?.replicas).toBe(2);
+      return await fn();
     } finally {
       Object.assign(config, { SELF_HEAL: false });
     }
+  }
+
+  it('reports replicas applied by another field manager with that manager, and never heals them', async () => {
+    await createAndWait('drifty', 2);
+    // An HPA or `kubectl scale` stand-in: server-side apply under another field manager, forced.
+    await apps.patchNamespacedDeployment(
+      {
+        namespace: ns,
+        name: 'drifty',
+        fieldManager: 'hpa-stand-in',
+        force: true,
+        body: {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: 'drifty', namespace: ns },
+          spec: { replicas: 4 },
+        },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+    );
+    const run = await reconciler.runOnce();
+    expect(run.drifted).toBe(1);
+    const detail = (await http(api, 'GET', `/v1/admin/reconcile-runs/${run.id}`)).body;
+    expect(detail.driftedDeployments).toEqual([{ namespace: ns, name: 'drifty', fields: ['replicas'] }]);
+    expect(detail.ownedDrift).toEqual([{ namespace: ns, name: 'drifty', field: 'replicas', manager: 'hpa-stand-in' }]);
+    expect((await mirrorRow('drifty')).drifted).toBe(true);
+    const listed = await http(api, 'GET', `/v1/deployments?namespace=${ns}&drifted=true`);
+    expect(listed.body.items.map((d: { name: string }) => d.name)).toEqual(['drifty']);
+
+    const healing = await withSelfHeal(() => reconciler.runOnce());
+    expect(healing.status).toBe('SUCCEEDED');
+    expect(healing.healed).toBe(0);
+    expect(healing.details.healRequests).toEqual([]);
+    expect(healing.details.ownedDrift).toContainEqual({
+      namespace: ns,
+      name: 'drifty',
+      field: 'replicas',
+      manager: 'hpa-stand-in',
+    });
+    expect(await healRequestsFor('drifty')).toEqual([]);
+    expect((await apps.readNamespacedDeployment({ namespace: ns, name: 'drifty' })).spec?.replicas).toBe(4);
+  });
+
+  it('heals a field no other manager owns with SELF_HEAL, then reports no drift', async () => {
+    await createWithEnvThenDropIt('healme');
+    const healing = await withSelfHeal(() => reconciler.runOnce());
+    expect(healing.details.drifted).toContainEqual({ namespace: ns, name: 'healme', fields: ['env'] });
+    const [heal] = await healRequestsFor('healme');
+    expect(healing.details.healRequests).toContain(heal.request_id);
+    expect(await settled(api, heal.request_id)).toMatchObject({ status: 'SUCCESS', operation: 'UPDATE' });
+    expect(await liveEnv('healme')).toEqual([{ name: 'A', value: '1' }]);
     const after = await reconciler.runOnce();
-    expect(after.details.drifted ?? []).not.toContainEqual(expect.objectContaining({ name: 'drifty' }));
-    expect((await mirrorRow('drifty')).drifted).toBe(false);
+    expect(after.details.drifted ?? []).not.toContainEqual(expect.objectContaining({ name: 'healme' }));
+    expect((await mirrorRow('healme')).drifted).toBe(false);
+  });
+
+  it('does not judge a deployment with an open request, or one completed after the pass began', async () => {
+    await createWithEnvThenDropIt('busy-open');
+    await createWithEnvThenDropIt('busy-done');
+    const spec = JSON.stringify({ image: 'nginx:1.27', replicas: 1, env: { A: '1' } });
+    const open = `open-${uniqueId()}`;
+    // Stand-ins for a request in flight and one finishing while the pass runs (the same spec as desired).
+    await pool.query(
+      `INSERT INTO deployment_requests (request_id, operation, namespace, name, spec, spec_mode, body_hash, status,
+         updated_at, deadline_at)
+       VALUES ($1, 'UPDATE', $2, 'busy-open', $3, 'REPLACE', repeat('0', 64), 'QUEUED', now(), now() + interval '1 hour')`,
+      [open, ns, spec],
+    );
+    await pool.query(
+      `INSERT INTO deployment_requests (request_id, operation, namespace, name, spec, spec_mode, body_hash, status,
+         updated_at, completed_at, deadline_at)
+       VALUES ($1, 'UPDATE', $2, 'busy-done', $3, 'REPLACE', repeat('0', 64), 'SUCCESS',
+         now(), now() + interval '1 hour', now() + interval '1 hour')`,
+      [`done-${uniqueId()}`, ns, spec],
+    );
+    try {
+      const run = await withSelfHeal(() => reconciler.runOnce());
+      expect(run.details.skipped).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ namespace: ns, name: 'busy-open' }),
+          expect.objectContaining({ namespace: ns, name: 'busy-done' }),
+        ]),
+      );
+      expect(run.details.drifted).not.toContainEqual(expect.objectContaining({ name: 'busy-open' }));
+      expect(run.details.drifted).not.toContainEqual(expect.objectContaining({ name: 'busy-done' }));
+      expect(await healRequestsFor('busy-open')).toEqual([]);
+      expect(await healRequestsFor('busy-done')).toEqual([]);
+      expect(await liveEnv('busy-open')).toBeUndefined();
+    } finally {
+      await pool.query(
+        `UPDATE deployment_requests SET status = 'FAILURE', completed_at = now() WHERE request_id = $1`,
+        [open],
+      );
+    }
+  });
+
+  it('queues one heal for one drift, however many passes find it (stable Idempotency-Key)', async () => {
+    await createWithEnvThenDropIt('heal-once');
+    // A reconciler whose heals no worker consumes (its own stream), so the first heal can be
+    // made to end FAILURE deterministically; the drift then stays for the second pass.
+    const lone = await boot(testConfig({ ROLE: 'reconciler', MANAGED_NAMESPACES: ns, SELF_HEAL: 'true' }));
+    try {
+      const loneReconciler = lone.app.get(ReconcilerService);
+      const first = await loneReconciler.runOnce();
+      expect(first.details.drifted).toContainEqual({ namespace: ns, name: 'heal-once', fields: ['env'] });
+      const [heal] = await healRequestsFor('heal-once');
+      expect(heal.request_id).toMatch(/^heal:/);
+      await pool.query(
+        `UPDATE deployment_requests SET status = 'FAILURE', error_code = 'Invalid', completed_at = now() WHERE request_id = $1`,
+        [heal.request_id],
+      );
+
+      const second = await loneReconciler.runOnce();
+      expect(second.details.drifted).toContainEqual({ namespace: ns, name: 'heal-once', fields: ['env'] });
+      expect(second.details.healRequests).toEqual([]);
+      expect(await healRequestsFor('heal-once')).toEqual([{ request_id: heal.request_id, status: 'FAILURE' }]);
+    } finally {
+      await lone.close();
+    }
+  });
+
+  it('heals nothing when the pass could not repair the mirror', async () => {
+    await createWithEnvThenDropIt('stale-mirror');
+    const seen = await reconciler.runOnce();
+    expect(seen.details.drifted).toContainEqual({ namespace: ns, name: 'stale-mirror', fields: ['env'] });
+    const proxy = await new KubeFaultProxy().start();
+    proxy.inject({ method: 'GET', path: /\/apis\/apps\/v1\/(namespaces\/[^/]+\/)?deployments\?/, status: 503 });
+    const blind = await boot(
+      testConfig({ ROLE: 'reconciler', MANAGED_NAMESPACES: ns, SELF_HEAL: 'true', KUBECONFIG: proxy.kubeconfigPath }),
+    );
+    try {
+      const run = await blind.app.get(ReconcilerService).runOnce();
+      expect(run.status).toBe('FAILED');
+      expect(run.error).toMatch(/^mirror: /);
+      expect(run.details.drifted).toContainEqual({ namespace: ns, name: 'stale-mirror', fields: ['env'] });
+      expect(run.healed).toBe(0);
+      expect(run.details.healSkipped).toMatch(/mirror repair failed/);
+      expect(await healRequestsFor('stale-mirror')).toEqual([]);
+      expect(proxy.hits.some((h) => h.injected)).toBe(true);
+    } finally {
+      await blind.close();
+      await proxy.stop();
+    }
   });
 
   it('runs a manual pass asked for through the API', async () => {

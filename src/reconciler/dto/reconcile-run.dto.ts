@@ -9,6 +9,20 @@ export class DriftedDeploymentDto {
   fields!: string[];
 }
 
+export class OwnedDriftDto {
+  @ApiProperty({ example: 'default' }) namespace!: string;
+  @ApiProperty({ example: 'web' }) name!: string;
+  @ApiProperty({ example: 'replicas' }) field!: string;
+  @ApiProperty({ example: 'kube-controller-manager', description: 'The field manager that owns the field now' })
+  manager!: string;
+}
+
+export class SkippedDeploymentDto {
+  @ApiProperty({ example: 'default' }) namespace!: string;
+  @ApiProperty({ example: 'web' }) name!: string;
+  @ApiProperty({ example: 'a request is open or completed during this pass' }) reason!: string;
+}
+
 export class ReconcileRunDto {
   @ApiProperty({ example: 42 }) id!: number;
   @ApiProperty({ enum: ReconcileTrigger, example: ReconcileTrigger.MANUAL }) trigger!: ReconcileTrigger;
@@ -30,6 +44,16 @@ export class ReconcileRunDto {
   @ApiProperty({ type: [String], example: [], description: 'Requests the pass queued to heal drift' })
   healRequests!: string[];
   @ApiPropertyOptional({ example: 'mirror: Kubernetes list timed out' }) error?: string;
+  @ApiProperty({
+    type: [OwnedDriftDto],
+    description: 'Drifted fields another field manager owns now (an HPA, kubectl scale): reported, never healed',
+  })
+  ownedDrift!: OwnedDriftDto[];
+  @ApiProperty({
+    type: [SkippedDeploymentDto],
+    description: 'Deployments not judged for drift: a request was in flight during the pass',
+  })
+  skippedDeployments!: SkippedDeploymentDto[];
 }
 
 export class ReconcileRunPageDto {
@@ -60,6 +84,8 @@ export function toReconcileRunDto(r: ReconcileRunEntity): ReconcileRunDto {
     driftedDeployments: r.details.drifted ?? [],
     healRequests: r.details.healRequests ?? [],
     ...(r.error ? { error: r.error } : {}),
+    ownedDrift: r.details.ownedDrift ?? [],
+    skippedDeployments: r.details.skipped ?? [],
   };
 }
 
