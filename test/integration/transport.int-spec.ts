@@ -33,11 +33,11 @@ describe('transport: dead letters, message ids and retries', () => {
       ROLE: 'api,worker',
       MANAGED_NAMESPACES: ns,
       KUBECONFIG: kubeProxy.kubeconfigPath,
-      JS_MAX_DELIVER: '2',
       JS_BACKOFF_BASE_MS: '100',
       JS_BACKOFF_MAX_MS: '300',
-      // Short, so the 502s dead-letter whether the retry budget is a delivery count or the deadline.
+      // The retry budget is the deadline: short, so the 502s dead-letter within the test.
       REQUEST_DEADLINE_MS: '8000',
+      KUBE_REQUEST_TIMEOUT_MS: '3000',
     });
     app = await boot(config);
     api = app.apiUrl!;
