@@ -119,7 +119,8 @@ export class KubernetesGateway implements OnApplicationShutdown {
           ),
         true,
       );
-      return (await this.adoptFields(created).catch(() => null)) ?? created;
+      // Should this fail, the request is retried: the retry finds the object ours and adopts then.
+      return (await this.adoptFields(created)) ?? created;
     } catch (e) {
       if (
         e instanceof DomainError &&
@@ -135,18 +136,19 @@ export class KubernetesGateway implements OnApplicationShutdown {
    * A create records its fields under our manager as an "Update"; our server-side applies own
    * fields as "Apply", a separate entry. While both own a field, an apply that leaves it out
    * cannot remove it. So turn the create's entry into our apply entry (or drop it when an
-   * apply entry exists already), conditional on the object's resourceVersion. Null when there
-   * is nothing to adopt.
+   * apply entry exists already). The patch tests the entry, not the resourceVersion, which
+   * the controller's status writes change right after a create. Null when there is nothing
+   * to adopt.
    */
   async adoptFields(d: V1Deployment): Promise<V1Deployment | null> {
     const manager = this.config.KUBE_FIELD_MANAGER;
     const entries = d.metadata?.managedFields ?? [];
     const own = (op: string) => entries.findIndex((f) => f.manager === manager && f.operation === op && !f.subresource);
     const i = own('Update');
-    if (i < 0 || !d.metadata?.resourceVersion) return null;
+    if (i < 0) return null;
     const patch = [
-      { op: 'test', path: '/metadata/resourceVersion', value: d.metadata.resourceVersion },
       { op: 'test', path: `/metadata/managedFields/${i}/manager`, value: manager },
+      { op: 'test', path: `/metadata/managedFields/${i}/operation`, value: 'Update' },
       own('Apply') >= 0
         ? { op: 'remove', path: `/metadata/managedFields/${i}` }
         : { op: 'replace', path: `/metadata/managedFields/${i}/operation`, value: 'Apply' },
@@ -163,7 +165,7 @@ export class KubernetesGateway implements OnApplicationShutdown {
         true,
       );
     } catch (e) {
-      // A failed `test` (the object changed since it was read) is answered 422: it is a stale read.
+      // A failed `test` (the entries changed since they were read) is answered 422: a stale read.
       if (e instanceof DomainError && e.code === ErrorCode.Invalid)
         throw new DomainError(ErrorCode.ResourceVersionConflict, e.message);
       throw e;
