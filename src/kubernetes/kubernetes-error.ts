@@ -34,7 +34,8 @@ export function toDomainError(e: unknown): DomainError {
         ? new DomainError(ErrorCode.NamespaceNotFound, message)
         : new DomainError(ErrorCode.NotFound, message);
     }
-    if (code === 409) return new DomainError(ErrorCode.ResourceVersionConflict, message);
+    // reason tells AlreadyExists (a create) from Conflict (a stale resourceVersion or precondition).
+    if (code === 409) return new DomainError(ErrorCode.ResourceVersionConflict, message, { reason: body.reason });
     if (code === 429 || code >= 500)
       return new DomainError(ErrorCode.KubernetesUnavailable, `HTTP ${code}: ${message}`);
     if (code === 400 || code === 422) return new DomainError(ErrorCode.Invalid, message);

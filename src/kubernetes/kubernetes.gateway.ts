@@ -9,9 +9,12 @@ import {
   RequestContext,
   CoreV1Api,
   KubeConfig,
+  Observable,
   PatchStrategy,
   setHeaderOptions,
   V1Deployment,
+  type ConfigurationOptions,
+  type ObservableMiddleware,
 } from '@kubernetes/client-node';
 import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -33,6 +36,12 @@ export type {
   DeploymentWatchHandle,
   DeploymentWatchOptions,
 } from './deployment-watch.js';
+
+/** What a call needs to be abortable: pass `options` to the generated client, or `signal` to fetch. */
+interface CallControl {
+  signal: AbortSignal;
+  options: ConfigurationOptions<ObservableMiddleware>;
+}
 
 export interface ListPage {
   items: V1Deployment[];
@@ -69,7 +78,7 @@ export class KubernetesGateway implements OnApplicationShutdown {
 
   async getDeployment(namespace: string, name: string): Promise<V1Deployment | null> {
     try {
-      return await this.call('get', () => this.apps.readNamespacedDeployment({ name, namespace }));
+      return await this.call('get', (c) => this.apps.readNamespacedDeployment({ name, namespace }, c.options));
     } catch (e) {
       if (e instanceof DomainError && (e.code === ErrorCode.NotFound || e.code === ErrorCode.NamespaceNotFound))
         return null;
@@ -77,27 +86,109 @@ export class KubernetesGateway implements OnApplicationShutdown {
     }
   }
 
-  /** Server-side apply under our field manager; force takes fields back from out-of-band edits. */
+  /**
+   * Server-side apply under our field manager; force takes fields back from out-of-band edits.
+   * A metadata.resourceVersion in the manifest is a precondition: a stale apply fails with 409.
+   */
   async applyDeployment(manifest: V1Deployment): Promise<V1Deployment> {
     const { name, namespace } = manifest.metadata as { name: string; namespace: string };
-    return this.call('apply', () =>
-      this.apps.patchNamespacedDeployment(
-        { name, namespace, body: manifest, fieldManager: this.config.KUBE_FIELD_MANAGER, force: true },
-        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
-      ),
+    return this.call(
+      'apply',
+      (c) =>
+        this.apps.patchNamespacedDeployment(
+          { name, namespace, body: manifest, fieldManager: this.config.KUBE_FIELD_MANAGER, force: true },
+          setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply, c.options),
+        ),
+      true,
     );
   }
 
-  /** Deletes in the background (the garbage collector removes ReplicaSets and Pods). False when already gone. */
-  async deleteDeployment(namespace: string, name: string, uid?: string): Promise<boolean> {
+  /**
+   * Creates the Deployment only if nothing by that name exists: null when something does.
+   * Our field manager then owns its fields as if it had applied them (see adoptFields).
+   */
+  async createDeployment(manifest: V1Deployment): Promise<V1Deployment | null> {
+    const namespace = manifest.metadata?.namespace as string;
     try {
-      await this.call('delete', () =>
-        this.apps.deleteNamespacedDeployment({
-          name,
-          namespace,
-          propagationPolicy: 'Background',
-          body: uid ? { preconditions: { uid } } : undefined,
-        }),
+      const created = await this.call(
+        'create',
+        (c) =>
+          this.apps.createNamespacedDeployment(
+            { namespace, body: manifest, fieldManager: this.config.KUBE_FIELD_MANAGER },
+            c.options,
+          ),
+        true,
+      );
+      // Should this fail, the request is retried: the retry finds the object ours and adopts then.
+      return (await this.adoptFields(created)) ?? created;
+    } catch (e) {
+      if (
+        e instanceof DomainError &&
+        e.code === ErrorCode.ResourceVersionConflict &&
+        e.details?.reason === 'AlreadyExists'
+      )
+        return null;
+      throw e;
+    }
+  }
+
+  /**
+   * A create records its fields under our manager as an "Update"; our server-side applies own
+   * fields as "Apply", a separate entry. While both own a field, an apply that leaves it out
+   * cannot remove it. So turn the create's entry into our apply entry (or drop it when an
+   * apply entry exists already). The patch tests the entry, not the resourceVersion, which
+   * the controller's status writes change right after a create. Null when there is nothing
+   * to adopt.
+   */
+  async adoptFields(d: V1Deployment): Promise<V1Deployment | null> {
+    const manager = this.config.KUBE_FIELD_MANAGER;
+    const entries = d.metadata?.managedFields ?? [];
+    const own = (op: string) => entries.findIndex((f) => f.manager === manager && f.operation === op && !f.subresource);
+    const i = own('Update');
+    if (i < 0) return null;
+    const patch = [
+      { op: 'test', path: `/metadata/managedFields/${i}/manager`, value: manager },
+      { op: 'test', path: `/metadata/managedFields/${i}/operation`, value: 'Update' },
+      own('Apply') >= 0
+        ? { op: 'remove', path: `/metadata/managedFields/${i}` }
+        : { op: 'replace', path: `/metadata/managedFields/${i}/operation`, value: 'Apply' },
+    ];
+    const { name, namespace } = d.metadata as { name: string; namespace: string };
+    try {
+      return await this.call(
+        'patch',
+        (c) =>
+          this.apps.patchNamespacedDeployment(
+            { name, namespace, body: patch, fieldManager: manager },
+            setHeaderOptions('Content-Type', PatchStrategy.JsonPatch, c.options),
+          ),
+        true,
+      );
+    } catch (e) {
+      // A failed `test` (the entries changed since they were read) is answered 422: a stale read.
+      if (e instanceof DomainError && e.code === ErrorCode.Invalid)
+        throw new DomainError(ErrorCode.ResourceVersionConflict, e.message);
+      throw e;
+    }
+  }
+
+  /** Deletes in the background (the garbage collector removes ReplicaSets and Pods). False when already gone. */
+  async deleteDeployment(namespace: string, name: string, uid?: string, resourceVersion?: string): Promise<boolean> {
+    const preconditions = uid || resourceVersion ? { uid, resourceVersion } : undefined;
+    try {
+      await this.call(
+        'delete',
+        (c) =>
+          this.apps.deleteNamespacedDeployment(
+            {
+              name,
+              namespace,
+              propagationPolicy: 'Background',
+              body: preconditions ? { preconditions } : undefined,
+            },
+            c.options,
+          ),
+        true,
       );
       return true;
     } catch (e) {
@@ -108,7 +199,7 @@ export class KubernetesGateway implements OnApplicationShutdown {
 
   async namespaceExists(namespace: string): Promise<boolean> {
     try {
-      await this.call('get', () => this.core.readNamespace({ name: namespace }));
+      await this.call('get', (c) => this.core.readNamespace({ name: namespace }, c.options));
       return true;
     } catch (e) {
       if (e instanceof DomainError && (e.code === ErrorCode.NotFound || e.code === ErrorCode.NamespaceNotFound))
@@ -119,11 +210,17 @@ export class KubernetesGateway implements OnApplicationShutdown {
 
   async createNamespace(namespace: string): Promise<void> {
     try {
-      await this.call('create', () =>
-        this.core.createNamespace({
-          body: { metadata: { name: namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } } },
-          fieldManager: this.config.KUBE_FIELD_MANAGER,
-        }),
+      await this.call(
+        'create',
+        (c) =>
+          this.core.createNamespace(
+            {
+              body: { metadata: { name: namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } } },
+              fieldManager: this.config.KUBE_FIELD_MANAGER,
+            },
+            c.options,
+          ),
+        true,
       );
     } catch (e) {
       // Someone else created it first: that is what we wanted.
@@ -151,12 +248,12 @@ export class KubernetesGateway implements OnApplicationShutdown {
       : '/apis/apps/v1/deployments';
     let cont: string | undefined;
     do {
-      const page = await this.call('list', () =>
-        this.getJson<{ items: V1Deployment[]; metadata?: { continue?: string; resourceVersion?: string } }>(path, {
-          labelSelector: opts.labelSelector,
-          limit: opts.pageSize ?? 500,
-          continue: cont,
-        }),
+      const page = await this.call('list', (c) =>
+        this.getJson<{ items: V1Deployment[]; metadata?: { continue?: string; resourceVersion?: string } }>(
+          path,
+          { labelSelector: opts.labelSelector, limit: opts.pageSize ?? 500, continue: cont },
+          c.signal,
+        ),
       );
       cont = page.metadata?.continue || undefined;
       yield { items: page.items, resourceVersion: page.metadata?.resourceVersion ?? '' };
@@ -164,7 +261,11 @@ export class KubernetesGateway implements OnApplicationShutdown {
   }
 
   /** A GET with the kubeconfig's credentials, answered as parsed JSON; non-200 becomes an ApiException. */
-  private async getJson<T>(path: string, query: Record<string, string | number | undefined>): Promise<T> {
+  private async getJson<T>(
+    path: string,
+    query: Record<string, string | number | undefined>,
+    signal: AbortSignal,
+  ): Promise<T> {
     const server = this.kubeConfig.getCurrentCluster()?.server;
     if (!server) throw new DomainError(ErrorCode.KubernetesError, 'kubeconfig has no current cluster');
     const url = new URL(server + path);
@@ -174,6 +275,7 @@ export class KubernetesGateway implements OnApplicationShutdown {
     const res = await fetch(url, {
       headers: ctx.getHeaders(),
       dispatcher: ctx.getDispatcher() as Dispatcher | undefined,
+      signal,
     });
     const body = await res.text();
     if (res.status !== 200) throw new ApiException(res.status, `HTTP ${res.status}`, body, {});
@@ -192,26 +294,45 @@ export class KubernetesGateway implements OnApplicationShutdown {
     return watchDeployments(this.kubeConfig, opts, onEvent);
   }
 
-  private async call<T>(verb: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * One apiserver call, rate limited and timed. At the timeout the HTTP request is aborted,
+   * which closes its connection, so a call we gave up on cannot still land later. Writes also
+   * carry the apiserver's own `timeout`, a little shorter, so the server gives up as well.
+   */
+  private async call<T>(verb: string, fn: (control: CallControl) => Promise<T>, write = false): Promise<T> {
     await this.limiter.take();
     const end = this.metrics.kubernetesCallSeconds.startTimer({ verb });
+    const timeoutMs = this.config.KUBE_REQUEST_TIMEOUT_MS;
+    const timedOut = new DomainError(
+      ErrorCode.KubernetesUnavailable,
+      `Kubernetes ${verb} timed out after ${timeoutMs} ms`,
+    );
+    const abort = new AbortController();
     let timer: NodeJS.Timeout | undefined;
+    // Also settles a call still stuck before its request went out (credentials, a slow exec plugin).
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new DomainError(
-              ErrorCode.KubernetesUnavailable,
-              `Kubernetes ${verb} timed out after ${this.config.KUBE_REQUEST_TIMEOUT_MS} ms`,
-            ),
-          ),
-        this.config.KUBE_REQUEST_TIMEOUT_MS,
-      );
+      timer = setTimeout(() => {
+        abort.abort(timedOut);
+        reject(timedOut);
+      }, timeoutMs);
     });
+    const serverTimeout = write ? `${Math.max(1, Math.floor(timeoutMs / 1000) - 1)}s` : undefined;
+    const middleware: ObservableMiddleware = {
+      pre: (ctx) => {
+        ctx.setSignal(abort.signal);
+        if (serverTimeout) ctx.setQueryParam('timeout', serverTimeout);
+        return new Observable(Promise.resolve(ctx));
+      },
+      post: (res) => new Observable(Promise.resolve(res)),
+    };
+    const control: CallControl = {
+      signal: abort.signal,
+      options: { middleware: [middleware], middlewareMergeStrategy: 'append' },
+    };
     try {
-      return await Promise.race([fn(), timeout]);
+      return await Promise.race([fn(control), timeout]);
     } catch (e) {
-      throw toDomainError(e);
+      throw abort.signal.aborted ? timedOut : toDomainError(e);
     } finally {
       clearTimeout(timer);
       end();

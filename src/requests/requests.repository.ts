@@ -56,6 +56,14 @@ interface PgQueryRunner {
 
 type SessionQuery = (sql: string, params: unknown[]) => Promise<unknown>;
 
+/** The session holding a deployment's lock is gone: PostgreSQL has freed the lock, so nothing more may be done under it. */
+export class TargetLockLost extends Error {
+  override name = 'TargetLockLost';
+  constructor(key: string, cause?: Error) {
+    super(`lost the lock of ${key}: ${cause?.message ?? 'session closed'}`);
+  }
+}
+
 /**
  * One deployment's lock, held on its own session. Every statement runs on that session, so
  * each one that succeeds proves the lock is still ours.
@@ -67,6 +75,11 @@ export class TargetLock {
     private readonly query: SessionQuery,
     private readonly hydrate: (row: unknown) => DeploymentRequestEntity,
   ) {}
+
+  /** Throws TargetLockLost unless the lock's session is still alive (and so still holds the lock). */
+  async assertHeld(): Promise<void> {
+    await this.query('SELECT 1', []);
+  }
 
   /** Takes the oldest open request for an attempt (PROCESSING, attempts + 1), unless it must wait for its retry time. */
   async claimOldestOpen(): Promise<Claim> {
@@ -231,7 +244,7 @@ export class RequestsRepository {
       locked = acquired;
       if (!locked) return { acquired: false };
       const run = async (sql: string, params: unknown[]) => {
-        if (lost || runner.isReleased) throw new Error(`lost the lock of ${key}: ${lost?.message ?? 'session closed'}`);
+        if (lost || runner.isReleased) throw new TargetLockLost(key, lost);
         return runner.query(sql, params);
       };
       return { acquired: true, value: await fn(new TargetLock(namespace, name, run, (row) => this.hydrate(row))) };

@@ -3,7 +3,12 @@ import { DomainError, ErrorCode } from '../common/domain-error.js';
 import type { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from '../requests/deployment-request.entity.js';
-import type { Claim, RequestsRepository, TargetLock } from '../requests/requests.repository.js';
+import {
+  TargetLockLost,
+  type Claim,
+  type RequestsRepository,
+  type TargetLock,
+} from '../requests/requests.repository.js';
 import type { DeploymentApplier } from './deployment-applier.js';
 import { RequestProcessor } from './request-processor.js';
 
@@ -37,9 +42,10 @@ class MemoryRepo {
   tryWithTargetLock = async <T>(_ns: string, _n: string, fn: (lock: TargetLock) => Promise<T>) =>
     this.busy ? { acquired: false as const } : { acquired: true as const, value: await fn(this.lock as never) };
   private write = () => {
-    if (this.lockLost) throw new Error('lost the lock of ns/web: terminated');
+    if (this.lockLost) throw new TargetLockLost('ns/web', new Error('terminated'));
   };
   lock = {
+    assertHeld: async () => this.write(),
     claimOldestOpen: async (): Promise<Claim> => {
       this.write();
       const r = [...this.rows.values()].filter(OPEN).sort((a, b) => a.seq - b.seq)[0];
@@ -70,12 +76,17 @@ class MemoryRepo {
 
 const config = { JS_BACKOFF_BASE_MS: 1000, JS_BACKOFF_MAX_MS: 8000, WORKER_BUSY_RETRY_MS: 300 } as AppConfig;
 
-function setup(apply: (r: DeploymentRequestEntity) => Promise<unknown>) {
+function setup(apply: (r: DeploymentRequestEntity) => Promise<unknown>, beforeFence = () => {}) {
   const repo = new MemoryRepo();
   const applied: string[] = [];
+  const written: string[] = [];
   const applier = {
-    apply: jest.fn(async (r: DeploymentRequestEntity) => {
+    // Like the real applier: read, check the fence, then write.
+    apply: jest.fn(async (r: DeploymentRequestEntity, fence: () => Promise<void>) => {
       applied.push(r.requestId);
+      beforeFence();
+      await fence();
+      written.push(r.requestId);
       return apply(r);
     }),
   };
@@ -86,7 +97,7 @@ function setup(apply: (r: DeploymentRequestEntity) => Promise<unknown>) {
     config,
   );
   processor.random = () => 0.5; // no jitter
-  return { repo, applied, processor };
+  return { repo, applied, written, processor };
 }
 
 const ok = async () => ({ generation: 1, resourceVersion: '1' });
@@ -211,6 +222,16 @@ describe('RequestProcessor', () => {
     expect(applied).toEqual(['a']);
     expect(repo.rows.get('a')!.status).toBe('PROCESSING');
     expect(repo.rows.get('b')!.status).toBe('QUEUED');
+  });
+
+  it('writes nothing to Kubernetes when the lock is lost between the read and the write', async () => {
+    const { repo, written, processor } = setup(ok, () => {
+      repo.lockLost = true;
+    });
+    repo.add('a', 1);
+    await expect(processor.process('a')).rejects.toBeInstanceOf(TargetLockLost);
+    expect(written).toEqual([]);
+    expect(repo.rows.get('a')).toMatchObject({ status: 'PROCESSING', errorCode: null });
   });
 
   it('fails a request that passed its deadline without applying it', async () => {

@@ -5,7 +5,7 @@ import { AppConfig } from '../config/app-config.js';
 import { toDomainError } from '../kubernetes/kubernetes-error.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeploymentRequestEntity, RequestStatus, TERMINAL_STATUSES } from '../requests/deployment-request.entity.js';
-import { RequestsRepository, TargetLock } from '../requests/requests.repository.js';
+import { RequestsRepository, TargetLock, TargetLockLost } from '../requests/requests.repository.js';
 import { DeploymentApplier } from './deployment-applier.js';
 
 /** The request is still open: look at it again after about retryAfterMs. */
@@ -81,8 +81,10 @@ export class RequestProcessor {
     }
     let result: Awaited<ReturnType<DeploymentApplier['apply']>>;
     try {
-      result = await this.applier.apply(started);
+      // The fence: each Kubernetes write is sent only while the lock is provably ours.
+      result = await this.applier.apply(started, () => lock.assertHeld());
     } catch (e) {
+      if (e instanceof TargetLockLost) throw e;
       return this.failed(lock, started, toDomainError(e));
     }
     // On the lock's session: if the lock was lost during the call, this throws and nothing is marked.

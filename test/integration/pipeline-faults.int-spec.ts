@@ -171,3 +171,118 @@ describe('request pipeline under faults', () => {
     }
   });
 });
+
+// A write whose call timed out may still reach the apiserver later (a slow webhook, a stuck proxy).
+// The proxy holds it past the worker's timeout and forwards it anyway, after newer requests won.
+describe('a timed-out Kubernetes write that lands later', () => {
+  const ns = `pl-${uniqueId()}`;
+  const { apps } = kube();
+  let kubeProxy: KubeFaultProxy;
+  let config: AppConfig;
+  let app: Running;
+  let api: string;
+
+  beforeAll(async () => {
+    kubeProxy = await new KubeFaultProxy().start();
+    config = testConfig({
+      ROLE: 'api,worker',
+      MANAGED_NAMESPACES: ns,
+      KUBECONFIG: kubeProxy.kubeconfigPath,
+      KUBE_REQUEST_TIMEOUT_MS: '2000',
+      JS_MAX_DELIVER: '10',
+      JS_BACKOFF_BASE_MS: '100',
+      JS_BACKOFF_MAX_MS: '500',
+    });
+    app = await boot(config);
+    api = app.apiUrl!;
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await kubeProxy?.stop();
+    await dropTopology(config);
+    await deleteNamespace(ns);
+  });
+
+  afterEach(() => kubeProxy.clear());
+
+  const image = async (name: string) =>
+    (await apps.readNamespacedDeployment({ namespace: ns, name })).spec?.template.spec?.containers[0].image;
+
+  /** Holds the next matching request until release(), then forwards it even though its caller gave up. */
+  function holdNext(rule: { method?: string; methodPattern?: RegExp; path: RegExp }) {
+    let release!: () => void;
+    const until = new Promise<void>((r) => (release = r));
+    const before = kubeProxy.late.length;
+    kubeProxy.inject({ ...rule, holdUntil: until, times: 1 });
+    return {
+      release,
+      held: () => kubeProxy.late[before],
+      answered: () => eventually(async () => kubeProxy.late[before]?.status !== undefined && kubeProxy.late[before]),
+    };
+  }
+
+  async function lastRequest(name: string) {
+    const listed = await http(api, 'GET', `/v1/requests?namespace=${ns}&name=${name}&limit=1`);
+    return listed.body.items[0] as { requestId: string; status: string };
+  }
+
+  it('an UPDATE apply that lands after its retry and a newer UPDATE succeeded is refused (409): Kubernetes keeps the newer spec', async () => {
+    const name = 'late-put';
+    const created = await http(api, 'POST', '/v1/deployments', {
+      namespace: ns,
+      name,
+      image: 'nginx:1.27',
+      replicas: 1,
+    });
+    expect((await settled(api, created.body.requestId)).status).toBe('SUCCESS');
+
+    const hold = holdNext({ method: 'PATCH', path: new RegExp(`/namespaces/${ns}/deployments/${name}(\\?|$)`) });
+    const r1 = await http(api, 'PUT', `/v1/deployments/${ns}/${name}`, { image: 'nginx:1.28', replicas: 1 });
+    const r1Done = await settled(api, r1.body.requestId);
+    expect(r1Done.status).toBe('SUCCESS');
+    expect(r1Done.attempts).toBeGreaterThanOrEqual(2);
+    const r2 = await http(api, 'PUT', `/v1/deployments/${ns}/${name}`, { image: 'nginx:1.29', replicas: 1 });
+    expect((await settled(api, r2.body.requestId)).status).toBe('SUCCESS');
+    expect(await image(name)).toBe('nginx:1.29');
+
+    // R1's first apply is still held: only now does it reach the apiserver.
+    expect(hold.held()).toMatchObject({ method: 'PATCH', forwarded: false });
+    expect(JSON.parse(hold.held().body).spec.template.spec.containers[0].image).toBe('nginx:1.28');
+    hold.release();
+    const late = await hold.answered();
+
+    expect(await image(name)).toBe('nginx:1.29');
+    expect(late.status).toBe(409);
+    // The worker aborted the call at its timeout rather than leaving it open.
+    expect(late.callerGone).toBe(true);
+    const d = await apps.readNamespacedDeployment({ namespace: ns, name });
+    expect(d.metadata?.annotations?.['k8s-deployment-manager.io/request-id']).toBe(r2.body.requestId);
+    expect(await lastRequest(name)).toMatchObject({ requestId: r2.body.requestId, status: 'SUCCESS' });
+  });
+
+  it('a CREATE that lands after its retry and a newer UPDATE succeeded cannot revert it', async () => {
+    const name = 'late-create';
+    // The first write of the create, whatever its method (a POST create, or an apply).
+    const hold = holdNext({
+      methodPattern: /^(POST|PATCH)$/,
+      path: new RegExp(`/namespaces/${ns}/deployments(/${name})?(\\?|$)`),
+    });
+    const r0 = await http(api, 'POST', '/v1/deployments', { namespace: ns, name, image: 'nginx:1.27', replicas: 1 });
+    const r0Done = await settled(api, r0.body.requestId);
+    expect(r0Done.status).toBe('SUCCESS');
+    expect(r0Done.attempts).toBeGreaterThanOrEqual(2);
+    const r1 = await http(api, 'PUT', `/v1/deployments/${ns}/${name}`, { image: 'nginx:1.29', replicas: 1 });
+    expect((await settled(api, r1.body.requestId)).status).toBe('SUCCESS');
+
+    expect(hold.held()).toMatchObject({ forwarded: false });
+    expect(JSON.parse(hold.held().body).spec.template.spec.containers[0].image).toBe('nginx:1.27');
+    hold.release();
+    const late = await hold.answered();
+
+    expect(await image(name)).toBe('nginx:1.29');
+    expect(late.status).toBe(409);
+    expect(late.callerGone).toBe(true);
+    expect(await lastRequest(name)).toMatchObject({ requestId: r1.body.requestId, status: 'SUCCESS' });
+  });
+});

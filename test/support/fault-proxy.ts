@@ -18,6 +18,27 @@ export interface FaultRule {
   times?: number;
   /** With status: answer this body (as text/html) instead of a Kubernetes Status, like a proxy's error page. */
   body?: string;
+  /**
+   * Hold the request until this settles, then forward it to the real apiserver even when the
+   * caller has gone: a call its client gave up on that still lands later. Recorded in `late`.
+   */
+  holdUntil?: Promise<unknown>;
+  /** Matches the method by pattern (e.g. /^(POST|PATCH)$/), where `method` matches it exactly. */
+  methodPattern?: RegExp;
+}
+
+/** A request held by a `holdUntil` rule, and what became of it. */
+export interface LateRequest {
+  method: string;
+  path: string;
+  body: string;
+  /** The caller closed its connection while we held the request (it aborted). */
+  callerGone: boolean;
+  /** Set once the request was sent on to the apiserver. */
+  forwarded: boolean;
+  /** The apiserver's answer, once it came. */
+  status?: number;
+  response?: string;
 }
 
 /**
@@ -29,6 +50,7 @@ export class KubeFaultProxy {
   private server?: Server;
   private rules: FaultRule[] = [];
   readonly hits: { method: string; path: string; injected: boolean }[] = [];
+  readonly late: LateRequest[] = [];
   kubeconfigPath = '';
 
   async start(): Promise<this> {
@@ -73,10 +95,15 @@ export class KubeFaultProxy {
   private async handle(req: IncomingMessage, res: ServerResponse, upstream: URL, tls: RequestOptions) {
     const path = req.url ?? '/';
     const rule = this.rules.find(
-      (r) => (!r.method || r.method === req.method) && r.path.test(path) && (r.times ?? 1) > 0,
+      (r) =>
+        (!r.method || r.method === req.method) &&
+        (!r.methodPattern || r.methodPattern.test(req.method ?? '')) &&
+        r.path.test(path) &&
+        (r.times ?? 1) > 0,
     );
     if (rule && rule.times !== undefined) rule.times--;
     this.hits.push({ method: req.method ?? '', path, injected: !!rule?.status });
+    if (rule?.holdUntil) return this.holdAndForward(req, res, upstream, tls, rule.holdUntil);
     if (rule?.delayMs) await new Promise((r) => setTimeout(r, rule.delayMs));
     // The caller died while we held its request (a killed worker): it never reaches the server.
     if (req.socket.destroyed) return;
@@ -115,6 +142,59 @@ export class KubeFaultProxy {
     );
     up.on('error', () => res.destroy());
     req.pipe(up);
+  }
+
+  /** Reads the whole request, holds it, then sends it upstream whether or not the caller is still there. */
+  private async holdAndForward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    upstream: URL,
+    tls: RequestOptions,
+    until: Promise<unknown>,
+  ) {
+    const entry: LateRequest = {
+      method: req.method ?? '',
+      path: req.url ?? '/',
+      body: '',
+      callerGone: false,
+      forwarded: false,
+    };
+    this.late.push(entry);
+    res.on('close', () => {
+      if (!res.writableFinished) entry.callerGone = true;
+    });
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    entry.body = Buffer.concat(chunks).toString('utf8');
+    await until.catch(() => undefined);
+    const headers = { ...req.headers, host: upstream.host };
+    delete headers.connection;
+    entry.forwarded = true;
+    const answer = await new Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }>(
+      (resolve) => {
+        const up = httpsRequest(
+          { ...tls, host: upstream.hostname, port: upstream.port, method: entry.method, path: entry.path, headers },
+          (upRes) => {
+            const parts: Buffer[] = [];
+            upRes.on('data', (c: Buffer) => parts.push(c));
+            upRes.on('end', () =>
+              resolve({
+                status: upRes.statusCode ?? 0,
+                body: Buffer.concat(parts).toString('utf8'),
+                headers: upRes.headers,
+              }),
+            );
+          },
+        );
+        up.on('error', (e) => resolve({ status: 0, body: String(e), headers: {} }));
+        up.end(chunks.length ? Buffer.concat(chunks) : undefined);
+      },
+    );
+    entry.status = answer.status;
+    entry.response = answer.body;
+    if (res.destroyed) return;
+    res.writeHead(answer.status || 502, { 'content-type': answer.headers['content-type'] ?? 'application/json' });
+    res.end(answer.body);
   }
 }
 
