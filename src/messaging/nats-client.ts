@@ -163,9 +163,19 @@ export class NatsClient implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown() {
     this.stopped = true;
     this.ready = false;
-    await this.nc?.drain().catch(() => this.nc?.close());
+    const nc = this.nc;
+    if (nc && !nc.isClosed()) {
+      // A drain can wait on a connection that is still reconnecting: bound it, then close.
+      const drained = nc.drain().then(
+        () => true,
+        () => false,
+      );
+      const timeout = sleep(DRAIN_TIMEOUT_MS).then(() => false);
+      if (!(await Promise.race([drained, timeout]))) await nc.close().catch(() => undefined);
+    }
     await this.loop?.catch(() => undefined);
   }
 }
 
+const DRAIN_TIMEOUT_MS = 5_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
