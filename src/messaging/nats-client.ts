@@ -170,8 +170,11 @@ export class NatsClient implements OnModuleInit, OnApplicationShutdown {
         () => true,
         () => false,
       );
-      const timeout = sleep(DRAIN_TIMEOUT_MS).then(() => false);
-      if (!(await Promise.race([drained, timeout]))) await nc.close().catch(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), DRAIN_TIMEOUT_MS)));
+      const ok = await Promise.race([drained, timeout]);
+      clearTimeout(timer);
+      if (!ok) await nc.close().catch(() => undefined);
     }
     await this.loop?.catch(() => undefined);
   }
