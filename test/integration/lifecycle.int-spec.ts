@@ -12,22 +12,11 @@ import {
   settled,
   testConfig,
   uniqueId,
+  sameStreams,
 } from '../support/harness.js';
 
 const writesTo = (name: string) => new RegExp(`/apis/apps/v1/namespaces/[^/]+/deployments/${name}(\\?|$)`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The same suite's streams, for a second app with other settings (another API, another worker). */
-function sameStreams(config: AppConfig, overrides: Record<string, string>): AppConfig {
-  return Object.assign(testConfig({ MANAGED_NAMESPACES: config.MANAGED_NAMESPACES.join(','), ...overrides }), {
-    NATS_STREAM: config.NATS_STREAM,
-    NATS_SUBJECT: config.NATS_SUBJECT,
-    NATS_CONSUMER: config.NATS_CONSUMER,
-    NATS_DLQ_STREAM: config.NATS_DLQ_STREAM,
-    NATS_DLQ_SUBJECT: config.NATS_DLQ_SUBJECT,
-    NATS_CONTROL_SUBJECT: config.NATS_CONTROL_SUBJECT,
-  });
-}
 
 interface Row {
   request_id: string;

@@ -11,6 +11,7 @@ import {
   eventually,
   http,
   kube,
+  sameStreams,
   settled,
   testConfig,
   uniqueId,
@@ -70,15 +71,7 @@ describe('request pipeline under faults', () => {
   it('dead-letters once the retry budget (the deadline) runs out, lists it, and the retry endpoint drives it again', async () => {
     kubeProxy.inject({ method: 'PATCH', path: DEPLOYMENT_WRITES, status: 503 });
     // Retries are bounded by the request's deadline: accept this one through an API that gives 3 s.
-    const intake = await boot(
-      Object.assign(testConfig({ ROLE: 'api', MANAGED_NAMESPACES: ns, REQUEST_DEADLINE_MS: '3000' }), {
-        NATS_STREAM: config.NATS_STREAM,
-        NATS_SUBJECT: config.NATS_SUBJECT,
-        NATS_CONSUMER: config.NATS_CONSUMER,
-        NATS_DLQ_STREAM: config.NATS_DLQ_STREAM,
-        NATS_DLQ_SUBJECT: config.NATS_DLQ_SUBJECT,
-      }),
-    );
+    const intake = await boot(sameStreams(config, { ROLE: 'api', REQUEST_DEADLINE_MS: '3000' }));
     let r: Awaited<ReturnType<typeof http>>;
     try {
       r = await http(intake.apiUrl!, 'POST', '/v1/deployments', {
@@ -128,20 +121,12 @@ describe('request pipeline under faults', () => {
   it('keeps accepting requests while NATS is down and completes them once it is back', async () => {
     const natsUrl = new URL(config.NATS_URL.replace('nats://', 'http://'));
     const natsProxy = await new TcpCutProxy({ host: natsUrl.hostname, port: Number(natsUrl.port) }).start();
-    const cfg = testConfig({
+    // The intake API shares the worker's stream, but reaches NATS through the cuttable proxy.
+    const cfg = sameStreams(config, {
       ROLE: 'api',
-      MANAGED_NAMESPACES: ns,
       NATS_URL: natsProxy.url,
       OUTBOX_RELAY_INTERVAL_MS: '300',
       OUTBOX_RELAY_MIN_AGE_MS: '0',
-    });
-    // The intake API shares the worker's stream, but reaches NATS through the cuttable proxy.
-    Object.assign(cfg, {
-      NATS_STREAM: config.NATS_STREAM,
-      NATS_SUBJECT: config.NATS_SUBJECT,
-      NATS_CONSUMER: config.NATS_CONSUMER,
-      NATS_DLQ_STREAM: config.NATS_DLQ_STREAM,
-      NATS_DLQ_SUBJECT: config.NATS_DLQ_SUBJECT,
     });
     const intake = await boot(cfg);
     try {

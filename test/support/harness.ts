@@ -31,6 +31,18 @@ export function testConfig(overrides: Record<string, string> = {}): AppConfig {
   });
 }
 
+/** Config for a second app of a suite (another API, another worker) on that suite's streams and subjects. */
+export function sameStreams(config: AppConfig, overrides: Record<string, string> = {}): AppConfig {
+  return Object.assign(testConfig({ MANAGED_NAMESPACES: config.MANAGED_NAMESPACES.join(','), ...overrides }), {
+    NATS_STREAM: config.NATS_STREAM,
+    NATS_SUBJECT: config.NATS_SUBJECT,
+    NATS_CONSUMER: config.NATS_CONSUMER,
+    NATS_DLQ_STREAM: config.NATS_DLQ_STREAM,
+    NATS_DLQ_SUBJECT: config.NATS_DLQ_SUBJECT,
+    NATS_CONTROL_SUBJECT: config.NATS_CONTROL_SUBJECT,
+  });
+}
+
 export async function boot(config: AppConfig): Promise<Running> {
   // In-process apps must not install process-wide exit handlers in the jest worker.
   return bootstrap(config, { exitOnFatalErrors: false });
