@@ -230,6 +230,9 @@ stop_pid() { # service
       sleep 0.1
     done
     if alive "$name" "$bin"; then signal_service KILL "$pid"; fi
+    # Signalled on its way through setsid, it may have left a child in the session it
+    # made just after the group signal missed (the session id is its pid).
+    pkill -KILL -s "$pid" 2>/dev/null || true
   fi
   rm -f "$pf"
 }

@@ -20,7 +20,14 @@ check() { # description command...
 }
 not() { ! "$@"; }
 pid_of() { read -r p _ <"$RUN/$1.pid" && echo "$p"; }
-session_empty() { ! pgrep -s "$1" >/dev/null; }
+session_empty() { # sid: polls briefly, as killed processes take a moment to be reaped
+  local i
+  for ((i = 0; i < 30; i++)); do
+    pgrep -s "$1" >/dev/null || return 0
+    sleep 0.1
+  done
+  return 1
+}
 sleep_bin="$(command -v sleep)"
 
 # Still in its wrapper (a shell that execs the binary only later): alive, and stoppable.
