@@ -174,7 +174,6 @@ describe('a timed-out Kubernetes write that lands later', () => {
       MANAGED_NAMESPACES: ns,
       KUBECONFIG: kubeProxy.kubeconfigPath,
       KUBE_REQUEST_TIMEOUT_MS: '2000',
-      JS_MAX_DELIVER: '10',
       JS_BACKOFF_BASE_MS: '100',
       JS_BACKOFF_MAX_MS: '500',
     });

@@ -49,7 +49,8 @@ export async function boot(config: AppConfig): Promise<Running> {
 }
 
 /** Removes a suite's streams (and with them its consumer). */
-export async function dropTopology(config: AppConfig): Promise<void> {
+export async function dropTopology(config: AppConfig | undefined): Promise<void> {
+  if (!config) return; // the suite's setup failed before it had one
   const nc = await connect({ servers: config.NATS_URL });
   try {
     const jsm = await jetstreamManager(nc);
