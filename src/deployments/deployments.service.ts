@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
-import { decodeCursor, encodeCursor } from '../common/pagination.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
+import { decodeCursor, encodeCursor } from '../http/pagination.js';
 import { KubernetesGateway } from '../kubernetes/kubernetes.gateway.js';
 import { isManaged } from '../kubernetes/manifest.js';
 import type { DeploymentRequestEntity } from '../requests/deployment-request.entity.js';
-import { NamespacePolicy } from '../requests/namespace-policy.js';
+import { NamespacePolicy } from '../domain/namespace-policy.js';
 import { RequestsRepository } from '../requests/requests.repository.js';
 import { DeploymentEntity } from './deployment.entity.js';
 import { DeploymentsRepository } from './deployments.repository.js';

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { KubernetesGateway, ListPage } from '../kubernetes/kubernetes.gateway.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { NamespacePolicy } from '../requests/namespace-policy.js';
+import { NamespacePolicy } from '../domain/namespace-policy.js';
 import { DeploymentsRepository } from './deployments.repository.js';
 import { toMirrorRow } from './mirror-row.mapper.js';
 import { scopeIncludes, watchScopes, WatchScope } from './watch-scope.js';

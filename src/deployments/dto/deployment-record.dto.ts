@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { RequestRecordDto, toRequestRecord } from '../../requests/dto/request-record.dto.js';
-import type { DeploymentSpecPatch } from '../../requests/deployment-spec.js';
+import type { DeploymentSpecPatch } from '../../domain/deployment-spec.js';
 import { DeploymentEntity, RolloutState } from '../deployment.entity.js';
 import type { DeploymentDetail, DeploymentPage } from '../deployments.service.js';
 
