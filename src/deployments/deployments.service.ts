@@ -10,12 +10,15 @@ import { RequestsRepository } from '../requests/requests.repository.js';
 import { DeploymentEntity } from './deployment.entity.js';
 import { DeploymentsRepository } from './deployments.repository.js';
 import type { Consistency, ListDeploymentsQuery } from './dto/deployment-queries.dto.js';
-import type { Source } from './dto/deployment-record.dto.js';
 import { entityFromLive } from './mirror-row.mapper.js';
-import { scopeIncludes, watchScopes, WatchScope } from './watch-scope.js';
-import { MirrorFreshness, WatcherStateRepository } from './watcher-state.repository.js';
+import { scopeIncludes, watchScopes, WatchScope } from '../watcher/watch-scope.js';
+import { MirrorFreshness, WatcherStateRepository } from '../watcher/watcher-state.repository.js';
 
 export const RECENT_REQUESTS = 10;
+
+/** Where a read came from: the mirror, or Kubernetes itself (consistency=strong). */
+export const SOURCES = ['cache', 'kubernetes'] as const;
+export type Source = (typeof SOURCES)[number];
 
 export interface DeploymentPage extends MirrorFreshness {
   items: DeploymentEntity[];

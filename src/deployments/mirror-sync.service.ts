@@ -5,8 +5,8 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { NamespacePolicy } from '../domain/namespace-policy.js';
 import { DeploymentsRepository } from './deployments.repository.js';
 import { toMirrorRow } from './mirror-row.mapper.js';
-import { scopeIncludes, watchScopes, WatchScope } from './watch-scope.js';
-import { WatcherStateRepository } from './watcher-state.repository.js';
+import { scopeIncludes, watchScopes, WatchScope } from '../watcher/watch-scope.js';
+import { WatcherStateRepository } from '../watcher/watcher-state.repository.js';
 import { MirrorRow } from './mirror-row.mapper.js';
 import {
   assertWellFormedResourceVersion,
