@@ -1,9 +1,13 @@
-import { DynamicModule, Module, Type } from '@nestjs/common';
+import { DynamicModule, Module, Provider, Type } from '@nestjs/common';
 import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
-import type { Role } from './config/roles.js';
+import { natsDownState, type Role } from './config/roles.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { registerNatsProbe } from './health/nats-readiness.js';
+import { ReadinessRegistry } from './health/readiness.registry.js';
+import { MessagingModule } from './messaging/messaging.module.js';
+import { NatsClient } from './messaging/nats-client.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ApiModule } from './api.module.js';
 import { WorkerModule } from './worker/worker.module.js';
@@ -24,9 +28,22 @@ export const ROLE_MODULES: Record<Role, Type> = {
 /** Whether the process serves the REST API (an HTTP app) or is a standalone context with a health port. */
 export const servesHttpApi = (roles: Role[]) => roles.includes('api');
 
+/** The one `nats` readiness probe, meaning what NATS down means to these roles together. */
+function natsReadiness(roles: Role[]): { imports: Type[]; providers: Provider[] } {
+  const whenDown = natsDownState(roles);
+  if (!whenDown) return { imports: [], providers: [] };
+  const provider: Provider = {
+    provide: 'NATS_READINESS_PROBE',
+    inject: [ReadinessRegistry, NatsClient],
+    useFactory: (registry: ReadinessRegistry, nats: NatsClient) => registerNatsProbe(registry, nats, whenDown),
+  };
+  return { imports: [MessagingModule], providers: [provider] };
+}
+
 @Module({})
 export class AppModule {
   static forRoles(config: AppConfig): DynamicModule {
+    const nats = natsReadiness(config.roles);
     return {
       module: AppModule,
       imports: [
@@ -34,8 +51,10 @@ export class AppModule {
         MetricsModule,
         DatabaseModule,
         HealthModule,
+        ...nats.imports,
         ...config.roles.map((r) => ROLE_MODULES[r]),
       ],
+      providers: nats.providers,
     };
   }
 }
