@@ -59,6 +59,7 @@ test: build stack-up
 	scripts/stack.test.sh >/dev/null 2>&1 || scripts/stack.test.sh
 	npx tsc --noEmit -p tsconfig.json
 	npx eslint .
+	npx depcruise src --config .dependency-cruiser.cjs
 	npx prettier --check . >/dev/null
 	$(STACK_ENV); npm run -s test -- --runInBand
 

@@ -48,7 +48,7 @@ import { AppsV1Api, type V1Deployment } from '@kubernetes/client-node';
 import pg from 'pg';
 import { canonicalJson, sha256 } from '../src/common/canonical-json.js';
 import { buildDeploymentManifest, specFromDeployment } from '../src/kubernetes/manifest.js';
-import type { DeploymentSpec } from '../src/requests/deployment-spec.js';
+import type { DeploymentSpec } from '../src/domain/deployment-spec.js';
 import {
   APP_MAIN,
   createNamespace,

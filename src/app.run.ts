@@ -1,8 +1,7 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig } from './config/app-config.js';
 import { bootstrap } from './bootstrap.js';
-import { ReconcileStatus } from './reconciler/reconcile-run.entity.js';
-import { ReconcilerService } from './reconciler/reconciler.service.js';
+import { oneShotTask } from './app.module.js';
 
 async function main() {
   let config;
@@ -16,12 +15,12 @@ async function main() {
     throw e;
   }
   const running = await bootstrap(config);
-  if (config.RECONCILE_ONCE) {
-    // The Kubernetes CronJob form: one pass, then exit 0 or 1 with the outcome.
-    const run = await running.app.get(ReconcilerService).runOnce();
-    console.log(`reconcile run ${run.id} ${run.status}${run.error ? `: ${run.error}` : ''}`);
+  const task = oneShotTask(config);
+  if (task) {
+    const { line, exitCode } = await task(running.app);
+    console.log(line);
     await running.close();
-    process.exit(run.status === ReconcileStatus.SUCCEEDED ? 0 : 1);
+    process.exit(exitCode);
   }
   if (running.apiUrl)
     console.log(`k8s-deployment-manager API on ${running.apiUrl} (Swagger UI: ${running.apiUrl}/docs)`);

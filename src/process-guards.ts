@@ -1,4 +1,4 @@
-import { sanitizeReason } from './common/reason-text.js';
+import { sanitizeReason } from './domain/reason-text.js';
 
 /** How long a fatal error waits for the app to close before the process exits anyway. */
 export const FATAL_CLOSE_TIMEOUT_MS = 10_000;

@@ -15,3 +15,15 @@ export function parseRoles(value: string): Role[] {
   }
   return ROLES.filter((r) => names.includes(r));
 }
+
+/**
+ * What NATS being down means to this process's readiness, or undefined when no role uses NATS.
+ * With the API present it is "degraded": intake keeps accepting through the outbox, and an
+ * unready pod would stop that traffic (a worker beside it has no traffic to stop). A worker
+ * without the API cannot work without NATS: "down".
+ */
+export function natsDownState(roles: readonly Role[]): 'down' | 'degraded' | undefined {
+  if (roles.includes('api')) return 'degraded';
+  if (roles.includes('worker')) return 'down';
+  return undefined;
+}

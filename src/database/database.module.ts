@@ -15,6 +15,8 @@ import { dataSourceOptions } from './data-source-options.js';
         );
         return {
           ...options,
+          // Each feature module registers its entities with forFeature: database/ imports no feature.
+          autoLoadEntities: true,
           // No lock wait may outlive a request's deadline (PostgreSQL's default is to wait forever).
           extra: { ...options.extra, options: `-c lock_timeout=${config.REQUEST_DEADLINE_MS}` },
           retryAttempts: 5,

@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { bigintAsNumber } from '../database/column-transformers.js';
-import type { DeploymentSpecPatch } from '../requests/deployment-spec.js';
+import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
 import type { FieldOwners } from './field-owners.js';
 
 export enum RolloutState {

@@ -1,6 +1,6 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiErrors } from '../common/api-errors.js';
+import { ApiErrors } from '../http/api-errors.js';
 import { DeploymentsService } from './deployments.service.js';
 import { DeploymentParams, GetDeploymentQuery, ListDeploymentsQuery } from './dto/deployment-queries.dto.js';
 import {

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { PROTECTED_NAMESPACES } from '../requests/namespace-policy.js';
+import { PROTECTED_NAMESPACES } from '../domain/namespace-policy.js';
 import { DeploymentEntity, RolloutState } from './deployment.entity.js';
 import type { MirrorRow } from './mirror-row.mapper.js';
-import type { DeploymentSpecPatch } from '../requests/deployment-spec.js';
-import type { WatchScope } from './watch-scope.js';
+import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
+import type { WatchScope } from '../watcher/watch-scope.js';
 import type { FieldOwners } from './field-owners.js';
 import { isWellFormedResourceVersion, RV_PATTERN_SQL, sqlRvAtMost, sqlRvOlder } from './resource-version.js';
 

@@ -1,21 +1,24 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
-import { decodeCursor, encodeCursor } from '../common/pagination.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
+import { decodeCursor, encodeCursor } from '../http/pagination.js';
 import { KubernetesGateway } from '../kubernetes/kubernetes.gateway.js';
 import { isManaged } from '../kubernetes/manifest.js';
 import type { DeploymentRequestEntity } from '../requests/deployment-request.entity.js';
-import { NamespacePolicy } from '../requests/namespace-policy.js';
+import { NamespacePolicy } from '../domain/namespace-policy.js';
 import { RequestsRepository } from '../requests/requests.repository.js';
 import { DeploymentEntity } from './deployment.entity.js';
 import { DeploymentsRepository } from './deployments.repository.js';
 import type { Consistency, ListDeploymentsQuery } from './dto/deployment-queries.dto.js';
-import type { Source } from './dto/deployment-record.dto.js';
 import { entityFromLive } from './mirror-row.mapper.js';
-import { scopeIncludes, watchScopes, WatchScope } from './watch-scope.js';
-import { MirrorFreshness, WatcherStateRepository } from './watcher-state.repository.js';
+import { scopeIncludes, watchScopes, WatchScope } from '../watcher/watch-scope.js';
+import { MirrorFreshness, WatcherStateRepository } from '../watcher/watcher-state.repository.js';
 
 export const RECENT_REQUESTS = 10;
+
+/** Where a read came from: the mirror, or Kubernetes itself (consistency=strong). */
+export const SOURCES = ['cache', 'kubernetes'] as const;
+export type Source = (typeof SOURCES)[number];
 
 export interface DeploymentPage extends MirrorFreshness {
   items: DeploymentEntity[];

@@ -1,4 +1,5 @@
-import { buildDeploymentManifest, REQUEST_ID_ANNOTATION } from '../kubernetes/manifest.js';
+import { REQUEST_ID_ANNOTATION } from '../domain/deployment-spec.js';
+import { buildDeploymentManifest } from '../kubernetes/manifest.js';
 import { DeploymentEntity, RolloutState } from './deployment.entity.js';
 import { entityFromLive, toMirrorRow } from './mirror-row.mapper.js';
 

@@ -1,6 +1,7 @@
 import type { DeploymentObject } from '../kubernetes/kubernetes.gateway.js';
-import { REQUEST_ID_ANNOTATION, specFromDeployment } from '../kubernetes/manifest.js';
-import type { DeploymentSpec } from '../requests/deployment-spec.js';
+import { REQUEST_ID_ANNOTATION } from '../domain/deployment-spec.js';
+import { specFromDeployment } from '../kubernetes/manifest.js';
+import type { DeploymentSpec } from '../domain/deployment-spec.js';
 import { DeploymentCondition, DeploymentEntity, RolloutState } from './deployment.entity.js';
 import { FieldOwners, fieldOwnersOf } from './field-owners.js';
 import { rolloutState } from './rollout-state.js';

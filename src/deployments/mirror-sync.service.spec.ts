@@ -1,14 +1,14 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import type { DeploymentObject, KubernetesGateway, ListPage } from '../kubernetes/kubernetes.gateway.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { NamespacePolicy } from '../requests/namespace-policy.js';
+import { NamespacePolicy } from '../domain/namespace-policy.js';
 import type { DeploymentsRepository } from './deployments.repository.js';
 import type { MirrorRow } from './mirror-row.mapper.js';
 import { MirrorSyncService } from './mirror-sync.service.js';
-import type { WatcherStateRepository } from './watcher-state.repository.js';
+import type { WatcherStateRepository } from '../watcher/watcher-state.repository.js';
 
 const item = (name: string, resourceVersion: string): DeploymentObject => ({
   metadata: { namespace: 'team', name, uid: '5f0c7a4e-8b1d-4c2e-9a53-0d7f3b8e2c11', resourceVersion, generation: 1 },

@@ -2,11 +2,11 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { KubernetesGateway, ListPage } from '../kubernetes/kubernetes.gateway.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { NamespacePolicy } from '../requests/namespace-policy.js';
+import { NamespacePolicy } from '../domain/namespace-policy.js';
 import { DeploymentsRepository } from './deployments.repository.js';
 import { toMirrorRow } from './mirror-row.mapper.js';
-import { scopeIncludes, watchScopes, WatchScope } from './watch-scope.js';
-import { WatcherStateRepository } from './watcher-state.repository.js';
+import { scopeIncludes, watchScopes, WatchScope } from '../watcher/watch-scope.js';
+import { WatcherStateRepository } from '../watcher/watcher-state.repository.js';
 import { MirrorRow } from './mirror-row.mapper.js';
 import {
   assertWellFormedResourceVersion,

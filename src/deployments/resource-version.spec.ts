@@ -1,4 +1,4 @@
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { compareResourceVersions, isWellFormedResourceVersion } from './resource-version.js';
 
 describe('resourceVersion rules (KEP-5504)', () => {

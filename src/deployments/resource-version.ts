@@ -1,4 +1,4 @@
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 
 /**
  * resourceVersions as KEP-5504 (Kubernetes 1.35, client-go's CompareResourceVersion)

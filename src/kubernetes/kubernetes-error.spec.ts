@@ -1,5 +1,5 @@
 import { ApiException } from '@kubernetes/client-node';
-import { ErrorCode } from '../common/domain-error.js';
+import { ErrorCode } from '../domain/domain-error.js';
 import { toDomainError } from './kubernetes-error.js';
 
 const api = (code: number, body: unknown) => new ApiException(code, `HTTP ${code}`, body, {});

@@ -1,5 +1,5 @@
 import { ApiException } from '@kubernetes/client-node';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 
 interface StatusBody {
   message?: string;

@@ -18,10 +18,10 @@ import {
 } from '@kubernetes/client-node';
 import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { toDomainError } from './kubernetes-error.js';
 import { TokenBucket } from './rate-limiter.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './manifest.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/deployment-spec.js';
 import {
   DeploymentWatchEvent,
   DeploymentWatchHandle,

@@ -1,11 +1,5 @@
-import {
-  buildDeploymentManifest,
-  isManaged,
-  MANAGED_BY_LABEL,
-  mergeSpec,
-  REQUEST_ID_ANNOTATION,
-  specFromDeployment,
-} from './manifest.js';
+import { MANAGED_BY_LABEL, mergeSpec, REQUEST_ID_ANNOTATION } from '../domain/deployment-spec.js';
+import { buildDeploymentManifest, isManaged, specFromDeployment } from './manifest.js';
 
 const spec = {
   image: 'nginx:1.27',

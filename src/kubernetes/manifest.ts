@@ -1,19 +1,16 @@
 import type { V1Deployment, V1EnvVar, V1ResourceRequirements } from '@kubernetes/client-node';
-import type { DeploymentSpec, DeploymentSpecPatch, ResourceRequirements } from '../requests/deployment-spec.js';
-
-export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
-export const MANAGED_BY_VALUE = 'k8s-deployment-manager';
-export const NAME_LABEL = 'app.kubernetes.io/name';
-export const REQUEST_ID_ANNOTATION = 'k8s-deployment-manager.io/request-id';
-export const CONTAINER_NAME = 'app';
-
-/** Keys Kubernetes or we set ourselves; never reported as user labels or annotations. */
-const SYSTEM_LABELS = new Set([MANAGED_BY_LABEL, NAME_LABEL]);
-const SYSTEM_ANNOTATION_PREFIXES = [
-  'deployment.kubernetes.io/',
-  'kubectl.kubernetes.io/',
-  'k8s-deployment-manager.io/',
-];
+import {
+  compactResources,
+  CONTAINER_NAME,
+  type DeploymentSpec,
+  isSystemAnnotation,
+  isSystemLabel,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  NAME_LABEL,
+  REQUEST_ID_ANNOTATION,
+  type ResourceRequirements,
+} from '../domain/deployment-spec.js';
 
 export const isManaged = (d: V1Deployment | null | undefined): boolean =>
   d?.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
@@ -54,7 +51,7 @@ export function buildDeploymentManifest(
               image: spec.image,
               ...(spec.containerPort ? { ports: [{ containerPort: spec.containerPort, protocol: 'TCP' }] } : {}),
               ...(env ? { env } : {}),
-              ...(spec.resources ? { resources: compact(spec.resources) as V1ResourceRequirements } : {}),
+              ...(spec.resources ? { resources: compactResources(spec.resources) as V1ResourceRequirements } : {}),
             },
           ],
         },
@@ -66,16 +63,14 @@ export function buildDeploymentManifest(
 /** Reads the managed fields back out of a live object, in request-spec shape. */
 export function specFromDeployment(d: V1Deployment): DeploymentSpec {
   const container = d.spec?.template?.spec?.containers?.[0];
-  const labels = Object.fromEntries(Object.entries(d.metadata?.labels ?? {}).filter(([k]) => !SYSTEM_LABELS.has(k)));
+  const labels = Object.fromEntries(Object.entries(d.metadata?.labels ?? {}).filter(([k]) => !isSystemLabel(k)));
   const annotations = Object.fromEntries(
-    Object.entries(d.metadata?.annotations ?? {}).filter(
-      ([k]) => !SYSTEM_ANNOTATION_PREFIXES.some((p) => k.startsWith(p)),
-    ),
+    Object.entries(d.metadata?.annotations ?? {}).filter(([k]) => !isSystemAnnotation(k)),
   );
   const env = container?.env?.length
     ? Object.fromEntries(container.env.map((e) => [e.name, e.value ?? '']))
     : undefined;
-  const resources = container?.resources ? compact(container.resources as ResourceRequirements) : undefined;
+  const resources = container?.resources ? compactResources(container.resources as ResourceRequirements) : undefined;
   const spec: DeploymentSpec = { image: container?.image ?? '', replicas: d.spec?.replicas ?? 1 };
   const port = container?.ports?.[0]?.containerPort;
   if (port) spec.containerPort = port;
@@ -84,26 +79,4 @@ export function specFromDeployment(d: V1Deployment): DeploymentSpec {
   if (Object.keys(labels).length) spec.labels = labels;
   if (Object.keys(annotations).length) spec.annotations = annotations;
   return spec;
-}
-
-/** A PATCH replaces each field it names, whole; the rest stays as Kubernetes has it. */
-export function mergeSpec(base: DeploymentSpec, patch: DeploymentSpecPatch): DeploymentSpec {
-  const merged: DeploymentSpec = { ...base };
-  for (const [k, v] of Object.entries(patch) as [keyof DeploymentSpec, unknown][]) {
-    if (v !== undefined) (merged as unknown as Record<string, unknown>)[k] = v;
-  }
-  return merged;
-}
-
-function compact(r: ResourceRequirements): ResourceRequirements {
-  const out: ResourceRequirements = {};
-  for (const side of ['requests', 'limits'] as const) {
-    const q = r[side];
-    if (!q) continue;
-    const picked = Object.fromEntries(
-      Object.entries(q).filter(([k, v]) => (k === 'cpu' || k === 'memory') && v !== undefined && v !== null),
-    );
-    if (Object.keys(picked).length) out[side] = picked;
-  }
-  return out;
 }

@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { AppConfig } from '../config/app-config.js';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { JetStreamConsumerHost, REQUEST_ID_HEADER, startHeartbeat } from './jetstream-consumer.host.js';
 
 const config = {

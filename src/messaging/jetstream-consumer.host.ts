@@ -4,7 +4,7 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { JsMsg } from '@nats-io/jetstream';
 import { AppConfig } from '../config/app-config.js';
 import { withRequestId } from '../common/logging.js';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { NatsClient } from './nats-client.js';
 import {
   JETSTREAM_HANDLER,
@@ -14,7 +14,7 @@ import {
 } from './jetstream-handler.decorator.js';
 import { outcomeFor, Outcome } from './jetstream-outcome.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { sanitizeReason } from '../common/reason-text.js';
+import { sanitizeReason } from '../domain/reason-text.js';
 
 export const REQUEST_ID_HEADER = 'Dm-Request-Id';
 const FETCH_EXPIRES_MS = 2_000;

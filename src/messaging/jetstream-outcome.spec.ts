@@ -1,4 +1,4 @@
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { backoffDelay, outcomeFor } from './jetstream-outcome.js';
 
 const backoff = { baseMs: 1000, maxMs: 8000 };

@@ -1,5 +1,5 @@
 import { backoffDelay, type BackoffPolicy } from '../common/backoff.js';
-import { isDomainError, ErrorCode } from '../common/domain-error.js';
+import { isDomainError, ErrorCode } from '../domain/domain-error.js';
 import type { HandlerResult } from './jetstream-handler.decorator.js';
 
 export { backoffDelay, type BackoffPolicy };

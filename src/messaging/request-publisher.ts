@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { AppConfig } from '../config/app-config.js';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { NatsClient } from './nats-client.js';
 import { REQUEST_ID_HEADER } from './jetstream-consumer.host.js';
 

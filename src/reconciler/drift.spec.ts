@@ -1,4 +1,4 @@
-import { quantityValue } from '../common/quantity.js';
+import { quantityValue } from '../domain/quantity.js';
 import { Operation, SpecMode } from '../requests/deployment-request.entity.js';
 import { desiredSpecs, desiredStates, driftedFields, healKey, SuccessfulRequest } from './drift.js';
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../common/canonical-json.js';
-import { quantityValue } from '../common/quantity.js';
-import { mergeSpec } from '../kubernetes/manifest.js';
+import { quantityValue } from '../domain/quantity.js';
+import { mergeSpec } from '../domain/deployment-spec.js';
 import { Operation, SpecMode } from '../requests/deployment-request.entity.js';
-import type { DeploymentSpec, DeploymentSpecPatch, ResourceRequirements } from '../requests/deployment-spec.js';
+import type { DeploymentSpec, DeploymentSpecPatch, ResourceRequirements } from '../domain/deployment-spec.js';
 
 export interface SuccessfulRequest {
   namespace: string;

@@ -1,7 +1,7 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiErrors } from '../common/api-errors.js';
-import { PageQuery } from '../common/pagination.js';
+import { ApiErrors } from '../http/api-errors.js';
+import { PageQuery } from '../http/pagination.js';
 import {
   ReconcileAcceptedDto,
   ReconcileRunDto,

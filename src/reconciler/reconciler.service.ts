@@ -1,16 +1,16 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { RequestPublisher } from '../messaging/request-publisher.js';
 import { DeploymentsRepository } from '../deployments/deployments.repository.js';
 import { MirrorSyncService } from '../deployments/mirror-sync.service.js';
 import { Operation, SpecMode } from '../requests/deployment-request.entity.js';
-import type { DeploymentSpec } from '../requests/deployment-spec.js';
+import type { DeploymentSpec } from '../domain/deployment-spec.js';
 import { RequestsRepository } from '../requests/requests.repository.js';
 import { RequestsService } from '../requests/requests.service.js';
 import { foreignOwners } from '../deployments/field-owners.js';
-import type { DeploymentSpecPatch } from '../requests/deployment-spec.js';
+import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
 import { DesiredState, desiredStates, driftedFields, healKey, targetKey } from './drift.js';
 import {
   ReconcileCounts,

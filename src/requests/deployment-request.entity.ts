@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { bigintAsNumber } from '../database/column-transformers.js';
-import type { DeploymentSpecPatch } from './deployment-spec.js';
+import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
 
 export enum Operation {
   CREATE = 'CREATE',

@@ -8,8 +8,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { ApiErrors, ErrorResponseDto } from '../common/api-errors.js';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { ApiErrors, ErrorResponseDto } from '../http/api-errors.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { Operation, SpecMode } from './deployment-request.entity.js';
 import {
   CreateDeploymentDto,
@@ -22,7 +22,7 @@ import { ListRequestsQuery } from './dto/list-requests.query.js';
 import { RequestPageDto, RequestRecordDto, toRequestRecord } from './dto/request-record.dto.js';
 import { IdempotencyKey, IDEMPOTENCY_KEY_HEADER } from './idempotency-key.decorator.js';
 import { RequestsService, Submitted } from './requests.service.js';
-import { PageQuery } from '../common/pagination.js';
+import { PageQuery } from '../http/pagination.js';
 
 const IdempotencyHeader = ApiHeader({
   name: IDEMPOTENCY_KEY_HEADER,

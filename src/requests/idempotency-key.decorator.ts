@@ -1,7 +1,7 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
-import { REQUEST_ID } from '../common/k8s-validators.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
+import { REQUEST_ID } from '../domain/validators.js';
 
 export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
 

@@ -1,6 +1,4 @@
-import { Module, OnModuleInit } from '@nestjs/common';
-import { ReadinessRegistry } from '../health/readiness.registry.js';
-import { NatsClient } from '../messaging/nats-client.js';
+import { Module } from '@nestjs/common';
 import {
   DeadLettersController,
   DeploymentWritesController,
@@ -18,14 +16,4 @@ export const VALIDATOR_PROVIDERS = [MaxReplicasConstraint];
   controllers: [DeploymentWritesController, RequestsController, DeadLettersController],
   providers: [OutboxRelay, MaxReplicasConstraint],
 })
-export class RequestsApiModule implements OnModuleInit {
-  constructor(
-    private readonly readiness: ReadinessRegistry,
-    private readonly nats: NatsClient,
-  ) {}
-
-  /** NATS down does not stop intake (the outbox keeps requests), so it only degrades the API. */
-  onModuleInit() {
-    this.readiness.register('nats', () => ({ state: this.nats.isReady ? 'up' : 'degraded' }));
-  }
-}
+export class RequestsApiModule {}

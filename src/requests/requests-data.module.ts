@@ -1,13 +1,13 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DeploymentRequestEntity } from './deployment-request.entity.js';
-import { NamespacePolicy } from './namespace-policy.js';
+import { DomainModule } from '../domain/domain.module.js';
 import { RequestsRepository } from './requests.repository.js';
 
-/** Request persistence and the namespace policy, shared by the api, worker and reconciler roles. */
+/** Request persistence (and the domain's namespace policy, which every writer checks), shared by the api, worker and reconciler roles. */
 @Module({
-  imports: [TypeOrmModule.forFeature([DeploymentRequestEntity])],
-  providers: [RequestsRepository, NamespacePolicy],
-  exports: [RequestsRepository, NamespacePolicy],
+  imports: [TypeOrmModule.forFeature([DeploymentRequestEntity]), DomainModule],
+  providers: [RequestsRepository],
+  exports: [RequestsRepository, DomainModule],
 })
 export class RequestsDataModule {}

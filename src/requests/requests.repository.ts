@@ -3,8 +3,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from './deployment-request.entity.js';
-import type { DeploymentSpecPatch } from './deployment-spec.js';
-import { sanitizeReason } from '../common/reason-text.js';
+import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
+import { sanitizeReason } from '../domain/reason-text.js';
 
 export interface NewRequest {
   requestId: string;

@@ -1,14 +1,14 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config.js';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { canonicalJson, sha256 } from '../common/canonical-json.js';
-import { decodeCursor, encodeCursor } from '../common/pagination.js';
+import { decodeCursor, encodeCursor } from '../http/pagination.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { RequestPublisher } from '../messaging/request-publisher.js';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from './deployment-request.entity.js';
-import type { DeploymentSpecPatch } from './deployment-spec.js';
-import { NamespacePolicy } from './namespace-policy.js';
+import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
+import { NamespacePolicy } from '../domain/namespace-policy.js';
 import { QueuedMarker } from './queued-marker.js';
 import { RequestsRepository } from './requests.repository.js';
 

@@ -4,8 +4,8 @@ import { AppConfig } from '../config/app-config.js';
 import type { DeploymentsRepository } from '../deployments/deployments.repository.js';
 import type { MirrorRow } from '../deployments/mirror-row.mapper.js';
 import type { MirrorSyncService, RelistReason } from '../deployments/mirror-sync.service.js';
-import type { WatchScope } from '../deployments/watch-scope.js';
-import type { WatcherStateRepository } from '../deployments/watcher-state.repository.js';
+import type { WatchScope } from './watch-scope.js';
+import type { WatcherStateRepository } from './watcher-state.repository.js';
 import type {
   DeploymentObject,
   DeploymentWatchEnd,

@@ -4,8 +4,8 @@ import { DeploymentsRepository } from '../deployments/deployments.repository.js'
 import { MirrorRow, toMirrorRow } from '../deployments/mirror-row.mapper.js';
 import { MirrorSyncService, RelistReason } from '../deployments/mirror-sync.service.js';
 import { isWellFormedResourceVersion } from '../deployments/resource-version.js';
-import { scopeIncludes, WatchScope } from '../deployments/watch-scope.js';
-import { WatcherStateRepository } from '../deployments/watcher-state.repository.js';
+import { scopeIncludes, WatchScope } from './watch-scope.js';
+import { WatcherStateRepository } from './watcher-state.repository.js';
 import type {
   DeploymentWatchEnd,
   DeploymentWatchEvent,

@@ -2,8 +2,8 @@ import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap }
 import { AppConfig } from '../config/app-config.js';
 import { DeploymentsRepository } from '../deployments/deployments.repository.js';
 import { MirrorSyncService } from '../deployments/mirror-sync.service.js';
-import { leaderLockName } from '../deployments/watch-scope.js';
-import { WatcherStateRepository } from '../deployments/watcher-state.repository.js';
+import { leaderLockName } from './watch-scope.js';
+import { WatcherStateRepository } from './watcher-state.repository.js';
 import type { ProbeResult } from '../health/readiness.registry.js';
 import { KubernetesGateway } from '../kubernetes/kubernetes.gateway.js';
 import { MetricsService } from '../metrics/metrics.service.js';

@@ -1,7 +1,7 @@
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import type { AppConfig } from '../config/app-config.js';
 import type { DeploymentObject, KubernetesGateway } from '../kubernetes/kubernetes.gateway.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../kubernetes/manifest.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/deployment-spec.js';
 import { DeploymentRequestEntity, Operation, SpecMode } from '../requests/deployment-request.entity.js';
 import { DeploymentApplier } from './deployment-applier.js';
 

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { KubernetesGateway, type DeploymentObject } from '../kubernetes/kubernetes.gateway.js';
-import { buildDeploymentManifest, isManaged, mergeSpec, specFromDeployment } from '../kubernetes/manifest.js';
+import { mergeSpec } from '../domain/deployment-spec.js';
+import { buildDeploymentManifest, isManaged, specFromDeployment } from '../kubernetes/manifest.js';
 import { DeploymentRequestEntity, Operation, SpecMode } from '../requests/deployment-request.entity.js';
-import type { DeploymentSpec } from '../requests/deployment-spec.js';
+import type { DeploymentSpec } from '../domain/deployment-spec.js';
 
 export interface ApplyResult {
   generation: number | null;

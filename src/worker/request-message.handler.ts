@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { IsString, Length, validateSync } from 'class-validator';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { JetStreamHandler, type HandlerResult } from '../messaging/jetstream-handler.decorator.js';
 import { RequestProcessor } from './request-processor.js';
 

@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import type { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from '../requests/deployment-request.entity.js';

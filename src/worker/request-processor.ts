@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { backoffDelay } from '../common/backoff.js';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { toDomainError } from '../kubernetes/kubernetes-error.js';
 import { MetricsService } from '../metrics/metrics.service.js';

@@ -1,23 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  IsArray,
-  IsBoolean,
-  IsEnum,
-  IsIn,
-  IsOptional,
-  IsString,
-  Matches,
-  MaxLength,
-} from 'class-validator';
-import { DNS1123_LABEL } from '../../common/k8s-validators.js';
-import { PageQuery } from '../../common/pagination.js';
+import { ArrayMaxSize, IsArray, IsBoolean, IsEnum, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsDns1123Label, IsDns1123Subdomain, IsLabelTerms } from '../../domain/validators.js';
+import { PageQuery } from '../../http/pagination.js';
 import { RolloutState } from '../deployment.entity.js';
-
-// key=value, where key is a Kubernetes label key ([prefix/]name) and value a label value.
-const LABEL_TERM =
-  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]=(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 const toBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value);
 const toList = ({ value }: { value: unknown }) => (typeof value === 'string' ? [value] : value);
@@ -25,9 +11,7 @@ const toList = ({ value }: { value: unknown }) => (typeof value === 'string' ? [
 export class ListDeploymentsQuery extends PageQuery {
   @ApiPropertyOptional({ example: 'default' })
   @IsOptional()
-  @IsString()
-  @MaxLength(63)
-  @Matches(DNS1123_LABEL, { message: 'namespace must be a DNS-1123 label' })
+  @IsDns1123Label()
   namespace?: string;
 
   @ApiPropertyOptional({
@@ -41,7 +25,7 @@ export class ListDeploymentsQuery extends PageQuery {
   @ArrayMaxSize(10)
   @IsString({ each: true })
   @MaxLength(400, { each: true })
-  @Matches(LABEL_TERM, { each: true, message: 'label must be key=value with a Kubernetes label key and value' })
+  @IsLabelTerms()
   label?: string[];
 
   @ApiPropertyOptional({ enum: RolloutState, example: RolloutState.FAILED })
@@ -86,19 +70,13 @@ export class GetDeploymentQuery {
   consistency?: Consistency;
 }
 
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
 /** Mirrored Deployments may carry any valid name (a DNS-1123 subdomain), not only the labels we create. */
 export class DeploymentParams {
   @ApiProperty({ example: 'default' })
-  @IsString()
-  @MaxLength(63)
-  @Matches(DNS1123_LABEL, { message: 'namespace must be a DNS-1123 label' })
+  @IsDns1123Label()
   namespace!: string;
 
   @ApiProperty({ example: 'web' })
-  @IsString()
-  @MaxLength(253)
-  @Matches(DNS1123_SUBDOMAIN, { message: 'name must be a DNS-1123 subdomain' })
+  @IsDns1123Subdomain()
   name!: string;
 }

@@ -1,11 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { RequestRecordDto, toRequestRecord } from '../../requests/dto/request-record.dto.js';
-import type { DeploymentSpecPatch } from '../../requests/deployment-spec.js';
+import type { DeploymentSpecPatch } from '../../domain/deployment-spec.js';
 import { DeploymentEntity, RolloutState } from '../deployment.entity.js';
-import type { DeploymentDetail, DeploymentPage } from '../deployments.service.js';
-
-export const SOURCES = ['cache', 'kubernetes'] as const;
-export type Source = (typeof SOURCES)[number];
+import { SOURCES, type DeploymentDetail, type DeploymentPage, type Source } from '../deployments.service.js';
 
 export class DeploymentConditionDto {
   @ApiProperty({ example: 'Available' })

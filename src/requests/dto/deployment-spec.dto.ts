@@ -1,42 +1,27 @@
 import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
+import { IsInt, IsNotEmpty, IsObject, IsString, Max, MaxLength, Min, Validate, ValidateNested } from 'class-validator';
 import {
-  IsInt,
-  IsNotEmpty,
-  IsObject,
-  IsString,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-  Validate,
-  ValidateNested,
-} from 'class-validator';
-import {
-  DNS1123_LABEL,
-  IMAGE_REFERENCE,
   IsAnnotationMap,
+  IsDns1123Label,
   IsEnvMap,
+  IsImageReference,
   IsLabelMap,
   IsOptionalNotNull,
-  QUANTITY,
-  REQUEST_ID,
-} from '../../common/k8s-validators.js';
+  IsQuantity,
+  IsRequestId,
+} from '../../domain/validators.js';
 import { MaxReplicasConstraint } from './max-replicas.constraint.js';
-
-const QUANTITY_MESSAGE = '$property must be a Kubernetes quantity such as 250m, 1, 512Mi or 2Gi';
 
 export class QuantitiesDto {
   @ApiPropertyOptional({ example: '250m', description: 'Kubernetes quantity' })
   @IsOptionalNotNull()
-  @IsString()
-  @Matches(QUANTITY, { message: QUANTITY_MESSAGE })
+  @IsQuantity()
   cpu?: string;
 
   @ApiPropertyOptional({ example: '256Mi', description: 'Kubernetes quantity' })
   @IsOptionalNotNull()
-  @IsString()
-  @Matches(QUANTITY, { message: QUANTITY_MESSAGE })
+  @IsQuantity()
   memory?: string;
 }
 
@@ -62,7 +47,7 @@ export class DeploymentSpecDto {
   @IsString()
   @IsNotEmpty()
   @MaxLength(1024)
-  @Matches(IMAGE_REFERENCE, { message: 'image must be an image reference with no whitespace' })
+  @IsImageReference()
   image!: string;
 
   @ApiProperty({ example: 2, minimum: 0, description: 'Desired pod count, 0 to MAX_REPLICAS' })
@@ -110,15 +95,11 @@ export class DeploymentSpecDto {
 
 export class CreateDeploymentDto extends DeploymentSpecDto {
   @ApiProperty({ example: 'default', description: 'DNS-1123 label; must be allowed by MANAGED_NAMESPACES' })
-  @IsString()
-  @MaxLength(63)
-  @Matches(DNS1123_LABEL, { message: 'namespace must be a DNS-1123 label (lowercase alphanumerics and "-")' })
+  @IsDns1123Label()
   namespace!: string;
 
   @ApiProperty({ example: 'web', description: 'DNS-1123 label' })
-  @IsString()
-  @MaxLength(63)
-  @Matches(DNS1123_LABEL, { message: 'name must be a DNS-1123 label (lowercase alphanumerics and "-")' })
+  @IsDns1123Label()
   name!: string;
 }
 
@@ -129,21 +110,16 @@ export class PatchDeploymentDto extends PartialType(OmitType(DeploymentSpecDto, 
 
 export class TargetParams {
   @ApiProperty({ example: 'default' })
-  @IsString()
-  @MaxLength(63)
-  @Matches(DNS1123_LABEL, { message: 'namespace must be a DNS-1123 label (lowercase alphanumerics and "-")' })
+  @IsDns1123Label()
   namespace!: string;
 
   @ApiProperty({ example: 'web' })
-  @IsString()
-  @MaxLength(63)
-  @Matches(DNS1123_LABEL, { message: 'name must be a DNS-1123 label (lowercase alphanumerics and "-")' })
+  @IsDns1123Label()
   name!: string;
 }
 
 export class RequestIdParams {
   @ApiProperty({ example: '0b9a6a57-4c79-4c8b-9a8e-3f5b3e0f6a41', description: 'An Idempotency-Key or a UUID' })
-  @IsString()
-  @Matches(REQUEST_ID, { message: 'requestId must be 1-255 visible ASCII characters (no spaces)' })
+  @IsRequestId()
   requestId!: string;
 }

@@ -1,22 +1,18 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEnum, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { DNS1123_LABEL } from '../../common/k8s-validators.js';
-import { PageQuery } from '../../common/pagination.js';
+import { IsEnum, IsOptional } from 'class-validator';
+import { IsDns1123Label } from '../../domain/validators.js';
+import { PageQuery } from '../../http/pagination.js';
 import { RequestStatus } from '../deployment-request.entity.js';
 
 export class ListRequestsQuery extends PageQuery {
   @ApiPropertyOptional({ example: 'default' })
   @IsOptional()
-  @IsString()
-  @MaxLength(63)
-  @Matches(DNS1123_LABEL, { message: 'namespace must be a DNS-1123 label' })
+  @IsDns1123Label()
   namespace?: string;
 
   @ApiPropertyOptional({ example: 'web' })
   @IsOptional()
-  @IsString()
-  @MaxLength(63)
-  @Matches(DNS1123_LABEL, { message: 'name must be a DNS-1123 label' })
+  @IsDns1123Label()
   name?: string;
 
   @ApiPropertyOptional({ enum: RequestStatus })

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { DeploymentRequestEntity, Operation, RequestStatus } from '../deployment-request.entity.js';
-import type { DeploymentSpecPatch } from '../deployment-spec.js';
+import type { DeploymentSpecPatch } from '../../domain/deployment-spec.js';
 
 export class RequestErrorDto {
   @ApiProperty({ example: 'Forbidden' })

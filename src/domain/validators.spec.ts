@@ -6,13 +6,13 @@ import {
   isDns1123Label,
   IsOptionalNotNull,
   MAX_INPUT_DEPTH,
-  QUANTITY,
   qualifiedNameProblem,
   rawInputProblems,
   REQUEST_ID,
   shown,
   textProblem,
-} from './k8s-validators.js';
+} from './validators.js';
+import { isResourceQuantity, QUANTITY, quantityValue } from './quantity.js';
 
 describe('Kubernetes validators', () => {
   it('DNS-1123 labels', () => {
@@ -21,8 +21,15 @@ describe('Kubernetes validators', () => {
   });
 
   it('quantities', () => {
-    for (const ok of ['1', '250m', '0.5', '512Mi', '2Gi', '1e3', '100k']) expect(QUANTITY.test(ok)).toBe(true);
-    for (const bad of ['lots', '1 Gi', 'Mi', '-1', '1GB']) expect(QUANTITY.test(bad)).toBe(false);
+    for (const ok of ['1', '250m', '0.5', '512Mi', '2Gi', '1e3', '100k']) expect(isResourceQuantity(ok)).toBe(true);
+    for (const bad of ['lots', '1 Gi', 'Mi', '-1', '1GB']) expect(isResourceQuantity(bad)).toBe(false);
+  });
+
+  it("quantities: Kubernetes' grammar takes a sign; requests and limits refuse negatives", () => {
+    for (const signed of ['-1', '+1', '-250m', '-1e3']) expect(QUANTITY.test(signed)).toBe(true);
+    expect(quantityValue('-250m')).toBeCloseTo(-0.25);
+    expect(isResourceQuantity('+1')).toBe(true);
+    for (const negative of ['-1', '-250m', '-0.5Gi']) expect(isResourceQuantity(negative)).toBe(false);
   });
 
   it('environment variable names', () => {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode } from './domain-error.js';
 
 /** Kubernetes' own namespaces: never ours to write, whatever MANAGED_NAMESPACES says. */
 export const PROTECTED_NAMESPACES = new Set(['kube-system', 'kube-public', 'kube-node-lease']);

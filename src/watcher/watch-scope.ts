@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AppConfig } from '../config/app-config.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../kubernetes/manifest.js';
-import { namespaceAllowed, NamespacePolicy } from '../requests/namespace-policy.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/deployment-spec.js';
+import { namespaceAllowed, NamespacePolicy } from '../domain/namespace-policy.js';
 
 /**
  * One list+watch stream and the slice of the mirror it answers for: a single namespace

@@ -1,14 +1,22 @@
 import { applyDecorators } from '@nestjs/common';
-import { registerDecorator, ValidateIf, ValidationArguments, ValidationOptions } from 'class-validator';
+import {
+  IsString,
+  Matches,
+  MaxLength,
+  registerDecorator,
+  ValidateIf,
+  ValidationArguments,
+  ValidationOptions,
+} from 'class-validator';
+import { isResourceQuantity } from './quantity.js';
 
-/** Kubernetes naming and value rules, in one place, for DTOs to share. */
+/** Kubernetes naming and value rules, and the input checks every transport shares: one definition each. */
 export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const QUALIFIED_NAME_PART = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 /** Kubernetes' environment variable name rule (C identifiers plus '.' and '-'). */
 export const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
-export const QUANTITY = /^[+]?(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|[eE][+-]?\d+)?$/;
 export const IMAGE_REFERENCE = /^[^\s]+$/;
 const MAX_ANNOTATIONS_BYTES = 256 * 1024;
 /** A request id: an Idempotency-Key or a server-assigned UUID. */
@@ -24,6 +32,15 @@ const RESERVED_KEYS: ReadonlySet<string> = new Set([...Object.getOwnPropertyName
 
 export function isDns1123Label(v: unknown): v is string {
   return typeof v === 'string' && v.length <= 63 && DNS1123_LABEL.test(v);
+}
+
+export const isLabelValue = (v: string) => v.length <= 63 && LABEL_VALUE.test(v);
+
+/** A label selector term `key=value`: a label key and a label value. */
+export function isLabelTerm(v: unknown): boolean {
+  if (typeof v !== 'string') return false;
+  const eq = v.indexOf('=');
+  return eq > 0 && qualifiedNameProblem(v.slice(0, eq)) === undefined && isLabelValue(v.slice(eq + 1));
 }
 
 /** A label or annotation key: `[prefix/]name`, prefix a DNS-1123 subdomain ≤ 253, name ≤ 63. */
@@ -79,7 +96,7 @@ export const IsLabelMap = (options?: ValidationOptions) =>
         const keyProblem = qualifiedNameProblem(k);
         if (keyProblem) return `key ${shown(k)} ${keyProblem}`;
         if (typeof v !== 'string') return `value of "${k}" must be a string`;
-        if (v.length > 63 || !LABEL_VALUE.test(v)) {
+        if (!isLabelValue(v)) {
           return `value of "${k}" must be at most 63 alphanumerics, "-", "_" or ".", starting and ending alphanumeric`;
         }
       }
@@ -202,3 +219,62 @@ export function IsNotNull(options?: ValidationOptions): PropertyDecorator {
       },
     });
 }
+
+function predicateDecorator(
+  name: string,
+  check: (value: unknown) => boolean,
+  message: string,
+  options?: ValidationOptions,
+): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) =>
+    registerDecorator({
+      name,
+      target: target.constructor,
+      propertyName: propertyName as string,
+      options: { message, ...options },
+      validator: { validate: check },
+    });
+}
+
+// applyDecorators applies in list order, stacked decorators bottom-up: lists are written bottom-up,
+// so the messages come out in the order they did when each DTO stacked these itself.
+const DNS1123_LABEL_MESSAGE = '$property must be a DNS-1123 label (lowercase alphanumerics and "-")';
+
+/** A namespace or a Deployment we create: a string, at most 63 characters, a DNS-1123 label. */
+export const IsDns1123Label = () =>
+  applyDecorators(Matches(DNS1123_LABEL, { message: DNS1123_LABEL_MESSAGE }), MaxLength(63), IsString());
+
+/** Any object name Kubernetes accepts (mirrored Deployments): a DNS-1123 subdomain, at most 253 characters. */
+export const IsDns1123Subdomain = () =>
+  applyDecorators(
+    Matches(DNS1123_SUBDOMAIN, { message: '$property must be a DNS-1123 subdomain' }),
+    MaxLength(253),
+    IsString(),
+  );
+
+/** A resource request or limit: a Kubernetes quantity, not negative. */
+export const IsQuantity = () =>
+  applyDecorators(
+    predicateDecorator(
+      'isQuantity',
+      isResourceQuantity,
+      '$property must be a Kubernetes quantity such as 250m, 1, 512Mi or 2Gi',
+    ),
+    IsString(),
+  );
+
+/** An image reference: no whitespace (the DTO bounds its length). */
+export const IsImageReference = () =>
+  Matches(IMAGE_REFERENCE, { message: '$property must be an image reference with no whitespace' });
+
+export const IsRequestId = () =>
+  applyDecorators(
+    Matches(REQUEST_ID, { message: '$property must be 1-255 visible ASCII characters (no spaces)' }),
+    IsString(),
+  );
+
+/** Each element a label selector term `key=value` (repeated query parameters). */
+export const IsLabelTerms = () =>
+  predicateDecorator('isLabelTerm', isLabelTerm, 'label must be key=value with a Kubernetes label key and value', {
+    each: true,
+  });

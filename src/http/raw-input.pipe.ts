@@ -1,5 +1,5 @@
 import { ArgumentMetadata, BadRequestException, Injectable, PipeTransform } from '@nestjs/common';
-import { rawInputProblems } from './k8s-validators.js';
+import { rawInputProblems } from '../domain/validators.js';
 
 /**
  * Runs before ValidationPipe on bodies, queries and path parameters: refuses, naming the

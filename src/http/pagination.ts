@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { DomainError, ErrorCode } from './domain-error.js';
-import { rawInputProblems } from './k8s-validators.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
+import { rawInputProblems } from '../domain/validators.js';
 import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 
 export class PageQuery {

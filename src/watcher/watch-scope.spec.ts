@@ -1,5 +1,5 @@
 import { AppConfig } from '../config/app-config.js';
-import { NamespacePolicy } from '../requests/namespace-policy.js';
+import { NamespacePolicy } from '../domain/namespace-policy.js';
 import { leaderLockName, scopeIncludes, watchScopes } from './watch-scope.js';
 
 const config = (over: Partial<AppConfig>) => Object.assign(new AppConfig(), over);

@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
-import { asDatabaseUnavailable } from './database-errors.js';
-import { DomainError, ErrorCode } from './domain-error.js';
+import { asDatabaseUnavailable } from '../database/database-errors.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 
 /** The HTTP status of each domain error code: the API's one mapping. */
 export const HTTP_STATUS: Record<ErrorCode, number> = {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, Repository } from 'typeorm';
 import { WatcherStateEntity } from './watcher-state.entity.js';
-import { sqlRvOlder } from './resource-version.js';
+import { sqlRvOlder } from '../deployments/resource-version.js';
 
 export interface MirrorFreshness {
   /** The mirror matched Kubernetes at this time (last event, bookmark or list); null before any sync. */

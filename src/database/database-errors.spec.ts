@@ -1,6 +1,6 @@
 import { asDatabaseUnavailable } from './database-errors.js';
-import { DomainError, ErrorCode } from './domain-error.js';
-import { toErrorBody } from './http-exception.filter.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
+import { toErrorBody } from '../http/http-exception.filter.js';
 
 const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
 

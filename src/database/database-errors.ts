@@ -1,4 +1,4 @@
-import { DomainError, ErrorCode } from './domain-error.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 
 // Socket-level failures reaching PostgreSQL (node's errno codes).
 const NETWORK_CODES = new Set([
