@@ -17,6 +17,13 @@ export default {
       testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/unit/**/*.spec.ts'],
     },
     {
+      // Repositories against the real PostgreSQL, built with Test.createTestingModule; no NATS or Kubernetes.
+      ...common,
+      displayName: 'repository',
+      testMatch: ['<rootDir>/test/repository/**/*.repo-spec.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.mjs',
+    },
+    {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.int-spec.ts'],

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { type AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
@@ -34,6 +34,22 @@ export const envFlag = (name: string) => ['1', 'true', 'yes', 'on'].includes((pr
 
 export function log(line: string) {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 23)}] ${line}\n`);
+}
+
+export const round1 = (v: number) => Number(v.toFixed(1));
+export const mb = (bytes: number) => round1(bytes / 1024 / 1024);
+
+/** Retries what a loaded apiserver sheds (429, 5xx, resets): the bench wants the objects, not the errors. */
+export async function retrying<T>(fn: () => Promise<T>, tries = 8): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const code = (e as { code?: number }).code;
+      if (i >= tries || (code !== undefined && code < 500 && code !== 429)) throw e;
+      await sleep(200 * 2 ** i);
+    }
+  }
 }
 
 // --- the local stack --------------------------------------------------------------------
@@ -83,13 +99,16 @@ export async function recreateDatabase(url: string, database: string): Promise<s
   return databaseUrlFor(url, database);
 }
 
+/** Drops `database`; a failure is logged, not thrown, so it never hides what a bench measured. */
 export async function dropDatabase(url: string, database: string): Promise<void> {
   const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
   try {
+    await admin.connect();
     await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+  } catch (e) {
+    log(`drop database: ${(e as Error).message}`);
   } finally {
-    await admin.end();
+    await admin.end().catch(() => undefined);
   }
 }
 
@@ -100,6 +119,34 @@ export function migrate(databaseUrl: string): void {
     env: { ...process.env, DATABASE_URL: databaseUrl },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+}
+
+/** What every bench run starts from: the stack, a run id, and a fresh migrated database of its own. */
+export interface BenchRun {
+  stack: StackEnv;
+  id: string;
+  database: string;
+  databaseUrl: string;
+}
+
+export async function openBenchRun(database: string): Promise<BenchRun> {
+  const stack = stackEnv();
+  const id = shortId();
+  const databaseUrl = await recreateDatabase(stack.DATABASE_URL, database);
+  migrate(databaseUrl);
+  return { stack, id, database, databaseUrl };
+}
+
+/** The app's environment for a run: its database, the stack, the namespaces it manages, ports the OS picks. */
+export function appEnv(run: BenchRun, managedNamespaces: string): Record<string, string> {
+  return {
+    DATABASE_URL: run.databaseUrl,
+    NATS_URL: run.stack.NATS_URL,
+    KUBECONFIG: run.stack.KUBECONFIG,
+    MANAGED_NAMESPACES: managedNamespaces,
+    HTTP_PORT: '0',
+    HEALTH_PORT: '0',
+  };
 }
 
 /** Stream, subject and consumer names of one bench run's JetStream topology, as app env. */
@@ -115,6 +162,9 @@ export function natsNames(prefix: string): Record<string, string> {
     NATS_CONTROL_SUBJECT: `${s}.control`,
   };
 }
+
+/** The two streams a run's natsNames() create. */
+export const streamsOf = (names: Record<string, string>) => [names.NATS_STREAM, names.NATS_DLQ_STREAM];
 
 /** Deletes streams (and their consumers and messages); missing ones are fine. */
 export async function deleteStreams(natsUrl: string, streams: string[]): Promise<void> {
@@ -166,6 +216,43 @@ export async function deleteNamespaces(kc: KubeConfig, names: string[], waitMs =
   return left;
 }
 
+/** `count` Deployment names that sort in creation order: d-00000, d-00001, ... */
+export const deploymentNames = (count: number) =>
+  Array.from({ length: count }, (_, i) => `d-${String(i).padStart(5, '0')}`);
+
+/**
+ * Waits up to settleS for kube-controller-manager to observe every Deployment in `namespace`
+ * (it writes at its default 20 QPS, so 10,000 new ones take it minutes); returns how many it
+ * had not observed yet when the wait ended.
+ */
+export async function waitForDeploymentController(
+  apps: AppsV1Api,
+  namespace: string,
+  settleS: number,
+  pollMs: number,
+): Promise<number> {
+  const settleStart = performance.now();
+  for (;;) {
+    let unsettled = 0;
+    let cont: string | undefined;
+    do {
+      const page = await apps.listNamespacedDeployment({ namespace, limit: 1000, _continue: cont });
+      unsettled += page.items.filter((d) => (d.status?.observedGeneration ?? 0) < (d.metadata?.generation ?? 1)).length;
+      cont = page.metadata?._continue || undefined;
+    } while (cont);
+    if (unsettled === 0 || performance.now() - settleStart > settleS * 1000) return unsettled;
+    log(`${unsettled} not yet observed by the deployment controller`);
+    await sleep(pollMs);
+  }
+}
+
+/** Deletes a bench's namespace of `count` Deployments, saying so, and waits up to waitMs for it to go. */
+export async function removeNamespace(kc: KubeConfig, namespace: string, count: number, waitMs: number): Promise<void> {
+  log(`deleting ${namespace} (${count} Deployments)`);
+  const left = await deleteNamespaces(kc, [namespace], waitMs);
+  if (left.length) log(`namespace ${namespace} still terminating; it will go on its own`);
+}
+
 // --- app roles as child processes -------------------------------------------------------
 
 export interface AppProcess {
@@ -194,15 +281,48 @@ export interface StartOptions {
   bootTimeoutMs?: number;
 }
 
+/** A `node dist/src/main.js` child whose output goes to bench/results/logs/<name>.log. */
+export interface SpawnedApp {
+  proc: ChildProcess;
+  logFile: string;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
+  /** Flushes and closes the log file. */
+  closeLog(): Promise<void>;
+}
+
+/**
+ * Spawns `node [nodeArgs] dist/src/main.js` with `env` over process.env, logging to
+ * bench/results/logs/<name>.log; the process is killed if the bench exits first.
+ */
+export function spawnApp(name: string, env: Record<string, string>, nodeArgs: string[] = []): SpawnedApp {
+  const logDir = join(RESULTS_DIR, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const logFile = join(logDir, `${name}.log`);
+  const out = createWriteStream(logFile);
+  const proc = spawn(process.execPath, [...nodeArgs, APP_MAIN], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
+  proc.stdout!.pipe(out, { end: false });
+  proc.stderr!.pipe(out, { end: false });
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  return { proc, logFile, exited, closeLog: () => new Promise<void>((r) => out.end(r)) };
+}
+
+/** Kills every app process this bench started that is still running (after a failure). */
+export function killAppProcesses(): void {
+  for (const p of running) p.kill('SIGKILL');
+}
+
 /**
  * Starts `node dist/src/main.js` with the given env, waits for the line naming its URL, then
  * for /readyz to answer 200. Output goes to bench/results/logs/<name>.log.
  */
 export async function startApp(name: string, opts: StartOptions): Promise<AppProcess> {
-  const logDir = join(RESULTS_DIR, 'logs');
-  mkdirSync(logDir, { recursive: true });
-  const logFile = join(logDir, `${name}.log`);
-  const out = createWriteStream(logFile);
   const nodeArgs: string[] = [];
   if (opts.profileDir) {
     mkdirSync(opts.profileDir, { recursive: true });
@@ -216,16 +336,7 @@ export async function startApp(name: string, opts: StartOptions): Promise<AppPro
       "data:text/javascript,process.on('SIGUSR2',()=>process.exit(0))",
     );
   }
-  const proc = spawn(process.execPath, [...nodeArgs, APP_MAIN], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(proc);
-  proc.once('exit', () => running.delete(proc));
-  proc.stdout!.pipe(out, { end: false });
-  proc.stderr!.pipe(out, { end: false });
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  const { proc, logFile, exited, closeLog } = spawnApp(name, opts.env, nodeArgs);
 
   const url = await new Promise<string>((resolveUrl, reject) => {
     let seen = '';
@@ -256,7 +367,7 @@ export async function startApp(name: string, opts: StartOptions): Promise<AppPro
     const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
     await exited;
     clearTimeout(timer);
-    out.end();
+    void closeLog();
   };
   return { name, url, logFile, proc, profileDir: opts.profileDir, stop };
 }

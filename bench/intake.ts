@@ -30,6 +30,7 @@ import pg from 'pg';
 import { buildDeploymentManifest } from '../src/kubernetes/manifest.js';
 import {
   type AppProcess,
+  appEnv,
   backendPids,
   type CpuSnapshot,
   type CpuUse,
@@ -43,20 +44,18 @@ import {
   envInt,
   kubeConfig,
   log,
-  migrate,
   monotonicUs,
   natsNames,
+  openBenchRun,
   profilesIn,
   quantile,
-  recreateDatabase,
   RESULTS_DIR,
   runFor,
   runPool,
-  shortId,
   sleep,
   spread,
-  stackEnv,
   startApp,
+  streamsOf,
   summarizeCpuProfile,
   type StackEnv,
 } from './common.js';
@@ -150,20 +149,11 @@ function markWindow(ctx: Ctx, apps: AppProcess[], startUs: number) {
 
 export async function run(): Promise<Record<string, unknown>> {
   const s = settings();
-  const stack = stackEnv();
-  const id = shortId();
-  const databaseUrl = await recreateDatabase(stack.DATABASE_URL, DATABASE);
-  migrate(databaseUrl);
+  const bench = await openBenchRun(DATABASE);
+  const { stack, id, databaseUrl } = bench;
   log(`database ${DATABASE} migrated; run id ${id}; concurrency ${s.connections}`);
   const profileDir = s.profile ? join(RESULTS_DIR, 'profiles', id) : undefined;
-  const baseEnv = {
-    DATABASE_URL: databaseUrl,
-    NATS_URL: stack.NATS_URL,
-    KUBECONFIG: stack.KUBECONFIG,
-    MANAGED_NAMESPACES: 'bench-*',
-    HTTP_PORT: '0',
-    HEALTH_PORT: '0',
-  };
+  const baseEnv = appEnv(bench, 'bench-*');
 
   const figures: Record<string, unknown> = {
     settings: {
@@ -199,10 +189,7 @@ export async function run(): Promise<Record<string, unknown>> {
       );
     }
   } finally {
-    if (!s.keep)
-      await dropDatabase(stack.DATABASE_URL, DATABASE).catch((e: unknown) =>
-        log(`drop database: ${(e as Error).message}`),
-      );
+    if (!s.keep) await dropDatabase(stack.DATABASE_URL, DATABASE);
   }
   return figures;
 }
@@ -261,7 +248,7 @@ async function intakeFigures(ctx: Ctx) {
     await api.stop();
   }
   const rows = await statusCounts(databaseUrl, namespace);
-  await deleteStreams(stack.NATS_URL, [names.NATS_STREAM, names.NATS_DLQ_STREAM]);
+  await deleteStreams(stack.NATS_URL, streamsOf(names));
 
   const intakeRps = intakeRuns.map((r) => r['2xx'] / r.duration);
   const bareRps = bareRuns.map((r) => r.reqPerSec);
@@ -553,7 +540,7 @@ async function pipelineFigures(ctx: Ctx) {
     await Promise.all(workers.map((w) => w.stop()));
     await api.stop();
     await db.end();
-    await deleteStreams(stack.NATS_URL, [names.NATS_STREAM, names.NATS_DLQ_STREAM]);
+    await deleteStreams(stack.NATS_URL, streamsOf(names));
   }
   const perSec = (ms: number) => (s.pipelineRequests / ms) * 1000;
   const pipeTput = pipelineRuns.map((r) => perSec(r.elapsedMs));

@@ -39,8 +39,7 @@
  * BENCH_RECONCILE_ROUNDS (3), BENCH_RECONCILE_PROFILE, BENCH_RECONCILE_NODE_ARGS, BENCH_RECONCILE_DELETE_WAIT_S (600),
  * BENCH_KEEP=1 (keep the namespace, the database and the streams, for a look afterwards; clean up by hand).
  */
-import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -50,28 +49,32 @@ import { canonicalJson, sha256 } from '../src/common/canonical-json.js';
 import { buildDeploymentManifest, specFromDeployment } from '../src/kubernetes/manifest.js';
 import type { DeploymentSpec } from '../src/domain/deployment-spec.js';
 import {
-  APP_MAIN,
+  appEnv as benchAppEnv,
   createNamespace,
-  deleteNamespaces,
   deleteStreams,
+  deploymentNames,
   dropDatabase,
   envFlag,
   envInt,
+  killAppProcesses,
   kubeConfig,
   log,
-  migrate,
+  mb,
   monotonicUs,
   natsNames,
+  openBenchRun,
   profilesIn,
-  recreateDatabase,
+  removeNamespace,
   REPO_ROOT,
   RESULTS_DIR,
+  retrying,
+  round1 as r1,
   runPool,
-  shortId,
-  sleep,
+  spawnApp,
   spread,
-  stackEnv,
+  streamsOf,
   summarizeCpuProfile,
+  waitForDeploymentController,
   type ProfileSummary,
   type Spread,
 } from './common.js';
@@ -80,9 +83,6 @@ const DATABASE = 'k8sdm_bench_reconciler';
 const TARGET_PASS_MS = 10_000;
 const TARGET_RSS_MB = 250;
 const PASS_TIMEOUT_MS = 300_000;
-
-const r1 = (v: number) => Number(v.toFixed(1));
-const mb = (bytes: number) => r1(bytes / 1024 / 1024);
 
 /** What a client would have asked for, per Deployment. */
 function desiredSpec(i: number): DeploymentSpec {
@@ -95,19 +95,6 @@ function desiredSpec(i: number): DeploymentSpec {
     labels: { team: 'bench', tier: i % 2 ? 'web' : 'worker' },
     annotations: { 'bench.k8sdm.io/owner': 'reconciler-bench' },
   };
-}
-
-/** Retries what a loaded apiserver sheds (429, 5xx, resets): the bench wants the objects, not the errors. */
-async function retrying<T>(fn: () => Promise<T>, tries = 8): Promise<T> {
-  for (let i = 0; ; i++) {
-    try {
-      return await fn();
-    } catch (e) {
-      const code = (e as { code?: number }).code;
-      if (i >= tries || (code !== undefined && code < 500 && code !== 429)) throw e;
-      await sleep(200 * 2 ** i);
-    }
-  }
 }
 
 /**
@@ -229,29 +216,16 @@ export async function run(): Promise<Record<string, unknown>> {
   const extraNodeArgs = (process.env.BENCH_RECONCILE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const onePercent = Math.max(1, Math.round(n / 100));
 
-  const stack = stackEnv();
-  const id = shortId();
+  const bench = await openBenchRun(DATABASE);
+  const { stack, id } = bench;
   const ns = `bench-rec-${id}`;
   const kc = kubeConfig(stack.KUBECONFIG);
   const apps = kc.makeApiClient(AppsV1Api);
-  const databaseUrl = await recreateDatabase(stack.DATABASE_URL, DATABASE);
-  migrate(databaseUrl);
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const pool = new pg.Pool({ connectionString: bench.databaseUrl, max: 2 });
   const nats = natsNames(`BENCH_${id}_RECON`);
-  const logDir = join(RESULTS_DIR, 'logs');
-  mkdirSync(logDir, { recursive: true });
-  const appEnv = {
-    DATABASE_URL: databaseUrl,
-    NATS_URL: stack.NATS_URL,
-    KUBECONFIG: stack.KUBECONFIG,
-    MANAGED_NAMESPACES: ns,
-    ROLE: 'reconciler',
-    RECONCILE_ONCE: 'true',
-    HEALTH_PORT: '0',
-    ...nats,
-  };
+  const appEnv = { ...benchAppEnv(bench, ns), ROLE: 'reconciler', RECONCILE_ONCE: 'true', ...nats };
 
-  const names = Array.from({ length: n }, (_, i) => `d-${String(i).padStart(5, '0')}`);
+  const names = deploymentNames(n);
   // Disjoint 1% slices by index: drifted on purpose, deleted from the mirror, made stale in it.
   const slice = (rem: number) => names.filter((_, i) => i % 100 === rem).slice(0, onePercent);
   const driftedNames = new Set(slice(50));
@@ -272,16 +246,10 @@ export async function run(): Promise<Record<string, unknown>> {
   };
   const preloadFile = join(tmpdir(), `k8sdm-bench-reconciler-${id}.mjs`);
   writeFileSync(preloadFile, PRELOAD_SOURCE);
-  const children = new Set<ReturnType<typeof spawn>>();
-  const killChildren = () => children.forEach((c) => c.kill('SIGKILL'));
-  process.once('exit', killChildren);
-
   /** Runs one pass as its own process and gathers its figures. */
   const pass = async (label: string, profileDir?: string): Promise<PassOutcome> => {
-    const logFile = join(logDir, `reconciler-${id}-${label}.log`);
-    const memFile = join(logDir, `reconciler-${id}-${label}.mem.json`);
+    const memFile = join(RESULTS_DIR, 'logs', `reconciler-${id}-${label}.mem.json`);
     rmSync(memFile, { force: true });
-    const out = createWriteStream(logFile);
     const nodeArgs = [...extraNodeArgs, '--import', pathToFileURL(preloadFile).href];
     if (profileDir) {
       mkdirSync(profileDir, { recursive: true });
@@ -291,27 +259,23 @@ export async function run(): Promise<Record<string, unknown>> {
     const spawnedEpoch = Date.now();
     const spawnedMono = monotonicUs();
     const t0 = performance.now();
-    const proc = spawn(process.execPath, [...nodeArgs, APP_MAIN], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...appEnv, BENCH_MEM_OUT: memFile },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(proc);
-    proc.stdout.pipe(out, { end: false });
-    proc.stderr.pipe(out, { end: false });
+    const { proc, logFile, exited, closeLog } = spawnApp(
+      `reconciler-${id}-${label}`,
+      { ...appEnv, BENCH_MEM_OUT: memFile },
+      nodeArgs,
+    );
     let stdout = '';
     let relistLoggedAt = 0;
-    proc.stdout.on('data', (c: Buffer) => {
+    proc.stdout!.on('data', (c: Buffer) => {
       stdout = (stdout + c.toString()).slice(-65536);
       if (!relistLoggedAt && /relist \(repair\)[^\n]*\n/.test(stdout)) relistLoggedAt = Date.now();
     });
     const killer = setTimeout(() => proc.kill('SIGKILL'), PASS_TIMEOUT_MS);
-    const code = await new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
+    const code = await exited;
     const wallMs = performance.now() - t0;
     const exitedEpoch = Date.now();
     clearTimeout(killer);
-    children.delete(proc);
-    await new Promise<void>((r) => out.end(r));
+    await closeLog();
     const text = readFileSync(logFile, 'utf8');
     const runId = /reconcile run (\d+) /.exec(stdout)?.[1];
     if (code !== 0 || !runId) throw new Error(`pass ${label} exited with ${code}; see ${relative(REPO_ROOT, logFile)}`);
@@ -450,20 +414,7 @@ export async function run(): Promise<Record<string, unknown>> {
     // 2. Let kube-controller-manager work through its backlog, so "steady state" is close to it.
     log(`waiting up to ${settleS} s for the deployment controller`);
     const settleStart = performance.now();
-    let backlog = n;
-    for (;;) {
-      let left = 0;
-      let cont: string | undefined;
-      do {
-        const page = await apps.listNamespacedDeployment({ namespace: ns, limit: 1000, _continue: cont });
-        left += page.items.filter((d) => (d.status?.observedGeneration ?? 0) < (d.metadata?.generation ?? 1)).length;
-        cont = page.metadata?._continue || undefined;
-      } while (cont);
-      backlog = left;
-      if (left === 0 || performance.now() - settleStart > settleS * 1000) break;
-      log(`${left} not yet observed by the deployment controller`);
-      await sleep(15_000);
-    }
+    const backlog = await waitForDeploymentController(apps, ns, settleS, 15_000);
     figures.controller = {
       notYetObservedAfterSettle: backlog,
       settleWaitS: r1((performance.now() - settleStart) / 1000),
@@ -560,8 +511,7 @@ export async function run(): Promise<Record<string, unknown>> {
       };
     }
   } finally {
-    process.off('exit', killChildren);
-    killChildren();
+    killAppProcesses();
     await pool.end();
     rmSync(preloadFile, { force: true });
     if (keep) {
@@ -569,13 +519,9 @@ export async function run(): Promise<Record<string, unknown>> {
         `BENCH_KEEP: kept namespace ${ns}, database ${DATABASE} and streams ${nats.NATS_STREAM}, ${nats.NATS_DLQ_STREAM}`,
       );
     } else {
-      log(`deleting ${ns} (${n} Deployments)`);
-      const left = await deleteNamespaces(kc, [ns], deleteWaitS * 1000);
-      if (left.length) log(`namespace ${ns} still terminating; it will go on its own`);
-      await deleteStreams(stack.NATS_URL, [nats.NATS_STREAM, nats.NATS_DLQ_STREAM]).catch(() => undefined);
-      await dropDatabase(stack.DATABASE_URL, DATABASE).catch((e: unknown) =>
-        log(`drop database: ${(e as Error).message}`),
-      );
+      await removeNamespace(kc, ns, n, deleteWaitS * 1000);
+      await deleteStreams(stack.NATS_URL, streamsOf(nats)).catch(() => undefined);
+      await dropDatabase(stack.DATABASE_URL, DATABASE);
     }
   }
 

@@ -24,31 +24,32 @@ import { AppsV1Api, PatchStrategy, setHeaderOptions, type V1Deployment } from '@
 import pg from 'pg';
 import {
   type AppProcess,
+  appEnv,
   createNamespace,
-  deleteNamespaces,
   deleteStreams,
+  deploymentNames,
   dropDatabase,
   envFlag,
   envInt,
   kubeConfig,
   log,
-  migrate,
+  mb,
   natsNames,
+  openBenchRun,
   quantile,
-  recreateDatabase,
+  removeNamespace,
+  retrying,
+  round1 as ms,
   runPool,
-  shortId,
   sleep,
-  stackEnv,
   startApp,
+  streamsOf,
+  waitForDeploymentController,
 } from './common.js';
 
 const DATABASE = 'k8sdm_bench_watcher';
 const T0_ANNOTATION = 'bench.k8sdm.io/t0';
 const MANAGED = { 'app.kubernetes.io/managed-by': 'k8s-deployment-manager' };
-
-const ms = (v: number) => Number(v.toFixed(1));
-const mb = (bytes: number) => Number((bytes / 1024 / 1024).toFixed(1));
 
 function manifest(name: string): V1Deployment {
   return {
@@ -62,19 +63,6 @@ function manifest(name: string): V1Deployment {
       },
     },
   };
-}
-
-/** Retries what a loaded apiserver sheds (429, 5xx, resets): the bench wants the objects, not the errors. */
-async function retrying<T>(fn: () => Promise<T>, tries = 8): Promise<T> {
-  for (let i = 0; ; i++) {
-    try {
-      return await fn();
-    } catch (e) {
-      const code = (e as { code?: number }).code;
-      if (i >= tries || (code !== undefined && code < 500 && code !== 429)) throw e;
-      await sleep(200 * 2 ** i);
-    }
-  }
 }
 
 /** Resident set size of a process, from /proc (bytes); undefined once it is gone. */
@@ -133,24 +121,15 @@ export async function run(): Promise<Record<string, unknown>> {
   const settleS = envInt('BENCH_WATCH_SETTLE_S', 120);
   const keep = envFlag('BENCH_KEEP');
 
-  const stack = stackEnv();
-  const id = shortId();
+  const bench = await openBenchRun(DATABASE);
+  const { stack, id } = bench;
   const ns = `bench-watch-${id}`;
   const kc = kubeConfig(stack.KUBECONFIG);
   const apps = kc.makeApiClient(AppsV1Api);
-  const databaseUrl = await recreateDatabase(stack.DATABASE_URL, DATABASE);
-  migrate(databaseUrl);
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-  const names = Array.from({ length: n }, (_, i) => `d-${String(i).padStart(5, '0')}`);
+  const pool = new pg.Pool({ connectionString: bench.databaseUrl, max: 2 });
+  const names = deploymentNames(n);
   const nats = natsNames(`BENCH_${id}_WATCH`);
-  const baseEnv = {
-    DATABASE_URL: databaseUrl,
-    NATS_URL: stack.NATS_URL,
-    KUBECONFIG: stack.KUBECONFIG,
-    MANAGED_NAMESPACES: ns,
-    HTTP_PORT: '0',
-    HEALTH_PORT: '0',
-  };
+  const baseEnv = appEnv(bench, ns);
   const figures: Record<string, unknown> = {
     settings: { deployments: n, createConcurrency, settleS, rate, lagSeconds, apiRequests },
   };
@@ -175,25 +154,8 @@ export async function run(): Promise<Record<string, unknown>> {
     );
     const createS = (performance.now() - t0) / 1000;
     log(`created in ${createS.toFixed(1)} s; waiting for the deployment controller to settle them`);
-    const settleStart = performance.now();
-    let backlog = 0;
-    for (;;) {
-      let unsettled = 0;
-      let cont: string | undefined;
-      do {
-        const page = await apps.listNamespacedDeployment({ namespace: ns, limit: 1000, _continue: cont });
-        unsettled += page.items.filter(
-          (d) => (d.status?.observedGeneration ?? 0) < (d.metadata?.generation ?? 1),
-        ).length;
-        cont = page.metadata?._continue || undefined;
-      } while (cont);
-      backlog = unsettled;
-      // kube-controller-manager writes at its default 20 QPS: 10,000 new Deployments take it
-      // many minutes. What is left keeps it writing status during the measurements below.
-      if (unsettled === 0 || performance.now() - settleStart > settleS * 1000) break;
-      log(`${unsettled} not yet observed by the controller`);
-      await sleep(10_000);
-    }
+    // What is left keeps the controller writing status during the measurements below.
+    const backlog = await waitForDeploymentController(apps, ns, settleS, 10_000);
     figures.create = { seconds: ms(createS), perSecond: ms(n / createS), notYetObservedByController: backlog };
 
     // 2. Initial sync, and the watcher's memory.
@@ -350,14 +312,9 @@ export async function run(): Promise<Record<string, unknown>> {
     await api?.stop();
     await watcher?.stop();
     await pool.end();
-    log(`deleting ${ns} (${n} Deployments)`);
-    const left = await deleteNamespaces(kc, [ns], 900_000);
-    if (left.length) log(`namespace ${ns} still terminating; it will go on its own`);
-    await deleteStreams(stack.NATS_URL, [nats.NATS_STREAM, nats.NATS_DLQ_STREAM]).catch(() => undefined);
-    if (!keep)
-      await dropDatabase(stack.DATABASE_URL, DATABASE).catch((e: unknown) =>
-        log(`drop database: ${(e as Error).message}`),
-      );
+    await removeNamespace(kc, ns, n, 900_000);
+    await deleteStreams(stack.NATS_URL, streamsOf(nats)).catch(() => undefined);
+    if (!keep) await dropDatabase(stack.DATABASE_URL, DATABASE);
   }
   return figures;
 }

@@ -2,6 +2,7 @@ import type { Running } from '../../src/bootstrap.js';
 import type { AppConfig } from '../../src/config/app-config.js';
 import { KubeFaultProxy } from '../support/fault-proxy.js';
 import {
+  acceptanceOrderBreaks,
   boot,
   db,
   deleteNamespace,
@@ -25,6 +26,7 @@ interface Row {
   attempts: number;
   dead_lettered: boolean;
   spec: { replicas?: number };
+  started_at: Date;
   completed_at: Date;
 }
 
@@ -56,7 +58,7 @@ describe('request lifecycle', () => {
   const rows = async (name: string): Promise<Row[]> =>
     (
       await pool.query(
-        `SELECT request_id, seq, status, attempts, dead_lettered, spec, completed_at FROM deployment_requests
+        `SELECT request_id, seq, status, attempts, dead_lettered, spec, started_at, completed_at FROM deployment_requests
          WHERE namespace = $1 AND name = $2 ORDER BY seq`,
         [ns, name],
       )
@@ -177,8 +179,9 @@ describe('request lifecycle', () => {
     const lastBusy = busy[busy.length - 1];
     expect(quiet.completed_at.getTime()).toBeLessThan(lastBusy.completed_at.getTime());
     // And the busy one still went in acceptance order.
-    const byCompletion = [...busy].sort((a, b) => +a.completed_at - +b.completed_at || Number(a.seq) - Number(b.seq));
+    const byCompletion = [...busy].sort((a, b) => +a.completed_at - +b.completed_at);
     expect(byCompletion.map((r) => r.request_id)).toEqual(busy.map((r) => r.request_id));
+    expect(acceptanceOrderBreaks(busy)).toEqual([]);
     expect((await apps.readNamespacedDeployment({ namespace: ns, name: 'busy' })).spec?.replicas).toBe(49);
   });
 
@@ -222,8 +225,9 @@ describe('request lifecycle', () => {
     for (const r of done) expect(r.status).toBe('SUCCESS');
     // R1 was claimed again by the worker that took over; no other request was attempted twice.
     expect(done.slice(1).map((r) => r.attempts)).toEqual(Array(7).fill(1));
-    const byCompletion = [...done].sort((a, b) => +a.completed_at - +b.completed_at || Number(a.seq) - Number(b.seq));
+    const byCompletion = [...done].sort((a, b) => +a.completed_at - +b.completed_at);
     expect(byCompletion.map((r) => r.request_id)).toEqual(ids);
+    expect(acceptanceOrderBreaks(done)).toEqual([]);
 
     const d = await apps.readNamespacedDeployment({ namespace: ns, name: 'fence' });
     expect(d.spec?.replicas).toBe(8);

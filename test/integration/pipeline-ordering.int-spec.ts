@@ -1,6 +1,7 @@
 import type { Running } from '../../src/bootstrap.js';
 import type { AppConfig } from '../../src/config/app-config.js';
 import {
+  acceptanceOrderBreaks,
   boot,
   db,
   deleteNamespace,
@@ -72,9 +73,10 @@ describe('per-deployment ordering', () => {
       return res.rows.every((r) => r.status === 'SUCCESS') && res.rows.length === 100 ? res.rows : undefined;
     }, 120_000);
 
-    // Completion order equals acceptance order.
-    const byCompletion = [...rows].sort((a, b) => a.completed_at - b.completed_at || Number(a.seq) - Number(b.seq));
+    // Completion order equals acceptance order, strictly: each started only after the one before it completed.
+    const byCompletion = [...rows].sort((a, b) => a.completed_at - b.completed_at);
     expect(byCompletion.map((r) => r.request_id)).toEqual(rows.map((r) => r.request_id));
+    expect(acceptanceOrderBreaks(rows)).toEqual([]);
 
     const last = rows[rows.length - 1];
     const lastFull = [...rows].reverse().find((r) => r.spec.image !== undefined);

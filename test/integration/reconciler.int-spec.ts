@@ -1,63 +1,46 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { Running } from '../../src/bootstrap.js';
 import type { AppConfig } from '../../src/config/app-config.js';
 import { ReconcilerService } from '../../src/reconciler/reconciler.service.js';
 import { PASS_LOCK_KEY } from '../../src/reconciler/reconcile-runs.repository.js';
 import { KubeFaultProxy, TcpCutProxy } from '../support/fault-proxy.js';
-import {
-  boot,
-  db,
-  deleteNamespace,
-  dropTopology,
-  eventually,
-  http,
-  kube,
-  settled,
-  testConfig,
-  uniqueId,
-  appEnv,
-} from '../support/harness.js';
+import { boot, db, eventually, http, kube, settled, testConfig, uniqueId, appEnv } from '../support/harness.js';
+import { useSuite } from '../support/fixture.js';
 
 // The reconciler on the real stack. No watcher runs here, so the mirror changes only when a pass repairs it.
 describe('reconciler', () => {
   const ns = `rc-${uniqueId()}`;
   const { apps } = kube();
   const pool = db();
-  let config: AppConfig;
-  let app: Running;
-  let api: string;
   let reconciler: ReconcilerService;
-
-  beforeAll(async () => {
-    config = testConfig({
+  const suite = useSuite({
+    namespaces: [ns],
+    env: {
       ROLE: 'api,worker,reconciler',
       MANAGED_NAMESPACES: ns,
       RECONCILE_CRON: '0 0 1 1 *',
       RECONCILE_STUCK_CREATED_MS: '0',
-    });
-    app = await boot(config);
-    api = app.apiUrl!;
-    reconciler = app.app.get(ReconcilerService);
+    },
+  });
+
+  beforeAll(async () => {
+    reconciler = suite.app.app.get(ReconcilerService);
   });
 
   afterAll(async () => {
-    await app?.close();
     await pool.end();
-    await dropTopology(config);
-    await deleteNamespace(ns);
   });
 
   async function createAndWait(name: string, replicas = 1, extra: Record<string, unknown> = {}) {
-    const r = await http(api, 'POST', '/v1/deployments', {
+    const r = await http(suite.api, 'POST', '/v1/deployments', {
       namespace: ns,
       name,
       image: 'nginx:1.27',
       replicas,
       ...extra,
     });
-    expect((await settled(api, r.body.requestId)).status).toBe('SUCCESS');
+    expect((await settled(suite.api, r.body.requestId)).status).toBe('SUCCESS');
     await eventually(async () => {
       const d = await apps.readNamespacedDeployment({ namespace: ns, name });
       return (
@@ -77,7 +60,7 @@ describe('reconciler', () => {
     await createAndWait('m-stale');
     const first = await reconciler.runOnce();
     expect(first.status).toBe('SUCCEEDED');
-    expect(first.inserted).toBeGreaterThanOrEqual(3);
+    expect(first.inserted).toBe(3);
     expect(await mirrorRow('m-gone')).toBeDefined();
 
     await pool.query(`DELETE FROM deployments WHERE namespace = $1 AND name = 'm-gone'`, [ns]);
@@ -97,15 +80,15 @@ describe('reconciler', () => {
     expect((await mirrorRow('m-stale')).desired_replicas).toBe(1);
     expect((await mirrorRow('m-invented')).deleted_at).not.toBeNull();
 
-    const stored = await http(api, 'GET', `/v1/admin/reconcile-runs/${run.id}`);
+    const stored = await http(suite.api, 'GET', `/v1/admin/reconcile-runs/${run.id}`);
     expect(stored.body).toMatchObject({ id: run.id, inserted: 1, updated: 1, markedDeleted: 1, status: 'SUCCEEDED' });
   });
 
   it('publishes a request left CREATED while NATS was down and no relay ran', async () => {
-    const natsUrl = new URL(config.NATS_URL.replace('nats://', 'http://'));
+    const natsUrl = new URL(suite.config.NATS_URL.replace('nats://', 'http://'));
     const proxy = await new TcpCutProxy({ host: natsUrl.hostname, port: Number(natsUrl.port) }).start();
     const intake = await boot({
-      ...config,
+      ...suite.config,
       roles: ['api'],
       ROLE: 'api',
       NATS_URL: proxy.url,
@@ -126,7 +109,7 @@ describe('reconciler', () => {
       expect(r.body.status).toBe('CREATED');
       const run = await reconciler.runOnce();
       expect(run.republished).toBe(1);
-      expect((await settled(api, r.body.requestId)).status).toBe('SUCCESS');
+      expect((await settled(suite.api, r.body.requestId)).status).toBe('SUCCESS');
     } finally {
       await intake.close();
       await proxy.stop();
@@ -150,8 +133,8 @@ describe('reconciler', () => {
     const run = await reconciler.runOnce();
     expect(run.requeued).toBe(1);
     expect(run.failed).toBe(1);
-    expect(await settled(api, expired)).toMatchObject({ status: 'FAILURE', error: { code: 'DeadlineExceeded' } });
-    expect(await settled(api, abandoned)).toMatchObject({ status: 'SUCCESS', attempts: 2 });
+    expect(await settled(suite.api, expired)).toMatchObject({ status: 'FAILURE', error: { code: 'DeadlineExceeded' } });
+    expect(await settled(suite.api, abandoned)).toMatchObject({ status: 'SUCCESS', attempts: 2 });
     expect((await apps.readNamespacedDeployment({ namespace: ns, name: 'abandoned' })).spec?.replicas).toBe(1);
   });
 
@@ -173,11 +156,11 @@ describe('reconciler', () => {
       )
     ).rows;
   async function withSelfHeal<T>(fn: () => Promise<T>): Promise<T> {
-    Object.assign(config, { SELF_HEAL: true });
+    Object.assign(suite.config, { SELF_HEAL: true });
     try {
       return await fn();
     } finally {
-      Object.assign(config, { SELF_HEAL: false });
+      Object.assign(suite.config, { SELF_HEAL: false });
     }
   }
 
@@ -201,11 +184,11 @@ describe('reconciler', () => {
     );
     const run = await reconciler.runOnce();
     expect(run.drifted).toBe(1);
-    const detail = (await http(api, 'GET', `/v1/admin/reconcile-runs/${run.id}`)).body;
+    const detail = (await http(suite.api, 'GET', `/v1/admin/reconcile-runs/${run.id}`)).body;
     expect(detail.driftedDeployments).toEqual([{ namespace: ns, name: 'drifty', fields: ['replicas'] }]);
     expect(detail.ownedDrift).toEqual([{ namespace: ns, name: 'drifty', field: 'replicas', manager: 'hpa-stand-in' }]);
     expect((await mirrorRow('drifty')).drifted).toBe(true);
-    const listed = await http(api, 'GET', `/v1/deployments?namespace=${ns}&drifted=true`);
+    const listed = await http(suite.api, 'GET', `/v1/deployments?namespace=${ns}&drifted=true`);
     expect(listed.body.items.map((d: { name: string }) => d.name)).toEqual(['drifty']);
 
     const healing = await withSelfHeal(() => reconciler.runOnce());
@@ -228,7 +211,7 @@ describe('reconciler', () => {
     expect(healing.details.drifted).toContainEqual({ namespace: ns, name: 'healme', fields: ['env'] });
     const [heal] = await healRequestsFor('healme');
     expect(healing.details.healRequests).toContain(heal.request_id);
-    expect(await settled(api, heal.request_id)).toMatchObject({ status: 'SUCCESS', operation: 'UPDATE' });
+    expect(await settled(suite.api, heal.request_id)).toMatchObject({ status: 'SUCCESS', operation: 'UPDATE' });
     expect(await liveEnv('healme')).toEqual([{ name: 'A', value: '1' }]);
     const after = await reconciler.runOnce();
     expect(after.details.drifted ?? []).not.toContainEqual(expect.objectContaining({ name: 'healme' }));
@@ -325,21 +308,21 @@ describe('reconciler', () => {
   });
 
   it('runs a manual pass asked for through the API', async () => {
-    const r = await http(api, 'POST', '/v1/admin/reconcile');
+    const r = await http(suite.api, 'POST', '/v1/admin/reconcile');
     expect(r.status).toBe(202);
     expect(typeof r.body.runId).toBe('number');
     const run = await eventually(async () => {
-      const got = await http(api, 'GET', `/v1/admin/reconcile-runs/${r.body.runId}`);
+      const got = await http(suite.api, 'GET', `/v1/admin/reconcile-runs/${r.body.runId}`);
       return got.body.status === 'SUCCEEDED' ? got.body : undefined;
     }, 60_000);
     expect(run.trigger).toBe('manual');
-    const list = await http(api, 'GET', '/v1/admin/reconcile-runs?limit=1');
+    const list = await http(suite.api, 'GET', '/v1/admin/reconcile-runs?limit=1');
     expect(list.body.items[0].id).toBe(r.body.runId);
-    expect((await http(api, 'GET', '/v1/admin/reconcile-runs/999999999')).status).toBe(404);
+    expect((await http(suite.api, 'GET', '/v1/admin/reconcile-runs/999999999')).status).toBe(404);
   });
 
   it('never lets two reconcilers run passes at the same time', async () => {
-    const other = await boot({ ...config, roles: ['reconciler'], ROLE: 'reconciler' } as AppConfig);
+    const other = await boot({ ...suite.config, roles: ['reconciler'], ROLE: 'reconciler' } as AppConfig);
     try {
       const second = other.app.get(ReconcilerService);
       const runs = await Promise.all([reconciler.runOnce(), second.runOnce(), reconciler.runOnce(), second.runOnce()]);
@@ -364,7 +347,7 @@ describe('reconciler', () => {
 
   it('RECONCILE_ONCE=true runs one pass and exits 0', async () => {
     const child: ChildProcess = spawn(process.execPath, ['dist/src/main.js'], {
-      env: appEnv(config, { ROLE: 'reconciler', RECONCILE_ONCE: 'true' }),
+      env: appEnv(suite.config, { ROLE: 'reconciler', RECONCILE_ONCE: 'true' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -147,3 +147,24 @@ export function appEnv(config: AppConfig, extra: Record<string, string> = {}): N
     ...extra,
   };
 }
+
+/**
+ * The ways rows of one deployment's requests, in acceptance (seq) order, break "applied one
+ * at a time, in that order": a request that completed no later than the one before it, or
+ * started before the one before it had completed. Strict: timestamps that tie are a break,
+ * never settled by seq. An empty list means the order held.
+ */
+export function acceptanceOrderBreaks(
+  rows: { request_id: string; seq: number | string; started_at: Date; completed_at: Date }[],
+): string[] {
+  const bySeq = [...rows].sort((a, b) => Number(a.seq) - Number(b.seq));
+  const breaks: string[] = [];
+  for (let i = 1; i < bySeq.length; i++) {
+    const [prev, cur] = [bySeq[i - 1], bySeq[i]];
+    if (+cur.completed_at <= +prev.completed_at)
+      breaks.push(`${cur.request_id} completed no later than ${prev.request_id}`);
+    if (+cur.started_at < +prev.completed_at)
+      breaks.push(`${cur.request_id} started before ${prev.request_id} completed`);
+  }
+  return breaks;
+}

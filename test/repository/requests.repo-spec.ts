@@ -1,0 +1,291 @@
+import { randomUUID } from 'node:crypto';
+import type { TestingModule } from '@nestjs/testing';
+import type pg from 'pg';
+import {
+  DeploymentRequestEntity,
+  Operation,
+  RequestStatus,
+  SpecMode,
+} from '../../src/requests/deployment-request.entity.js';
+import { RequestsRepository, TargetLock, TargetLockLost } from '../../src/requests/requests.repository.js';
+import { db, eventually, uniqueId } from '../support/harness.js';
+import { repositoryModule } from '../support/repository-module.js';
+
+describe('RequestsRepository (PostgreSQL)', () => {
+  let module: TestingModule;
+  let applicationName: string;
+  let repo: RequestsRepository;
+  let pool: pg.Pool;
+  const ns = `repo-req-${uniqueId()}`;
+
+  beforeAll(async () => {
+    ({ module, applicationName } = await repositoryModule([DeploymentRequestEntity], [RequestsRepository]));
+    repo = module.get(RequestsRepository);
+    pool = db();
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    await module?.close();
+  });
+
+  /** A fresh deployment name for each test, so tests never see each other's requests. */
+  const target = () => `d-${uniqueId()}`;
+
+  async function accept(name: string, namespace = ns): Promise<DeploymentRequestEntity> {
+    const r = await repo.insertIfAbsent({
+      requestId: randomUUID(),
+      operation: Operation.UPDATE,
+      namespace,
+      name,
+      spec: { replicas: 1 },
+      specMode: SpecMode.MERGE,
+      bodyHash: 'h',
+      deadlineMs: 600_000,
+    });
+    return r!;
+  }
+
+  /** Test setup only: puts a request straight into a status, as a finished worker would have. */
+  async function setStatus(requestId: string, status: RequestStatus) {
+    const finished = status === RequestStatus.SUCCESS || status === RequestStatus.FAILURE;
+    await pool.query(
+      `UPDATE deployment_requests SET status = $2, completed_at = CASE WHEN $3 THEN now() END WHERE request_id = $1`,
+      [requestId, status, finished],
+    );
+  }
+
+  const statusOf = async (requestId: string) => (await repo.findById(requestId))!.status;
+
+  /** Runs fn holding the deployment's lock; fails the test when the lock is not free. */
+  async function withLock<T>(name: string, fn: (lock: TargetLock) => Promise<T>): Promise<T> {
+    const res = await repo.tryWithTargetLock(ns, name, fn);
+    if (!res.acquired) throw new Error(`lock of ${ns}/${name} was not free`);
+    return res.value;
+  }
+
+  describe('claim order', () => {
+    it('claims the oldest open request of the deployment first, and the next one only once it has ended', async () => {
+      const name = target();
+      const [a, b, c] = [await accept(name), await accept(name), await accept(name)];
+      // An older request of another deployment is not this deployment's to claim.
+      const other = await accept(target());
+      expect(other.seq).toBeGreaterThan(0);
+
+      const order = await withLock(name, async (lock) => {
+        const ids: string[] = [];
+        for (let claim = await lock.claimOldestOpen(); claim.kind === 'claimed'; claim = await lock.claimOldestOpen()) {
+          ids.push(claim.request.requestId);
+          expect(claim.request.status).toBe(RequestStatus.PROCESSING);
+          expect(claim.request.attempts).toBe(1);
+          await lock.succeed(claim.request.requestId, { generation: 1, resourceVersion: '1' });
+        }
+        return ids;
+      });
+      expect(order).toEqual([a.requestId, b.requestId, c.requestId]);
+      expect(await statusOf(other.requestId)).toBe(RequestStatus.CREATED);
+    });
+
+    it('skips finished requests and re-claims an open PROCESSING head (a crashed attempt) before newer ones', async () => {
+      const name = target();
+      const done = await accept(name);
+      const head = await accept(name);
+      const newer = await accept(name);
+      await setStatus(done.requestId, RequestStatus.FAILURE);
+      await setStatus(head.requestId, RequestStatus.PROCESSING);
+
+      const claim = await withLock(name, (lock) => lock.claimOldestOpen());
+      expect(claim.kind).toBe('claimed');
+      expect(claim.kind === 'claimed' && claim.request.requestId).toBe(head.requestId);
+      expect(await statusOf(newer.requestId)).toBe(RequestStatus.CREATED);
+      expect(await statusOf(done.requestId)).toBe(RequestStatus.FAILURE);
+    });
+
+    it('lets the head wait for its retry time without letting a newer request overtake it', async () => {
+      const name = target();
+      const head = await accept(name);
+      const newer = await accept(name);
+      const claim = await withLock(name, async (lock) => {
+        await lock.claimOldestOpen();
+        await lock.noteAttemptError(head.requestId, 'KubernetesUnavailable', 'apiserver said 503', 60_000);
+        return lock.claimOldestOpen();
+      });
+      expect(claim.kind).toBe('waiting');
+      if (claim.kind !== 'waiting') return;
+      expect(claim.request.requestId).toBe(head.requestId);
+      expect(claim.waitMs).toBeGreaterThan(0);
+      expect(claim.waitMs).toBeLessThanOrEqual(60_000);
+      expect(await statusOf(newer.requestId)).toBe(RequestStatus.CREATED);
+
+      // Once the retry time has come, the same head is claimed again, for its second attempt.
+      const again = await withLock(name, async (lock) => {
+        await lock.noteAttemptError(head.requestId, 'KubernetesUnavailable', 'apiserver said 503', 0);
+        return lock.claimOldestOpen();
+      });
+      expect(again.kind === 'claimed' && [again.request.requestId, again.request.attempts]).toEqual([
+        head.requestId,
+        2,
+      ]);
+    });
+
+    it('answers none when the deployment has no open request', async () => {
+      const name = target();
+      const r = await accept(name);
+      await setStatus(r.requestId, RequestStatus.SUCCESS);
+      expect(await withLock(name, (lock) => lock.claimOldestOpen())).toEqual({ kind: 'none' });
+    });
+  });
+
+  describe('guarded status transitions', () => {
+    it('never moves a finished request: SUCCESS and FAILURE are written only from an open status', async () => {
+      const name = target();
+      const succeeded = await accept(name);
+      const failed = await accept(name);
+      await setStatus(succeeded.requestId, RequestStatus.SUCCESS);
+      await setStatus(failed.requestId, RequestStatus.FAILURE);
+
+      await withLock(name, async (lock) => {
+        await lock.fail(succeeded.requestId, 'Conflict', 'late failure', false);
+        await lock.succeed(failed.requestId, { generation: 9, resourceVersion: '9' });
+        await lock.noteAttemptError(succeeded.requestId, 'KubernetesUnavailable', 'late note', 1000);
+      });
+      await repo.fail(succeeded.requestId, 'DeadlineExceeded', 'late expiry', true);
+
+      const s = (await repo.findById(succeeded.requestId))!;
+      expect([s.status, s.errorCode, s.deadLettered, s.retryAt]).toEqual([RequestStatus.SUCCESS, null, false, null]);
+      const f = (await repo.findById(failed.requestId))!;
+      expect([f.status, f.resultGeneration]).toEqual([RequestStatus.FAILURE, null]);
+    });
+
+    it('marks QUEUED only from CREATED: a request a worker already took, or finished, stays where it is', async () => {
+      const name = target();
+      const created = await accept(name);
+      const processing = await accept(name);
+      const succeeded = await accept(name);
+      await setStatus(processing.requestId, RequestStatus.PROCESSING);
+      await setStatus(succeeded.requestId, RequestStatus.SUCCESS);
+
+      expect(await repo.markQueued([created.requestId, processing.requestId, succeeded.requestId])).toBe(1);
+      expect(await statusOf(created.requestId)).toBe(RequestStatus.QUEUED);
+      expect(await statusOf(processing.requestId)).toBe(RequestStatus.PROCESSING);
+      expect(await statusOf(succeeded.requestId)).toBe(RequestStatus.SUCCESS);
+    });
+
+    it('bumps the message generation of open requests only', async () => {
+      const name = target();
+      const open = await accept(name);
+      const done = await accept(name);
+      await setStatus(done.requestId, RequestStatus.SUCCESS);
+      expect(await repo.bumpGeneration(open.requestId)).toBe(open.generation + 1);
+      expect(await repo.bumpGeneration(done.requestId)).toBeNull();
+    });
+
+    it('reopens for retry only from FAILURE, with a new generation and the failure cleared', async () => {
+      const name = target();
+      const failed = await accept(name);
+      await repo.fail(failed.requestId, 'Forbidden', 'not ours', true);
+      const reopened = await repo.reopenForRetry(failed.requestId, 600_000);
+      expect(reopened).not.toBeNull();
+      expect([
+        reopened!.status,
+        reopened!.generation,
+        reopened!.deadLettered,
+        reopened!.errorCode,
+        reopened!.completedAt,
+      ]).toEqual([RequestStatus.CREATED, failed.generation + 1, false, null, null]);
+
+      // Now CREATED (open): a second retry is refused, as is one of a SUCCESS.
+      expect(await repo.reopenForRetry(failed.requestId, 600_000)).toBeNull();
+      const succeeded = await accept(target());
+      await setStatus(succeeded.requestId, RequestStatus.SUCCESS);
+      expect(await repo.reopenForRetry(succeeded.requestId, 600_000)).toBeNull();
+      expect(await statusOf(succeeded.requestId)).toBe(RequestStatus.SUCCESS);
+    });
+
+    it('refuses a stale retry once a newer request of the deployment succeeded or is open, not when it failed', async () => {
+      const name = target();
+      const old = await accept(name);
+      const newerFailed = await accept(name);
+      const newerSucceeded = await accept(name);
+      await repo.fail(old.requestId, 'KubernetesUnavailable', 'gave up', true);
+      await repo.fail(newerFailed.requestId, 'Forbidden', 'not ours', false);
+      await setStatus(newerSucceeded.requestId, RequestStatus.SUCCESS);
+
+      expect((await repo.newerStandingRequest(old))?.requestId).toBe(newerSucceeded.requestId);
+      expect(await repo.reopenForRetry(old.requestId, 600_000)).toBeNull();
+      expect(await statusOf(old.requestId)).toBe(RequestStatus.FAILURE);
+
+      // A newer request still open blocks it as well.
+      const name2 = target();
+      const old2 = await accept(name2);
+      const newerOpen = await accept(name2);
+      await repo.fail(old2.requestId, 'KubernetesUnavailable', 'gave up', true);
+      expect((await repo.newerStandingRequest(old2))?.requestId).toBe(newerOpen.requestId);
+      expect(await repo.reopenForRetry(old2.requestId, 600_000)).toBeNull();
+
+      // Newer requests that all failed changed nothing: the retry goes ahead.
+      const name3 = target();
+      const old3 = await accept(name3);
+      const newer3 = await accept(name3);
+      await repo.fail(old3.requestId, 'KubernetesUnavailable', 'gave up', true);
+      await repo.fail(newer3.requestId, 'Forbidden', 'not ours', false);
+      expect(await repo.newerStandingRequest(old3)).toBeNull();
+      expect((await repo.reopenForRetry(old3.requestId, 600_000))?.status).toBe(RequestStatus.CREATED);
+    });
+  });
+
+  describe('the deployment lock', () => {
+    it('is held by one session at a time: a second try does not wait and does not run', async () => {
+      const name = target();
+      let inner: unknown;
+      await withLock(name, async () => {
+        inner = await repo.tryWithTargetLock(ns, name, () => Promise.resolve('ran'));
+      });
+      expect(inner).toEqual({ acquired: false });
+      expect(await repo.tryWithTargetLock(ns, name, () => Promise.resolve('ran'))).toEqual({
+        acquired: true,
+        value: 'ran',
+      });
+    });
+
+    it('fences a lost session: once its backend is gone, every statement throws TargetLockLost and writes nothing', async () => {
+      const name = target();
+      const r = await accept(name);
+      const admin = db(process.env.TEST_DATABASE_URL);
+      try {
+        const outcome = await withLock(name, async (lock) => {
+          const claim = await lock.claimOldestOpen();
+          expect(claim.kind).toBe('claimed');
+          // The one session of this module holding an advisory lock is the lock's own.
+          const { rows } = await admin.query<{ pid: number }>(
+            `SELECT DISTINCT l.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+             WHERE l.locktype = 'advisory' AND a.application_name = $1`,
+            [applicationName],
+          );
+          expect(rows).toHaveLength(1);
+          await admin.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
+          await eventually(
+            async () =>
+              (await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [rows[0].pid])).rowCount === 0,
+          );
+          const errors: unknown[] = [];
+          await lock.assertHeld().catch((e: unknown) => errors.push(e));
+          await lock
+            .succeed(r.requestId, { generation: 1, resourceVersion: '1' })
+            .catch((e: unknown) => errors.push(e));
+          await lock.claimOldestOpen().catch((e: unknown) => errors.push(e));
+          return errors;
+        });
+        expect(outcome).toHaveLength(3);
+        for (const e of outcome) expect(e).toBeInstanceOf(TargetLockLost);
+      } finally {
+        await admin.end();
+      }
+      // The claim (attempt 1) stands; the success sent on the lost session did not land.
+      const after = (await repo.findById(r.requestId))!;
+      expect([after.status, after.attempts]).toEqual([RequestStatus.PROCESSING, 1]);
+      // PostgreSQL freed the lock with the session: another worker can take it.
+      expect((await repo.tryWithTargetLock(ns, name, () => Promise.resolve(true))).acquired).toBe(true);
+    });
+  });
+});
