@@ -3,8 +3,8 @@ import type { TestingModule } from '@nestjs/testing';
 import { DeploymentEntity, RolloutState } from '../../src/deployments/deployment.entity.js';
 import { DeploymentsRepository } from '../../src/deployments/deployments.repository.js';
 import type { MirrorRow } from '../../src/deployments/mirror-row.mapper.js';
-import { WatcherStateEntity } from '../../src/deployments/watcher-state.entity.js';
-import { WatcherStateRepository } from '../../src/deployments/watcher-state.repository.js';
+import { WatcherStateEntity } from '../../src/watcher/watcher-state.entity.js';
+import { WatcherStateRepository } from '../../src/watcher/watcher-state.repository.js';
 import { uniqueId } from '../support/harness.js';
 import { repositoryModule } from '../support/repository-module.js';
 
