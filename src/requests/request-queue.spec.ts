@@ -64,8 +64,11 @@ class MemoryRepo {
     this.markCreatedQueued(marked);
     return value;
   };
-  findPastDeadline = async () => [...this.rows.values()].filter((r) => r.status === RequestStatus.PROCESSING);
-  findStalled = async () => [...this.rows.values()].filter((r) => r.status === RequestStatus.QUEUED);
+  // Snapshots, as rows read from the database are.
+  findPastDeadline = async () =>
+    [...this.rows.values()].filter((r) => r.status === RequestStatus.PROCESSING).map((r) => ({ ...r }));
+  findStalled = async () =>
+    [...this.rows.values()].filter((r) => r.status === RequestStatus.QUEUED).map((r) => ({ ...r }));
   ifTargetIdle = async <T>(_ns: string, name: string, fn: () => Promise<T>) =>
     this.busyTargets.has(name) ? undefined : fn();
   fail = async (id: string, code: string) => {
