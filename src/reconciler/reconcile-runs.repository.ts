@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
+import { tryWithAdvisoryLock, withAdvisoryLock } from '../database/advisory-lock.js';
 import {
   ReconcileCounts,
   ReconcileDetails,
@@ -71,21 +72,8 @@ export class ReconcileRunsRepository {
    * With wait=false it returns undefined at once when another pass holds the lock.
    */
   async withPassLock<T>(wait: boolean, fn: () => Promise<T>): Promise<T | undefined> {
-    const runner = this.ds.createQueryRunner();
-    await runner.connect();
-    try {
-      if (wait) await runner.query('SELECT pg_advisory_lock($1)', [PASS_LOCK_KEY]);
-      else {
-        const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [PASS_LOCK_KEY]);
-        if (!locked) return undefined;
-      }
-      try {
-        return await fn();
-      } finally {
-        await runner.query('SELECT pg_advisory_unlock($1)', [PASS_LOCK_KEY]);
-      }
-    } finally {
-      await runner.release();
-    }
+    if (wait) return withAdvisoryLock(this.ds, PASS_LOCK_KEY, fn);
+    const attempt = await tryWithAdvisoryLock(this.ds, PASS_LOCK_KEY, fn);
+    return attempt.acquired ? attempt.value : undefined;
   }
 }

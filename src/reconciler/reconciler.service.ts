@@ -1,14 +1,14 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import { DomainError, ErrorCode } from '../domain/domain-error.js';
+import { DomainError } from '../domain/domain-error.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { RequestPublisher } from '../messaging/request-publisher.js';
 import { DeploymentsRepository } from '../deployments/deployments.repository.js';
 import { MirrorSyncService } from '../deployments/mirror-sync.service.js';
 import { Operation, SpecMode } from '../requests/deployment-request.entity.js';
 import type { DeploymentSpec } from '../domain/deployment-spec.js';
 import { RequestsRepository } from '../requests/requests.repository.js';
 import { RequestsService } from '../requests/requests.service.js';
+import { RequestQueue } from '../requests/request-queue.js';
 import { foreignOwners } from '../deployments/field-owners.js';
 import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
 import { DesiredState, desiredStates, driftedFields, healKey, targetKey } from './drift.js';
@@ -20,8 +20,6 @@ import {
   ReconcileTrigger,
 } from './reconcile-run.entity.js';
 import { ReconcileRunsRepository } from './reconcile-runs.repository.js';
-
-const BATCH = 500;
 
 const zero = (): ReconcileCounts => ({
   inserted: 0,
@@ -48,7 +46,7 @@ export class ReconcilerService {
     private readonly runs: ReconcileRunsRepository,
     private readonly requests: RequestsRepository,
     private readonly intake: RequestsService,
-    private readonly publisher: RequestPublisher,
+    private readonly queue: RequestQueue,
     private readonly mirror: MirrorSyncService,
     private readonly deployments: DeploymentsRepository,
     private readonly metrics: MetricsService,
@@ -112,33 +110,11 @@ export class ReconcilerService {
     if (r.invalidResourceVersions) details.invalidResourceVersions = r.invalidResourceVersions;
   }
 
+  /** Re-drives stuck requests: never published, past their deadline, or stalled in flight. */
   private async recoverRequests(counts: ReconcileCounts) {
-    // Never published (NATS was down and no relay ran): publish now.
-    for (const r of await this.requests.findStuckCreated(this.config.RECONCILE_STUCK_CREATED_MS, BATCH)) {
-      await this.publisher.publish(r.requestId, r.generation);
-      await this.requests.markQueued([r.requestId]);
-      counts.republished++;
-    }
-    // Past its deadline: fail it, unless a worker is on it right now.
-    for (const r of await this.requests.findPastDeadline(BATCH)) {
-      const failed = await this.requests.ifTargetIdle(r.namespace, r.name, async () => {
-        await this.requests.fail(
-          r.requestId,
-          ErrorCode.DeadlineExceeded,
-          'no worker completed the request before its deadline',
-          false,
-        );
-        return true;
-      });
-      if (failed) counts.failed++;
-    }
-    // In flight with no progress and no live message behind it: wake a worker again.
-    for (const r of await this.requests.findStalled(this.config.RECONCILE_STALLED_MS, BATCH)) {
-      const generation = await this.requests.bumpGeneration(r.requestId);
-      if (generation === null) continue;
-      await this.publisher.publish(r.requestId, generation);
-      counts.requeued++;
-    }
+    counts.republished = await this.queue.republishStuckCreated();
+    counts.failed = await this.queue.expireOverdue();
+    counts.requeued = await this.queue.requeueStalled();
   }
 
   /**

@@ -5,7 +5,7 @@ const MAX_BATCH = 500;
 const FLUSH_DELAY_MS = 5;
 
 /**
- * Marks published requests QUEUED in batches, off the request path: one UPDATE per few
+ * The RequestQueue's batching of enqueue's QUEUED marks, off the request path: one UPDATE per few
  * milliseconds instead of one per request. Losing a batch (a crash) is harmless: the
  * request stays CREATED, the relay publishes it again, and JetStream's duplicate window
  * or the worker's state check drops the repeat.

@@ -1,10 +1,10 @@
-import type { EventEmitter } from 'node:events';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from './deployment-request.entity.js';
 import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
 import { sanitizeReason } from '../domain/reason-text.js';
+import { AdvisoryLockLost, type SessionQuery, tryWithAdvisoryLock } from '../database/advisory-lock.js';
 
 export interface NewRequest {
   requestId: string;
@@ -49,19 +49,20 @@ export type Claim =
   | { kind: 'waiting'; request: DeploymentRequestEntity; waitMs: number }
   | { kind: 'none' };
 
-/** TypeORM's postgres runner: releasing with an error makes the pool discard the connection. */
-interface PgQueryRunner {
-  releasePostgresConnection(err: Error): Promise<void>;
-}
+/** The session holding a deployment's lock is gone: the worker's name for a lost advisory lock. */
+export { AdvisoryLockLost as TargetLockLost };
 
-type SessionQuery = (sql: string, params: unknown[]) => Promise<unknown>;
+/** A deployment's lock name: one lock per target, whoever takes it. */
+const targetLockKey = (namespace: string, name: string) => `${namespace}/${name}`;
 
-/** The session holding a deployment's lock is gone: PostgreSQL has freed the lock, so nothing more may be done under it. */
-export class TargetLockLost extends Error {
-  override name = 'TargetLockLost';
-  constructor(key: string, cause?: Error) {
-    super(`lost the lock of ${key}: ${cause?.message ?? 'session closed'}`);
-  }
+/** The one QUEUED marking: CREATED → QUEUED; a worker may already have moved the request on. */
+const MARK_QUEUED_SQL = `UPDATE deployment_requests SET status = 'QUEUED', queued_at = now(), updated_at = now()
+  WHERE request_id = ANY($1) AND status = 'CREATED'`;
+
+/** A CREATED request the relay may publish. */
+export interface CreatedRequest {
+  requestId: string;
+  generation: number;
 }
 
 /**
@@ -176,25 +177,22 @@ export class RequestsRepository {
     return this.list({ namespace, name, limit });
   }
 
-  /** CREATED → QUEUED once the messages are on the stream; a worker may already have moved them on. */
+  /** CREATED → QUEUED once the messages are on the stream. */
   async markQueued(requestIds: string[]): Promise<number> {
-    const res: [unknown[], number] = await this.repo.query(
-      `UPDATE deployment_requests SET status = 'QUEUED', queued_at = now(), updated_at = now()
-       WHERE request_id = ANY($1) AND status = 'CREATED'`,
-      [requestIds],
-    );
+    const res: [unknown[], number] = await this.repo.query(MARK_QUEUED_SQL, [requestIds]);
     return res[1];
   }
 
   /**
-   * Hands CREATED requests older than minAgeMs to `publish`, oldest first, and marks the
-   * ones it published QUEUED. SKIP LOCKED lets every API replica run the relay at once.
+   * Runs fn on the CREATED requests older than minAgeMs (oldest first), row-locked in one
+   * transaction; fn's markQueued runs in it too. SKIP LOCKED lets every relay run at once
+   * without two of them taking the same rows. fn throwing rolls the marks back.
    */
-  async relayCreated(
-    limit: number,
+  async withCreated<T>(
     minAgeMs: number,
-    publish: (r: { requestId: string; generation: number }) => Promise<void>,
-  ): Promise<number> {
+    limit: number,
+    fn: (rows: CreatedRequest[], markQueued: (requestIds: string[]) => Promise<void>) => Promise<T>,
+  ): Promise<T> {
     return this.ds.transaction(async (m) => {
       const rows: { request_id: string; generation: number }[] = await m.query(
         `SELECT request_id, generation FROM deployment_requests
@@ -202,19 +200,13 @@ export class RequestsRepository {
          ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED`,
         [minAgeMs, limit],
       );
-      const published: string[] = [];
-      for (const row of rows) {
-        await publish({ requestId: row.request_id, generation: row.generation });
-        published.push(row.request_id);
-      }
-      if (published.length) {
-        await m.query(
-          `UPDATE deployment_requests SET status = 'QUEUED', queued_at = now(), updated_at = now()
-           WHERE request_id = ANY($1) AND status = 'CREATED'`,
-          [published],
-        );
-      }
-      return published.length;
+      const markQueued = async (requestIds: string[]) => {
+        if (requestIds.length) await m.query(MARK_QUEUED_SQL, [requestIds]);
+      };
+      return fn(
+        rows.map((r) => ({ requestId: r.request_id, generation: r.generation })),
+        markQueued,
+      );
     });
   }
 
@@ -224,41 +216,14 @@ export class RequestsRepository {
    * session is gone (and PostgreSQL has freed the lock for another worker) they fail instead
    * of acting without the lock. That is the fence.
    */
-  async tryWithTargetLock<T>(
+  tryWithTargetLock<T>(
     namespace: string,
     name: string,
     fn: (lock: TargetLock) => Promise<T>,
   ): Promise<{ acquired: false } | { acquired: true; value: T }> {
-    const key = `${namespace}/${name}`;
-    const runner = this.ds.createQueryRunner();
-    const client = (await runner.connect()) as EventEmitter;
-    // A backend terminated while we hold the session emits 'error' outside any query: note it, never crash.
-    let lost: Error | undefined;
-    const onError = (e: Error) => (lost ??= e);
-    client.on('error', onError);
-    let locked = false;
-    try {
-      const [{ acquired }] = await runner.query(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS acquired`, [
-        key,
-      ]);
-      locked = acquired;
-      if (!locked) return { acquired: false };
-      const run = async (sql: string, params: unknown[]) => {
-        if (lost || runner.isReleased) throw new TargetLockLost(key, lost);
-        return runner.query(sql, params);
-      };
-      return { acquired: true, value: await fn(new TargetLock(namespace, name, run, (row) => this.hydrate(row))) };
-    } finally {
-      if (locked && !lost && !runner.isReleased) {
-        await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [key]).catch((e: Error) => {
-          lost ??= e;
-        });
-      }
-      // A session that may still hold the lock must never go back to the pool.
-      if (lost && !runner.isReleased) await (runner as unknown as PgQueryRunner).releasePostgresConnection(lost);
-      else await runner.release();
-      if (!lost) client.removeListener('error', onError);
-    }
+    return tryWithAdvisoryLock(this.ds, targetLockKey(namespace, name), (session) =>
+      fn(new TargetLock(namespace, name, session.query, (row) => this.hydrate(row))),
+    );
   }
 
   async fail(requestId: string, code: string, message: string, deadLettered: boolean) {
@@ -308,17 +273,6 @@ export class RequestsRepository {
       .getOne();
   }
 
-  /** CREATED requests older than minAgeMs: committed but never published. */
-  async findStuckCreated(minAgeMs: number, limit: number): Promise<DeploymentRequestEntity[]> {
-    return this.repo
-      .createQueryBuilder('r')
-      .where(`r.status = 'CREATED'`)
-      .andWhere(`r.updated_at < now() - make_interval(secs => :age::double precision / 1000)`, { age: minAgeMs })
-      .orderBy('r.seq', 'ASC')
-      .limit(limit)
-      .getMany();
-  }
-
   /** QUEUED or PROCESSING requests with no progress for stallMs, still inside their deadline. */
   async findStalled(stallMs: number, limit: number): Promise<DeploymentRequestEntity[]> {
     return this.repo
@@ -353,21 +307,8 @@ export class RequestsRepository {
 
   /** Runs fn only if no worker holds the deployment's lock right now; undefined otherwise. */
   async ifTargetIdle<T>(namespace: string, name: string, fn: () => Promise<T>): Promise<T | undefined> {
-    const runner = this.ds.createQueryRunner();
-    await runner.connect();
-    try {
-      const [{ locked }] = await runner.query(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked`, [
-        `${namespace}/${name}`,
-      ]);
-      if (!locked) return undefined;
-      try {
-        return await fn();
-      } finally {
-        await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [`${namespace}/${name}`]);
-      }
-    } finally {
-      await runner.release();
-    }
+    const attempt = await tryWithAdvisoryLock(this.ds, targetLockKey(namespace, name), fn);
+    return attempt.acquired ? attempt.value : undefined;
   }
 
   /**

@@ -1,15 +1,14 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { canonicalJson, sha256 } from '../common/canonical-json.js';
 import { decodeCursor, encodeCursor } from '../http/pagination.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { RequestPublisher } from '../messaging/request-publisher.js';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from './deployment-request.entity.js';
 import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
 import { NamespacePolicy } from '../domain/namespace-policy.js';
-import { QueuedMarker } from './queued-marker.js';
+import { RequestQueue } from './request-queue.js';
 import { RequestsRepository } from './requests.repository.js';
 
 export interface SubmitCommand {
@@ -30,21 +29,18 @@ export interface Submitted {
 const isSeq = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
 
 /**
- * Intake: record the request, then put it on the queue. The record is committed before
+ * Intake: record the request, then hand it to the queue. The record is committed before
  * anything is published, so a request is never lost: if NATS is down it stays CREATED and
  * the outbox relay (or the reconciler) publishes it later.
  */
 @Injectable()
 export class RequestsService {
-  private readonly logger = new Logger(RequestsService.name);
-
   constructor(
     private readonly config: AppConfig,
     private readonly repo: RequestsRepository,
-    private readonly publisher: RequestPublisher,
+    private readonly queue: RequestQueue,
     private readonly namespaces: NamespacePolicy,
     private readonly metrics: MetricsService,
-    private readonly queued: QueuedMarker,
   ) {}
 
   async submit(cmd: SubmitCommand): Promise<Submitted> {
@@ -72,7 +68,7 @@ export class RequestsService {
     if (!inserted) return { request: await this.replay(requestId, bodyHash), replayed: true };
 
     this.metrics.requestsAccepted.inc({ operation: cmd.operation });
-    await this.enqueue(inserted);
+    await this.queue.enqueue(inserted);
     return { request: inserted, replayed: false };
   }
 
@@ -109,7 +105,7 @@ export class RequestsService {
     for (let attempt = 1; ; attempt++) {
       const reopened = await this.repo.reopenForRetry(requestId, this.config.REQUEST_DEADLINE_MS);
       if (reopened) {
-        await this.enqueue(reopened);
+        await this.queue.enqueue(reopened);
         return reopened;
       }
       const current = await this.get(requestId);
@@ -134,19 +130,6 @@ export class RequestsService {
         `is ${newer.status}; retrying would re-apply older intent over it, so send a new request instead`,
       { newerRequestId: newer.requestId, newerStatus: newer.status },
     );
-  }
-
-  /** Publishes one request's message and marks it QUEUED. Failure leaves it CREATED for the relay. */
-  private async enqueue(request: DeploymentRequestEntity): Promise<void> {
-    if (!this.publisher.available) return;
-    try {
-      await this.publisher.publish(request.requestId, request.generation);
-      this.queued.mark(request.requestId);
-      request.status = RequestStatus.QUEUED;
-      request.queuedAt = new Date();
-    } catch (e) {
-      this.logger.warn(`request ${request.requestId} stays CREATED for the outbox relay: ${(e as Error).message}`);
-    }
   }
 
   private async replay(requestId: string, bodyHash: string): Promise<DeploymentRequestEntity> {

@@ -1,12 +1,15 @@
 import { Injectable, Logger } from '@nestjs/common';
 import pg from 'pg';
 import { AppConfig } from '../config/app-config.js';
+import { holdsAdvisoryLock, type SessionQuery, tryAdvisoryLock } from '../database/advisory-lock.js';
 
 /**
  * A PostgreSQL session advisory lock on a connection of its own (not the pool's: the
  * lock lives exactly as long as this session). If the holder dies its connection closes
  * and PostgreSQL releases the lock at once; if its host vanishes, the server-side TCP
- * keepalives below notice within about 15 s.
+ * keepalives below notice within about 15 s. Unlike the other locks it is held across
+ * calls (for as long as we lead), so it keeps this dedicated session rather than the
+ * advisory-lock helper's run-and-release; it shares the helper's key and lock primitives.
  */
 @Injectable()
 export class LeaderLockRepository {
@@ -18,22 +21,13 @@ export class LeaderLockRepository {
 
   /** True when this session now holds the lock (or already did). */
   async tryAcquire(name: string): Promise<boolean> {
-    const c = await this.connection();
-    const res = await c.query<{ got: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS got', [name]);
-    return res.rows[0].got;
+    return tryAdvisoryLock(onClient(await this.connection()), name);
   }
 
   /** Whether this session still holds the lock; throws when the session itself is gone. */
   async holds(name: string): Promise<boolean> {
     if (!this.client) return false;
-    const res = await this.client.query<{ held: boolean }>(
-      `SELECT EXISTS (
-         SELECT 1 FROM pg_locks
-         WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND objsubid = 1
-           AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0)) AS held`,
-      [name],
-    );
-    return res.rows[0].held;
+    return holdsAdvisoryLock(onClient(this.client), name);
   }
 
   /** Closing the session releases the lock. */
@@ -80,3 +74,8 @@ export class LeaderLockRepository {
     return c;
   }
 }
+
+const onClient =
+  (c: pg.Client): SessionQuery =>
+  async (sql, params) =>
+    (await c.query(sql, params)).rows;
