@@ -1,6 +1,6 @@
 import { Module, OnModuleInit } from '@nestjs/common';
 import { KubernetesModule } from '../kubernetes/kubernetes.module.js';
-import { JetStreamConsumerModule, MessagingModule } from '../messaging/messaging.module.js';
+import { MessagingModule } from '../messaging/messaging.module.js';
 import { NatsClient } from '../messaging/nats-client.js';
 import { RequestsDataModule } from '../requests/requests-data.module.js';
 import { ReadinessRegistry } from '../health/readiness.registry.js';
@@ -9,8 +9,9 @@ import { RequestMessageHandler } from './request-message.handler.js';
 import { RequestProcessor } from './request-processor.js';
 
 @Module({
-  imports: [RequestsDataModule, KubernetesModule, MessagingModule, JetStreamConsumerModule],
-  providers: [DeploymentApplier, RequestProcessor, RequestMessageHandler],
+  imports: [RequestsDataModule, KubernetesModule, MessagingModule],
+  controllers: [RequestMessageHandler],
+  providers: [DeploymentApplier, RequestProcessor],
 })
 export class WorkerModule implements OnModuleInit {
   constructor(
