@@ -62,7 +62,7 @@ export async function bootstrap(config: AppConfig, options: BootstrapOptions = {
  * HTTP roles: an HTTP app, with each transport connected (a hybrid app). Others: a
  * microservice app when a role takes messages, else a standalone context; both serve only
  * health and metrics on HEALTH_PORT. Handlers get no message before every module has
- * initialised: app.init() runs before the transports start.
+ * initialised: the lifecycle hooks run before any transport starts.
  */
 async function start(config: AppConfig): Promise<Running> {
   const logger = new AppLogger(config.roles, config.LOG_LEVEL as never);
@@ -72,9 +72,10 @@ async function start(config: AppConfig): Promise<Running> {
     const microservice = transports.length ? await createMicroservice(root, logger, transports) : undefined;
     const app = microservice ?? (await NestFactory.createApplicationContext(root, { logger, abortOnError: false }));
     app.enableShutdownHooks();
-    await app.init();
-    const port = await app.get(HealthServer).listen(config.HEALTH_PORT);
+    // A microservice app runs the lifecycle hooks in listen(), then starts its transport.
+    // (Its init() would run them twice.) A standalone context is initialised already.
     await microservice?.listen();
+    const port = await app.get(HealthServer).listen(config.HEALTH_PORT);
     return { app, healthUrl: `http://127.0.0.1:${port}`, close: () => app.close() };
   }
 

@@ -87,7 +87,7 @@ async function until(done: () => boolean) {
   expect(done()).toBe(true);
 }
 
-/** The old consumer host's seam: one message through one handler. */
+/** One message through one handler, as a consumer loop hands it over. */
 function dispatcher(handler: () => Promise<unknown>) {
   const { nats, published } = stubNats();
   const s = server(nats);
@@ -189,7 +189,6 @@ describe('JetStreamServer in a Nest microservice', () => {
     const moduleRef = await Test.createTestingModule({ controllers: [AHandler, BHandler] }).compile();
     const app = moduleRef.createNestMicroservice({ strategy });
     app.useGlobalFilters(new HandlerErrorFilter());
-    await app.init();
     await app.listen();
     try {
       await until(() => Object.values(msgs).every(settled));

@@ -74,7 +74,11 @@ export class NatsClient implements OnModuleInit, OnApplicationShutdown {
     if (this.ready && this.nc) this.subscribe(this.nc, svc);
     return () => {
       this.services.delete(svc);
-      svc.sub?.unsubscribe();
+      try {
+        svc.sub?.unsubscribe();
+      } catch {
+        // the connection is already closed: nothing is subscribed
+      }
     };
   }
 
