@@ -64,7 +64,7 @@ const DATABASE = process.env.BENCH_DATABASE || 'k8sdm_bench';
 /** The API's DATABASE_POOL_SIZE default: the bare script gets the same pool. */
 const APP_POOL_SIZE = 10;
 const FIELD_MANAGER = 'k8s-deployment-manager';
-/** Same header name as src/messaging/jetstream-consumer.host.ts REQUEST_ID_HEADER. */
+/** Same header name as REQUEST_ID_HEADER in src/messaging/jetstream-topology.ts. */
 const REQUEST_ID_HEADER = 'Dm-Request-Id';
 
 interface Settings {

@@ -15,6 +15,8 @@ import { WatcherModule } from './watcher/watcher.module.js';
 import { ReconcilerModule } from './reconciler/reconciler.module.js';
 import { ReconcileStatus } from './reconciler/reconcile-run.entity.js';
 import { ReconcilerService } from './reconciler/reconciler.service.js';
+import type { Server } from '@nestjs/microservices';
+import { JetStreamServer } from './messaging/jetstream.server.js';
 
 /**
  * The one place that knows roles: ROLE picks root modules from this map. Everything a
@@ -60,6 +62,23 @@ function natsReadiness(roles: Role[]): { imports: Type[]; providers: Provider[] 
     useFactory: (registry: ReadinessRegistry, nats: NatsClient) => registerNatsProbe(registry, nats, whenDown),
   };
   return { imports: [MessagingModule], providers: [provider] };
+}
+
+/**
+ * The Nest transports each role's handlers listen on: the worker's @EventPattern (request
+ * consumer) and the reconciler's @MessagePattern (manual passes) are served by JetStream.
+ */
+const ROLE_TRANSPORTS: Record<Role, Type<Server>[]> = {
+  api: [],
+  worker: [JetStreamServer],
+  watcher: [],
+  reconciler: [JetStreamServer],
+};
+
+/** The transport strategies the process starts, each once. A once-mode reconcile runs its pass and exits: none. */
+export function transportsFor(config: AppConfig): Type<Server>[] {
+  if (config.RECONCILE_ONCE) return [];
+  return [...new Set(config.roles.flatMap((r) => ROLE_TRANSPORTS[r]))];
 }
 
 @Module({})

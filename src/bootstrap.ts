@@ -1,16 +1,18 @@
 import 'reflect-metadata';
-import { INestApplicationContext, ValidationPipe } from '@nestjs/common';
+import { DynamicModule, INestApplicationContext, INestMicroservice, Type, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { NestMicroservice, type AsyncMicroserviceOptions, type Server } from '@nestjs/microservices';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
 import { useContainer } from 'class-validator';
 import type { NextFunction, Request, Response } from 'express';
-import { AppModule, servesHttpApi } from './app.module.js';
+import { AppModule, servesHttpApi, transportsFor } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { HttpExceptionFilter, toErrorBody } from './http/http-exception.filter.js';
 import { AppLogger } from './common/logging.js';
 import { RawInputPipe } from './http/raw-input.pipe.js';
 import { HealthServer } from './health/health.server.js';
+import { HandlerErrorFilter } from './messaging/handler-error.filter.js';
 import { buildOpenApi } from './openapi.js';
 import { VALIDATOR_PROVIDERS } from './requests/requests-api.module.js';
 import { exitOnFatalErrors } from './process-guards.js';
@@ -56,12 +58,23 @@ export async function bootstrap(config: AppConfig, options: BootstrapOptions = {
   }
 }
 
+/**
+ * HTTP roles: an HTTP app, with each transport connected (a hybrid app). Others: a
+ * microservice app when a role takes messages, else a standalone context; both serve only
+ * health and metrics on HEALTH_PORT. Handlers get no message before every module has
+ * initialised: the lifecycle hooks run before any transport starts.
+ */
 async function start(config: AppConfig): Promise<Running> {
   const logger = new AppLogger(config.roles, config.LOG_LEVEL as never);
   const root = AppModule.forRoles(config);
+  const transports = transportsFor(config);
   if (!servesHttpApi(config.roles)) {
-    const app = await NestFactory.createApplicationContext(root, { logger, abortOnError: false });
+    const microservice = transports.length ? await createMicroservice(root, logger, transports) : undefined;
+    const app = microservice ?? (await NestFactory.createApplicationContext(root, { logger, abortOnError: false }));
     app.enableShutdownHooks();
+    // A microservice app runs the lifecycle hooks in listen(), then starts its transport.
+    // (Its init() would run them twice.) A standalone context is initialised already.
+    await microservice?.listen();
     const port = await app.get(HealthServer).listen(config.HEALTH_PORT);
     return { app, healthUrl: `http://127.0.0.1:${port}`, close: () => app.close() };
   }
@@ -86,12 +99,41 @@ async function start(config: AppConfig): Promise<Running> {
   // Validator constraints that need config are Nest providers; class-validator builds the rest itself.
   const constraints = new Map<unknown, unknown>(VALIDATOR_PROVIDERS.map((c) => [c, app.get(c, { strict: false })]));
   useContainer({ get: (cls: unknown) => constraints.get(cls) }, { fallback: true });
+  for (const transport of transports) connectTransport(app, transport);
   app.enableShutdownHooks();
   SwaggerModule.setup('docs', app, () => buildOpenApi(app), { jsonDocumentUrl: 'docs-json' });
   await app.init();
+  await app.startAllMicroservices();
   await app.listen(config.HTTP_PORT, '0.0.0.0');
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.HTTP_PORT;
   const url = `http://127.0.0.1:${port}`;
   return { app, healthUrl: url, apiUrl: url, close: () => app.close() };
+}
+
+/** A microservice app (no HTTP) on the one transport of a process without the API. */
+async function createMicroservice(
+  root: DynamicModule,
+  logger: AppLogger,
+  transports: Type<Server>[],
+): Promise<INestMicroservice> {
+  if (transports.length > 1) throw new Error('a process without the API runs at most one transport');
+  const app = await NestFactory.createMicroservice<AsyncMicroserviceOptions>(root, {
+    logger,
+    abortOnError: false,
+    inject: transports,
+    useFactory: (strategy: Server) => ({ strategy }),
+  });
+  return app.useGlobalFilters(new HandlerErrorFilter());
+}
+
+/**
+ * Connects a transport to the HTTP app. Its listeners are registered when it starts, so
+ * that HandlerErrorFilter applies (a connected microservice's global filters are read
+ * then); the HTTP app runs the lifecycle hooks, so the microservice must not run them again.
+ */
+function connectTransport(app: NestExpressApplication, transport: Type<Server>) {
+  const ms = app.connectMicroservice({ strategy: app.get(transport) }, { deferInitialization: true });
+  ms.useGlobalFilters(new HandlerErrorFilter());
+  if (ms instanceof NestMicroservice) ms.setIsInitHookCalled(true);
 }

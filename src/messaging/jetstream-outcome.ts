@@ -1,8 +1,25 @@
 import { backoffDelay, type BackoffPolicy } from '../common/backoff.js';
-import { isDomainError, ErrorCode } from '../domain/domain-error.js';
-import type { HandlerResult } from './jetstream-handler.decorator.js';
+import { isDomainError } from '../domain/domain-error.js';
 
 export { backoffDelay, type BackoffPolicy };
+
+/** A handler's answer when its work is still open: deliver the message again after about retryAfterMs. */
+export interface RetryLater {
+  retryAfterMs: number;
+  /** Why, for logs and for the dead letter should the delivery cap be reached. */
+  reason: string;
+}
+
+/** What an event handler returns: nothing once its work is finished, or a RetryLater. */
+export type HandlerResult = void | RetryLater;
+
+/** Reads a handler's return value: a RetryLater, or anything else meaning "finished". */
+export function asRetryLater(value: unknown): RetryLater | undefined {
+  const v = value as Partial<RetryLater> | null | undefined;
+  return typeof v?.retryAfterMs === 'number'
+    ? { retryAfterMs: v.retryAfterMs, reason: String(v.reason ?? '') }
+    : undefined;
+}
 
 /** What the transport does with a message once its handler has returned or thrown. */
 export type Outcome =
@@ -21,8 +38,8 @@ export interface DeliveryState {
  * The one place where handler results become JetStream acknowledgements:
  * - returned nothing (the work is finished): ack;
  * - returned a retry-after (the work is still open, e.g. its deployment is busy): nak with that delay;
- * - DeadLettered, or another non-retryable domain error (a poison message): copy to the
- *   dead-letter stream, then remove from the work queue;
+ * - a non-retryable domain error (DeadLettered: the request's retries ran out; a poison
+ *   message): copy to the dead-letter stream, then remove from the work queue;
  * - a retryable domain error, or an unexpected one: nak with backoff by delivery count;
  * - a message that would be redelivered past the JS_MAX_DELIVER safety cap is dead-lettered.
  */
@@ -39,7 +56,7 @@ export function outcomeFor(
     return { kind: 'nak', delayMs: Math.max(0, Math.round(result.retryAfterMs)), expected: true };
   }
   const reason = isDomainError(error) ? `${error.code}: ${error.message}` : `Unexpected: ${String(error)}`;
-  if (isDomainError(error) && (error.code === ErrorCode.DeadLettered || !error.retryable)) {
+  if (isDomainError(error) && !error.retryable) {
     return { kind: 'deadLetter', reason };
   }
   if (capped) return { kind: 'deadLetter', reason };

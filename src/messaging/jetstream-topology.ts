@@ -9,6 +9,34 @@ import {
 import { nanos } from '@nats-io/transport-node';
 import type { AppConfig } from '../config/app-config.js';
 
+/** Carries the request id on every request message (publisher) and its dead-letter copy, for logs. */
+export const REQUEST_ID_HEADER = 'Dm-Request-Id';
+/** Set on a dead-letter copy: why, and where the original was (its stream sequence and deliveries). */
+export const DEAD_LETTER_REASON_HEADER = 'Dm-Dead-Letter-Reason';
+export const DEAD_LETTER_SEQ_HEADER = 'Dm-Original-Stream-Seq';
+export const DEAD_LETTER_DELIVERIES_HEADER = 'Dm-Delivery-Count';
+
+/** The pattern of the request consumer's handler: `@EventPattern(REQUEST_CONSUMER)`. */
+export const REQUEST_CONSUMER = 'requests';
+
+/** A durable pull consumer that the transport pulls from for one event pattern. */
+export interface ConsumerBinding {
+  stream: string;
+  consumer: string;
+}
+
+/** Injection token of the pattern -> consumer map that the transport serves. */
+export const CONSUMER_BINDINGS = Symbol('CONSUMER_BINDINGS');
+export type ConsumerBindings = ReadonlyMap<string, ConsumerBinding>;
+
+/** Which durable consumer each `@EventPattern` pulls from (names come from config: tests use their own). */
+export function consumerBindings(config: AppConfig): ConsumerBindings {
+  return new Map([[REQUEST_CONSUMER, { stream: config.NATS_STREAM, consumer: config.NATS_CONSUMER }]]);
+}
+
+/** The core-NATS subject a `@MessagePattern(pattern)` answers requests on. */
+export const controlSubject = (config: AppConfig, pattern: string) => `${config.NATS_CONTROL_SUBJECT}.${pattern}`;
+
 /**
  * Declares the request stream (work queue: a message is gone once acked), its durable
  * pull consumer, and the dead-letter stream (kept by limits, for people to inspect).

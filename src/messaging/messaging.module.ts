@@ -1,19 +1,22 @@
 import { Module } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
+import { AppConfig } from '../config/app-config.js';
 import { NatsClient } from './nats-client.js';
 import { RequestPublisher } from './request-publisher.js';
-import { JetStreamConsumerHost } from './jetstream-consumer.host.js';
+import { JetStreamServer } from './jetstream.server.js';
+import { CONSUMER_BINDINGS, consumerBindings } from './jetstream-topology.js';
 
-/** The one NATS connection and the request publisher; shared by every role that talks to NATS. */
+/**
+ * The one NATS connection, the request publisher, and the JetStream transport strategy;
+ * shared by every role that talks to NATS. The strategy only runs where bootstrap starts
+ * it (the role map says which processes consume).
+ */
 @Module({
-  providers: [NatsClient, RequestPublisher],
-  exports: [NatsClient, RequestPublisher],
+  providers: [
+    NatsClient,
+    RequestPublisher,
+    JetStreamServer,
+    { provide: CONSUMER_BINDINGS, useFactory: consumerBindings, inject: [AppConfig] },
+  ],
+  exports: [NatsClient, RequestPublisher, JetStreamServer],
 })
 export class MessagingModule {}
-
-/** Adds the JetStream consumer: imported by the worker role only. */
-@Module({
-  imports: [MessagingModule, DiscoveryModule],
-  providers: [JetStreamConsumerHost],
-})
-export class JetStreamConsumerModule {}

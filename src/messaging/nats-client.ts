@@ -1,13 +1,21 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { connect, NatsConnection } from '@nats-io/transport-node';
+import { connect, NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { jetstream, JetStreamClient, jetstreamManager, JetStreamManager } from '@nats-io/jetstream';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
+import { fromControlReply, type ControlReply } from './control-reply.js';
 import { ensureTopology } from './jetstream-topology.js';
 
 const FIRST_CONNECT_WAIT_MS = 3_000;
 
+/** Answers one control request: takes its JSON body, returns the reply body. */
 export type ControlHandler = (data: unknown) => Promise<unknown>;
+interface Service {
+  subject: string;
+  queue: string;
+  handler: ControlHandler;
+  sub?: Subscription;
+}
 
 /**
  * The process's one NATS connection. Boot never waits on NATS for long: the API keeps
@@ -24,7 +32,7 @@ export class NatsClient implements OnModuleInit, OnApplicationShutdown {
   private ready = false;
   private stopped = false;
   private loop?: Promise<void>;
-  private readonly services: { subject: string; queue: string; handler: ControlHandler }[] = [];
+  private readonly services = new Set<Service>();
 
   constructor(private readonly config: AppConfig) {}
 
@@ -57,30 +65,37 @@ export class NatsClient implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * Answers core-NATS requests on subject (one member of the queue group answers each),
-   * on this and every later connection. Replies are {ok, result} or {ok: false, error}.
+   * on this and every later connection, with what handler returns; the JetStream
+   * transport maps results and errors to replies. Returns a function that stops answering.
    */
-  serve(subject: string, queue: string, handler: ControlHandler) {
-    const svc = { subject, queue, handler };
-    this.services.push(svc);
+  serve(subject: string, queue: string, handler: ControlHandler): () => void {
+    const svc: Service = { subject, queue, handler };
+    this.services.add(svc);
     if (this.ready && this.nc) this.subscribe(this.nc, svc);
+    return () => {
+      this.services.delete(svc);
+      try {
+        svc.sub?.unsubscribe();
+      } catch {
+        // the connection is already closed: nothing is subscribed
+      }
+    };
   }
 
   /** Sends a control request and returns the result, or a DomainError when nobody answers. */
   async request<T>(subject: string, data: unknown, timeoutMs = 5_000): Promise<T> {
     if (!this.ready || !this.nc) throw new DomainError(ErrorCode.QueueUnavailable, 'NATS is not connected');
-    let reply: { ok: boolean; result?: T; error?: { code: ErrorCode; message: string } };
+    let reply: ControlReply<T>;
     try {
       reply = (await this.nc.request(subject, JSON.stringify(data), { timeout: timeoutMs })).json();
     } catch (e) {
       throw new DomainError(ErrorCode.DependencyUnavailable, `no answer on ${subject}: ${(e as Error).message}`);
     }
-    if (!reply.ok)
-      throw new DomainError(reply.error?.code ?? ErrorCode.DependencyUnavailable, reply.error?.message ?? 'failed');
-    return reply.result as T;
+    return fromControlReply(reply);
   }
 
-  private subscribe(nc: NatsConnection, svc: { subject: string; queue: string; handler: ControlHandler }) {
-    nc.subscribe(svc.subject, {
+  private subscribe(nc: NatsConnection, svc: Service) {
+    svc.sub = nc.subscribe(svc.subject, {
       queue: svc.queue,
       callback: (err, msg) => {
         if (err) return;
@@ -91,17 +106,8 @@ export class NatsClient implements OnModuleInit, OnApplicationShutdown {
           data = {};
         }
         svc.handler(data).then(
-          (result) => msg.respond(JSON.stringify({ ok: true, result })),
-          (e: unknown) =>
-            msg.respond(
-              JSON.stringify({
-                ok: false,
-                error:
-                  e instanceof DomainError
-                    ? { code: e.code, message: e.message }
-                    : { code: ErrorCode.DependencyUnavailable, message: String(e) },
-              }),
-            ),
+          (reply) => msg.respond(JSON.stringify(reply)),
+          (e: unknown) => this.logger.error(`no reply on ${svc.subject}: ${(e as Error).message}`),
         );
       },
     });

@@ -3,7 +3,7 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { NatsClient } from './nats-client.js';
-import { REQUEST_ID_HEADER } from './jetstream-consumer.host.js';
+import { REQUEST_ID_HEADER } from './jetstream-topology.js';
 
 const PUBLISH_TIMEOUT_MS = 2_000;
 

@@ -2,11 +2,9 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { AppConfig } from '../config/app-config.js';
-import { NatsClient } from '../messaging/nats-client.js';
 import { ReconcilerService } from './reconciler.service.js';
-import { RECONCILE_QUEUE_GROUP, reconcileSubject } from './reconcile-subject.js';
 
-/** Starts passes on RECONCILE_CRON and answers manual reconcile requests from the API. */
+/** Starts passes on RECONCILE_CRON (manual passes come through ReconcileControlController). */
 @Injectable()
 export class ReconcilerScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(ReconcilerScheduler.name);
@@ -16,7 +14,6 @@ export class ReconcilerScheduler implements OnApplicationBootstrap, OnApplicatio
     private readonly config: AppConfig,
     private readonly reconciler: ReconcilerService,
     private readonly registry: SchedulerRegistry,
-    private readonly nats: NatsClient,
   ) {}
 
   onApplicationBootstrap() {
@@ -39,13 +36,7 @@ export class ReconcilerScheduler implements OnApplicationBootstrap, OnApplicatio
     }
     this.registry.addCronJob('reconcile', job);
     job.start();
-    this.nats.serve(reconcileSubject(this.config), RECONCILE_QUEUE_GROUP, async () => {
-      const run = await this.reconciler.requestManual();
-      return { runId: run.id };
-    });
-    this.logger.log(
-      `reconcile passes on "${this.config.RECONCILE_CRON}"; manual requests on ${reconcileSubject(this.config)}`,
-    );
+    this.logger.log(`reconcile passes on "${this.config.RECONCILE_CRON}"`);
   }
 
   async onApplicationShutdown() {

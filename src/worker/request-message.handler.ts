@@ -1,9 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
+import { EventPattern } from '@nestjs/microservices';
 import { plainToInstance } from 'class-transformer';
 import { IsString, Length, validateSync } from 'class-validator';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
-import { JetStreamHandler, type HandlerResult } from '../messaging/jetstream-handler.decorator.js';
-import { RequestProcessor } from './request-processor.js';
+import { REQUEST_CONSUMER } from '../messaging/jetstream-topology.js';
+import { RequestProcessor, type RetryLater } from './request-processor.js';
 
 /** The message body: the id of a request recorded in PostgreSQL. */
 export class RequestMessage {
@@ -20,12 +21,16 @@ export class RequestMessage {
   }
 }
 
-@Injectable()
+/**
+ * Handles the request consumer's messages: done (undefined), still open (RetryLater), or a
+ * DomainError. The JetStream transport decides what that means for the message.
+ */
+@Controller()
 export class RequestMessageHandler {
   constructor(private readonly processor: RequestProcessor) {}
 
-  @JetStreamHandler()
-  handle(payload: unknown): Promise<HandlerResult> {
+  @EventPattern(REQUEST_CONSUMER)
+  handle(payload: unknown): Promise<RetryLater | undefined> {
     return this.processor.process(RequestMessage.parse(payload).requestId);
   }
 }

@@ -1,13 +1,14 @@
 import { Module } from '@nestjs/common';
 import { KubernetesModule } from '../kubernetes/kubernetes.module.js';
-import { JetStreamConsumerModule, MessagingModule } from '../messaging/messaging.module.js';
+import { MessagingModule } from '../messaging/messaging.module.js';
 import { RequestsDataModule } from '../requests/requests-data.module.js';
 import { DeploymentApplier } from './deployment-applier.js';
 import { RequestMessageHandler } from './request-message.handler.js';
 import { RequestProcessor } from './request-processor.js';
 
 @Module({
-  imports: [RequestsDataModule, KubernetesModule, MessagingModule, JetStreamConsumerModule],
-  providers: [DeploymentApplier, RequestProcessor, RequestMessageHandler],
+  imports: [RequestsDataModule, KubernetesModule, MessagingModule],
+  controllers: [RequestMessageHandler],
+  providers: [DeploymentApplier, RequestProcessor],
 })
 export class WorkerModule {}
