@@ -16,7 +16,11 @@ export async function repositoryModule(
   const applicationName = `dm-repository-${uniqueId()}`;
   const module = await Test.createTestingModule({
     imports: [
-      TypeOrmModule.forRoot(dataSourceOptions(process.env.TEST_DATABASE_URL!, 4, applicationName)),
+      // Entities come from forFeature below, as in the app (database/ lists none).
+      TypeOrmModule.forRoot({
+        ...dataSourceOptions(process.env.TEST_DATABASE_URL!, 4, applicationName),
+        autoLoadEntities: true,
+      }),
       TypeOrmModule.forFeature(entities),
     ],
     providers,
