@@ -1,17 +1,6 @@
 import { PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
-import type { Running } from '../../src/bootstrap.js';
-import type { AppConfig } from '../../src/config/app-config.js';
-import {
-  boot,
-  db,
-  deleteNamespace,
-  dropTopology,
-  eventually,
-  http,
-  kube,
-  testConfig,
-  uniqueId,
-} from '../support/harness.js';
+import { useSuite } from '../support/fixture.js';
+import { eventually, http, kube, uniqueId } from '../support/harness.js';
 
 function deployment(name: string, labels: Record<string, string> = {}, replicas = 1): V1Deployment {
   return {
@@ -28,16 +17,17 @@ function deployment(name: string, labels: Record<string, string> = {}, replicas 
 describe('deployments read API', () => {
   const ns = `da-${uniqueId()}`;
   const pagingNs = `dp-${uniqueId()}`;
-  const { apps, core } = kube();
-  const pool = db();
-  let config: AppConfig;
-  let app: Running;
-  let api: string;
+  const { apps } = kube();
+  const suite = useSuite({
+    namespaces: [ns],
+    createNamespaces: true,
+    env: { ROLE: 'api,watcher', MANAGED_NAMESPACES: ns },
+  });
 
   const mirrored = (name: string, check: (r: any) => boolean = () => true) =>
     eventually(
       async () => {
-        const r = (await pool.query('SELECT * FROM deployments WHERE namespace = $1 AND name = $2', [ns, name]))
+        const r = (await suite.pool.query('SELECT * FROM deployments WHERE namespace = $1 AND name = $2', [ns, name]))
           .rows[0];
         return r && check(r) ? r : undefined;
       },
@@ -46,10 +36,6 @@ describe('deployments read API', () => {
     );
 
   beforeAll(async () => {
-    await core.createNamespace({ body: { metadata: { name: ns } } });
-    config = testConfig({ ROLE: 'api,watcher', MANAGED_NAMESPACES: ns });
-    app = await boot(config);
-    api = app.apiUrl!;
     await apps.createNamespacedDeployment({ namespace: ns, body: deployment('alpha', { team: 'payments' }) });
     await apps.createNamespacedDeployment({ namespace: ns, body: deployment('bravo', { team: 'search' }) });
     await apps.createNamespacedDeployment({
@@ -59,15 +45,8 @@ describe('deployments read API', () => {
     for (const name of ['alpha', 'bravo', 'charlie']) await mirrored(name, (r) => r.rollout === 'AVAILABLE');
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await pool.end();
-    await dropTopology(config);
-    await deleteNamespace(ns);
-  });
-
   it('lists from the cache with source, syncedAt and filters', async () => {
-    const all = await http(api, 'GET', `/v1/deployments?namespace=${ns}`);
+    const all = await http(suite.api, 'GET', `/v1/deployments?namespace=${ns}`);
     expect(all.status).toBe(200);
     expect(all.body.source).toBe('cache');
     expect(Date.parse(all.body.syncedAt)).toBeGreaterThan(Date.now() - 120_000);
@@ -84,18 +63,18 @@ describe('deployments read API', () => {
       spec: { image: 'nginx:1.27', replicas: 1, labels: { app: 'alpha', team: 'payments' } },
     });
 
-    const payments = await http(api, 'GET', `/v1/deployments?namespace=${ns}&label=team=payments`);
+    const payments = await http(suite.api, 'GET', `/v1/deployments?namespace=${ns}&label=team=payments`);
     expect(payments.body.items.map((d: any) => d.name)).toEqual(['alpha', 'charlie']);
-    const both = await http(api, 'GET', `/v1/deployments?namespace=${ns}&label=team=payments&label=tier=web`);
+    const both = await http(suite.api, 'GET', `/v1/deployments?namespace=${ns}&label=team=payments&label=tier=web`);
     expect(both.body.items.map((d: any) => d.name)).toEqual(['charlie']);
-    const failed = await http(api, 'GET', `/v1/deployments?namespace=${ns}&rollout=FAILED`);
+    const failed = await http(suite.api, 'GET', `/v1/deployments?namespace=${ns}&rollout=FAILED`);
     expect(failed.body.items).toEqual([]);
 
     // drifted is the reconciler's column: set it the way it would.
-    await pool.query(`UPDATE deployments SET drifted = true WHERE namespace = $1 AND name = 'bravo'`, [ns]);
-    const drifted = await http(api, 'GET', `/v1/deployments?namespace=${ns}&drifted=true`);
+    await suite.pool.query(`UPDATE deployments SET drifted = true WHERE namespace = $1 AND name = 'bravo'`, [ns]);
+    const drifted = await http(suite.api, 'GET', `/v1/deployments?namespace=${ns}&drifted=true`);
     expect(drifted.body.items.map((d: any) => d.name)).toEqual(['bravo']);
-    const clean = await http(api, 'GET', `/v1/deployments?namespace=${ns}&drifted=false`);
+    const clean = await http(suite.api, 'GET', `/v1/deployments?namespace=${ns}&drifted=false`);
     expect(clean.body.items.map((d: any) => d.name)).toEqual(['alpha', 'charlie']);
   });
 
@@ -109,26 +88,26 @@ describe('deployments read API', () => {
 
     await apps.deleteNamespacedDeployment({ namespace: ns, name: 'bravo' });
     await mirrored('bravo', (r) => r.deleted_at !== null);
-    const live = await http(api, 'GET', `/v1/deployments?namespace=${ns}`);
+    const live = await http(suite.api, 'GET', `/v1/deployments?namespace=${ns}`);
     expect(live.body.items.map((d: any) => d.name)).toEqual(['alpha', 'charlie']);
-    const withDeleted = await http(api, 'GET', `/v1/deployments?namespace=${ns}&includeDeleted=true`);
+    const withDeleted = await http(suite.api, 'GET', `/v1/deployments?namespace=${ns}&includeDeleted=true`);
     expect(withDeleted.body.items.map((d: any) => [d.name, d.deletedAt !== null])).toEqual([
       ['alpha', false],
       ['bravo', true],
       ['charlie', false],
     ]);
     // A deleted one was seen, so it is still found, marked deleted.
-    const one = await http(api, 'GET', `/v1/deployments/${ns}/bravo`);
+    const one = await http(suite.api, 'GET', `/v1/deployments/${ns}/bravo`);
     expect(one.status).toBe(200);
     expect(one.body.deployment.deletedAt).not.toBeNull();
   });
 
   it('returns one record with its most recent requests, from the cache or (strong) from Kubernetes', async () => {
     // No worker runs here, so the request stays queued; it still belongs to alpha's history.
-    const submitted = await http(api, 'PATCH', `/v1/deployments/${ns}/alpha`, { replicas: 2 });
+    const submitted = await http(suite.api, 'PATCH', `/v1/deployments/${ns}/alpha`, { replicas: 2 });
     expect(submitted.status).toBe(202);
 
-    const cached = await http(api, 'GET', `/v1/deployments/${ns}/alpha`);
+    const cached = await http(suite.api, 'GET', `/v1/deployments/${ns}/alpha`);
     expect(cached.status).toBe(200);
     expect(cached.body.source).toBe('cache');
     expect(Date.parse(cached.body.syncedAt)).not.toBeNaN();
@@ -139,7 +118,7 @@ describe('deployments read API', () => {
       { namespace: ns, name: 'alpha', body: { spec: { replicas: 4 } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
-    const strong = await http(api, 'GET', `/v1/deployments/${ns}/alpha?consistency=strong`);
+    const strong = await http(suite.api, 'GET', `/v1/deployments/${ns}/alpha?consistency=strong`);
     expect(strong.status).toBe(200);
     expect(strong.body.source).toBe('kubernetes');
     expect(strong.body.deployment.desiredReplicas).toBe(4);
@@ -148,10 +127,10 @@ describe('deployments read API', () => {
   });
 
   it('answers 404 for a Deployment never seen, and 400 for bad filters', async () => {
-    const missing = await http(api, 'GET', `/v1/deployments/${ns}/never-was`);
+    const missing = await http(suite.api, 'GET', `/v1/deployments/${ns}/never-was`);
     expect(missing.status).toBe(404);
     expect(missing.body.code).toBe('DeploymentNotFound');
-    const missingStrong = await http(api, 'GET', `/v1/deployments/${ns}/never-was?consistency=strong`);
+    const missingStrong = await http(suite.api, 'GET', `/v1/deployments/${ns}/never-was?consistency=strong`);
     expect(missingStrong.status).toBe(404);
     expect(missingStrong.body.code).toBe('DeploymentNotFound');
 
@@ -164,16 +143,16 @@ describe('deployments read API', () => {
       'consistency=psychic',
     ]) {
       const path = q.startsWith('consistency') ? `/v1/deployments/${ns}/alpha?${q}` : `/v1/deployments?${q}`;
-      expect([q, (await http(api, 'GET', path)).status]).toEqual([q, 400]);
+      expect([q, (await http(suite.api, 'GET', path)).status]).toEqual([q, 400]);
     }
-    expect((await http(api, 'GET', `/v1/deployments?cursor=${Buffer.from('"x"').toString('base64url')}`)).status).toBe(
-      400,
-    );
+    expect(
+      (await http(suite.api, 'GET', `/v1/deployments?cursor=${Buffer.from('"x"').toString('base64url')}`)).status,
+    ).toBe(400);
   });
 
   it('pages stably while rows are being inserted: every row present at the start appears exactly once, in order', async () => {
     const insert = (names: string[]) =>
-      pool.query(
+      suite.pool.query(
         `INSERT INTO deployments (namespace, name, uid, desired_replicas, generation, resource_version, rollout)
          SELECT $1, n, gen_random_uuid(), 1, 1, '1', 'AVAILABLE' FROM unnest($2::text[]) AS n`,
         [pagingNs, names],
@@ -186,7 +165,7 @@ describe('deployments read API', () => {
     let round = 0;
     do {
       const page: any = await http(
-        api,
+        suite.api,
         'GET',
         `/v1/deployments?namespace=${pagingNs}&limit=7${cursor ? `&cursor=${cursor}` : ''}`,
       );

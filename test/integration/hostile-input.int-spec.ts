@@ -1,8 +1,6 @@
 import { connect as tcpConnect } from 'node:net';
-import type { Running } from '../../src/bootstrap.js';
-import type { AppConfig } from '../../src/config/app-config.js';
-import { TcpCutProxy } from '../support/fault-proxy.js';
-import { boot, db, dropTopology, eventually, http, testConfig, uniqueId } from '../support/harness.js';
+import { useSuite } from '../support/fixture.js';
+import { eventually, http, uniqueId } from '../support/harness.js';
 
 // Hostile input against the api role: every row must answer its 4xx naming the field, never
 // a 5xx, and write nothing. No worker runs: nothing here reaches Kubernetes.
@@ -316,29 +314,16 @@ const rows: Row[] = [
 ];
 
 describe('hostile input never gets a 5xx', () => {
-  const pool = db();
-  let config: AppConfig;
-  let app: Running;
-  let api: string;
+  const suite = useSuite({ env: { ROLE: 'api', MANAGED_NAMESPACES: ns } });
   const requestRows = async () =>
-    Number((await pool.query('SELECT count(*) FROM deployment_requests WHERE namespace = $1', [ns])).rows[0].count);
-
-  beforeAll(async () => {
-    config = testConfig({ ROLE: 'api', MANAGED_NAMESPACES: ns });
-    app = await boot(config);
-    api = app.apiUrl!;
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await pool.end();
-    await dropTopology(config);
-  });
+    Number(
+      (await suite.pool.query('SELECT count(*) FROM deployment_requests WHERE namespace = $1', [ns])).rows[0].count,
+    );
 
   it.each(rows)('%s: answers its 4xx naming the field, writes nothing', async (...row) => {
     const [, method, path, body, headers, status, field] = row;
     const before = await requestRows();
-    const r = await http(api, method, path, body, headers);
+    const r = await http(suite.api, method, path, body, headers);
     expect(r.status).toBeLessThan(500);
     expect({ status: r.status, message: r.body?.message }).toEqual({ status, message: expect.anything() });
     expect(JSON.stringify(r.body.message)).toContain(JSON.stringify(field).slice(1, -1));
@@ -346,7 +331,7 @@ describe('hostile input never gets a 5xx', () => {
   });
 
   it('still accepts a valid create, so the rows above were refused for their input', async () => {
-    const r = await http(api, 'POST', '/v1/deployments', {
+    const r = await http(suite.api, 'POST', '/v1/deployments', {
       ...valid,
       env: { length: 'ok', MULTI: 'line\nvalue', EMOJI: '😀' },
       annotations: { 'example.com/note': 'ünïcode ✓' },
@@ -358,7 +343,7 @@ describe('hostile input never gets a 5xx', () => {
 
   it('an Idempotency-Key with a NUL byte is refused by the HTTP parser with a 400', async () => {
     // fetch cannot send NUL in a header, so write the request by hand.
-    const { port } = new URL(api);
+    const { port } = new URL(suite.api);
     const socket = tcpConnect(Number(port), '127.0.0.1');
     const reply = await new Promise<string>((resolve, reject) => {
       let data = '';
@@ -377,39 +362,16 @@ describe('hostile input never gets a 5xx', () => {
 });
 
 describe('PostgreSQL down', () => {
-  const pool = db();
-  const upstream = new URL(process.env.TEST_DATABASE_URL!);
-  const proxy = new TcpCutProxy({ host: upstream.hostname, port: Number(upstream.port || 5432) });
   const pgNs = `pd-${uniqueId()}`;
-  let config: AppConfig;
-  let app: Running;
-  let api: string;
+  const suite = useSuite({ dbProxy: true, env: { ROLE: 'api', MANAGED_NAMESPACES: pgNs } });
   const create = (name: string) =>
-    http(api, 'POST', '/v1/deployments', { namespace: pgNs, name, image: 'nginx:1.27', replicas: 1 });
-
-  beforeAll(async () => {
-    await proxy.start();
-    const viaProxy = new URL(upstream);
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = new URL(proxy.url).port;
-    config = testConfig({ ROLE: 'api', MANAGED_NAMESPACES: pgNs, DATABASE_URL: viaProxy.toString() });
-    app = await boot(config);
-    api = app.apiUrl!;
-  });
-
-  afterAll(async () => {
-    proxy.restore();
-    await app?.close();
-    await proxy.stop();
-    await pool.end();
-    await dropTopology(config);
-  });
+    http(suite.api, 'POST', '/v1/deployments', { namespace: pgNs, name, image: 'nginx:1.27', replicas: 1 });
 
   it('answers 503 with Retry-After and a code for reads and writes, writes nothing, and recovers', async () => {
     const first = await create('before');
     expect(first.status).toBe(202);
 
-    proxy.down();
+    suite.dbProxy.down();
     const reads = [
       `/v1/requests/${first.body.requestId}`,
       '/v1/requests',
@@ -418,7 +380,7 @@ describe('PostgreSQL down', () => {
       '/v1/admin/reconcile-runs/1',
     ];
     for (const path of reads) {
-      const r = await http(api, 'GET', path);
+      const r = await http(suite.api, 'GET', path);
       expect({ path, status: r.status, code: r.body.code, retryAfter: r.headers.get('retry-after') }).toEqual({
         path,
         status: 503,
@@ -432,18 +394,18 @@ describe('PostgreSQL down', () => {
       code: 'DatabaseUnavailable',
       retryAfter: '5',
     });
-    const patch = await http(api, 'PATCH', `/v1/deployments/${pgNs}/before`, { replicas: 2 });
+    const patch = await http(suite.api, 'PATCH', `/v1/deployments/${pgNs}/before`, { replicas: 2 });
     expect(patch.status).toBe(503);
 
-    proxy.restore();
+    suite.dbProxy.restore();
     const after = await eventually(async () => {
       const r = await create('after');
       return r.status === 202 ? r : undefined;
     });
     expect(after.body.status).toMatch(/CREATED|QUEUED/);
-    expect((await http(api, 'GET', `/v1/requests/${first.body.requestId}`)).status).toBe(200);
+    expect((await http(suite.api, 'GET', `/v1/requests/${first.body.requestId}`)).status).toBe(200);
     const names = (
-      await pool.query('SELECT name FROM deployment_requests WHERE namespace = $1 ORDER BY seq', [pgNs])
+      await suite.pool.query('SELECT name FROM deployment_requests WHERE namespace = $1 ORDER BY seq', [pgNs])
     ).rows.map((r) => r.name);
     expect(names).toEqual(['before', 'after']);
   });

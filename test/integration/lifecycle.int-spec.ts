@@ -1,20 +1,5 @@
-import type { Running } from '../../src/bootstrap.js';
-import type { AppConfig } from '../../src/config/app-config.js';
-import { KubeFaultProxy } from '../support/fault-proxy.js';
-import {
-  acceptanceOrderBreaks,
-  boot,
-  db,
-  deleteNamespace,
-  dropTopology,
-  eventually,
-  http,
-  kube,
-  settled,
-  testConfig,
-  uniqueId,
-  sameStreams,
-} from '../support/harness.js';
+import { useSuite } from '../support/fixture.js';
+import { acceptanceOrderBreaks, eventually, http, kube, settled, uniqueId } from '../support/harness.js';
 
 const writesTo = (name: string) => new RegExp(`/apis/apps/v1/namespaces/[^/]+/deployments/${name}(\\?|$)`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -34,30 +19,16 @@ interface Row {
 describe('request lifecycle', () => {
   const ns = `lc-${uniqueId()}`;
   const { apps } = kube();
-  const pool = db();
-  const proxy = new KubeFaultProxy();
-  const running: Running[] = [];
-  const configs: AppConfig[] = [];
-
-  const start = async (config: AppConfig) => {
-    const app = await boot(config);
-    running.push(app);
-    return app;
-  };
-  const suite = (overrides: Record<string, string>) => {
-    const config = testConfig({
-      MANAGED_NAMESPACES: ns,
-      KUBECONFIG: proxy.kubeconfigPath,
-      JS_BACKOFF_BASE_MS: '100',
-      JS_BACKOFF_MAX_MS: '500',
-      ...overrides,
-    });
-    configs.push(config);
-    return config;
-  };
+  // Each test boots its own app, on its own streams (suite.start with its overrides).
+  const suite = useSuite({
+    kubeProxy: true,
+    namespaces: [ns],
+    boot: false,
+    env: { MANAGED_NAMESPACES: ns, JS_BACKOFF_BASE_MS: '100', JS_BACKOFF_MAX_MS: '500' },
+  });
   const rows = async (name: string): Promise<Row[]> =>
     (
-      await pool.query(
+      await suite.pool.query(
         `SELECT request_id, seq, status, attempts, dead_lettered, spec, started_at, completed_at FROM deployment_requests
          WHERE namespace = $1 AND name = $2 ORDER BY seq`,
         [ns, name],
@@ -73,26 +44,9 @@ describe('request lifecycle', () => {
       250,
     );
 
-  beforeAll(async () => {
-    await proxy.start();
-  });
-
-  afterEach(async () => {
-    proxy.clear();
-    while (running.length) await running.pop()!.close();
-  });
-
-  afterAll(async () => {
-    await proxy.stop();
-    await pool.end();
-    for (const c of configs) await dropTopology(c);
-    await deleteNamespace(ns);
-  });
-
   it('keeps retrying while the apiserver answers 503 for longer than the old delivery-count budget, and ends SUCCESS', async () => {
-    const config = suite({ ROLE: 'api,worker' });
-    const api = (await start(config)).apiUrl!;
-    proxy.inject({ method: 'PATCH', path: writesTo('outage'), status: 503 });
+    const api = (await suite.start({ ROLE: 'api,worker' })).apiUrl!;
+    suite.kubeProxy.inject({ method: 'PATCH', path: writesTo('outage'), status: 503 });
     const r = await http(api, 'POST', '/v1/deployments', {
       namespace: ns,
       name: 'outage',
@@ -105,7 +59,7 @@ describe('request lifecycle', () => {
     const during = await http(api, 'GET', `/v1/requests/${r.body.requestId}`);
     expect(during.body).toMatchObject({ status: 'PROCESSING', deadLettered: false });
     expect(during.body.attempts).toBeGreaterThan(6);
-    proxy.clear();
+    suite.kubeProxy.clear();
 
     const done = await settled(api, r.body.requestId);
     expect(done).toMatchObject({ status: 'SUCCESS', deadLettered: false });
@@ -113,11 +67,10 @@ describe('request lifecycle', () => {
   });
 
   it('wakes the requests queued behind a dead-lettered one without a reconcile pass', async () => {
-    const config = suite({ ROLE: 'api,worker' });
-    const api = (await start(config)).apiUrl!;
+    const api = (await suite.start({ ROLE: 'api,worker' })).apiUrl!;
     // R0 comes through an API that gives requests 3 s, so its retries run out while R1 and R2 wait.
-    const shortLived = (await start(sameStreams(config, { ROLE: 'api', REQUEST_DEADLINE_MS: '3000' }))).apiUrl!;
-    proxy.inject({ method: 'PATCH', path: writesTo('orphan'), status: 503 });
+    const shortLived = (await suite.extraApp({ ROLE: 'api', REQUEST_DEADLINE_MS: '3000' })).apiUrl!;
+    suite.kubeProxy.inject({ method: 'PATCH', path: writesTo('orphan'), status: 503 });
 
     const r0 = await http(shortLived, 'POST', '/v1/deployments', {
       namespace: ns,
@@ -136,7 +89,7 @@ describe('request lifecycle', () => {
 
     const failed = await settled(api, r0.body.requestId, 30_000);
     expect(failed).toMatchObject({ status: 'FAILURE', deadLettered: true, error: { code: 'KubernetesUnavailable' } });
-    proxy.clear();
+    suite.kubeProxy.clear();
 
     // Only their own messages can wake them now: nothing else runs.
     expect(await settled(api, r1.body.requestId, 30_000)).toMatchObject({ status: 'SUCCESS' });
@@ -147,10 +100,9 @@ describe('request lifecycle', () => {
   });
 
   it("does not let one busy deployment's queue hold up another deployment (no head-of-line blocking)", async () => {
-    const config = suite({ ROLE: 'api,worker', WORKER_CONCURRENCY: '2' });
-    const api = (await start(config)).apiUrl!;
+    const api = (await suite.start({ ROLE: 'api,worker', WORKER_CONCURRENCY: '2' })).apiUrl!;
     // Every apply to the busy deployment is slow, so its queue of 50 takes a while to drain.
-    proxy.inject({ method: 'PATCH', path: writesTo('busy'), delayMs: 100 });
+    suite.kubeProxy.inject({ method: 'PATCH', path: writesTo('busy'), delayMs: 100 });
 
     const created = await http(api, 'POST', '/v1/deployments', {
       namespace: ns,
@@ -186,10 +138,9 @@ describe('request lifecycle', () => {
   });
 
   it('fences a worker whose lock connection died mid-apply: the next worker takes over and nothing lands out of order', async () => {
-    const config = suite({ ROLE: 'api' });
-    const api = (await start(config)).apiUrl!;
-    const workerConfig = { ...config, ROLE: 'worker', roles: ['worker'], WORKER_CONCURRENCY: 2 } as AppConfig;
-    const workers = [await start(workerConfig), await start(workerConfig)];
+    const api = (await suite.start({ ROLE: 'api' })).apiUrl!;
+    const worker = () => suite.extraApp({ ROLE: 'worker', WORKER_CONCURRENCY: '2' });
+    const workers = [await worker(), await worker()];
 
     const created = await http(api, 'POST', '/v1/deployments', {
       namespace: ns,
@@ -200,25 +151,27 @@ describe('request lifecycle', () => {
     expect((await settled(api, created.body.requestId)).status).toBe('SUCCESS');
 
     // The lock holder's apply of R1 hangs in the proxy (then still goes through).
-    proxy.inject({ method: 'PATCH', path: writesTo('fence'), delayMs: 4000, times: 1 });
+    suite.kubeProxy.inject({ method: 'PATCH', path: writesTo('fence'), delayMs: 4000, times: 1 });
     const ids: string[] = [];
     for (let n = 1; n <= 8; n++) {
       const r = await http(api, 'PATCH', `/v1/deployments/${ns}/fence`, { replicas: n });
       expect(r.status).toBe(202);
       ids.push(r.body.requestId);
     }
-    await eventually(async () => proxy.hits.some((h) => h.method === 'PATCH' && writesTo('fence').test(h.path)));
+    await eventually(async () =>
+      suite.kubeProxy.hits.some((h) => h.method === 'PATCH' && writesTo('fence').test(h.path)),
+    );
     // Whoever takes over next reads the Deployment slowly, so the old holder's apply lands first.
-    proxy.inject({ method: 'GET', path: writesTo('fence'), delayMs: 6000, times: 1 });
+    suite.kubeProxy.inject({ method: 'GET', path: writesTo('fence'), delayMs: 6000, times: 1 });
 
     const holders = await eventually(async () => {
-      const res = await pool.query(
+      const res = await suite.pool.query(
         `SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
          WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database()`,
       );
       return res.rows.length === 1 ? res.rows : undefined;
     });
-    await pool.query('SELECT pg_terminate_backend($1)', [holders[0].pid]);
+    await suite.pool.query('SELECT pg_terminate_backend($1)', [holders[0].pid]);
 
     const done = (await allDone('fence', 9)).slice(1);
     expect(done.map((r) => r.request_id)).toEqual(ids);

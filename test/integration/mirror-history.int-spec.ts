@@ -1,15 +1,9 @@
 import type { V1Deployment } from '@kubernetes/client-node';
-import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import type { INestApplicationContext } from '@nestjs/common';
-import type { Running } from '../../src/bootstrap.js';
-import { ConfigModule } from '../../src/config/config.module.js';
-import { DatabaseModule } from '../../src/database/database.module.js';
-import { MirrorModule } from '../../src/deployments/mirror.module.js';
 import { MirrorSyncService } from '../../src/deployments/mirror-sync.service.js';
-import { MetricsModule } from '../../src/metrics/metrics.module.js';
 import { MetricsService } from '../../src/metrics/metrics.service.js';
-import { boot, db, deleteNamespace, eventually, kube, testConfig, uniqueId } from '../support/harness.js';
+import { useSuite } from '../support/fixture.js';
+import { eventually, kube, uniqueId } from '../support/harness.js';
 
 const MANAGED = { 'app.kubernetes.io/managed-by': 'k8s-deployment-manager' };
 const FAR_AHEAD = '999999999999';
@@ -25,9 +19,6 @@ function deployment(name: string): V1Deployment {
   };
 }
 
-@Module({})
-class RepairOnlyModule {}
-
 /**
  * The database pointed at a restored etcd or another cluster: the stored resourceVersions
  * belong to another history. Each test makes the mirror look like that, then checks that
@@ -36,8 +27,13 @@ class RepairOnlyModule {}
 describe('mirror across etcd histories (restored etcd, another cluster, malformed resourceVersions)', () => {
   const ns = `mh-${uniqueId()}`;
   const { apps, core } = kube();
-  const pool = db();
-  const config = testConfig({ ROLE: 'reconciler', MANAGED_NAMESPACES: ns, WATCHER_RESYNC_MS: '3600000' });
+  const suite = useSuite({
+    namespaces: [ns],
+    createNamespaces: true,
+    boot: false,
+    env: { ROLE: 'reconciler', MANAGED_NAMESPACES: ns, WATCHER_RESYNC_MS: '3600000' },
+  });
+  const pool = suite.pool;
   let ctx: INestApplicationContext;
   let sync: MirrorSyncService;
 
@@ -82,23 +78,10 @@ describe('mirror across etcd histories (restored etcd, another cluster, malforme
   }
 
   beforeAll(async () => {
-    await core.createNamespace({ body: { metadata: { name: ns } } });
     for (const name of ['a', 'b']) await apps.createNamespacedDeployment({ namespace: ns, body: deployment(name) });
-    ctx = await NestFactory.createApplicationContext(
-      {
-        module: RepairOnlyModule,
-        imports: [ConfigModule.forRoot(config), MetricsModule, DatabaseModule, MirrorModule],
-      },
-      { logger: false },
-    );
+    ctx = await suite.mirrorContext();
     sync = ctx.get(MirrorSyncService);
     await sync.resync();
-  });
-
-  afterAll(async () => {
-    await ctx?.close();
-    await pool.end();
-    await deleteNamespace(ns);
   });
 
   it('restored etcd: one resync takes the list as authoritative, marks absent rows deleted and resets the position', async () => {
@@ -129,7 +112,7 @@ describe('mirror across etcd histories (restored etcd, another cluster, malforme
 
   it('a starting watcher resumes no saved position from another history: it relists and recovers', async () => {
     await seedForeignHistory({ position: FAR_AHEAD });
-    const watcher: Running = await boot({ ...config, roles: ['watcher'], ROLE: 'watcher' } as typeof config);
+    const watcher = await suite.extraApp({ ROLE: 'watcher' });
     try {
       await eventually(async () => {
         const got = await rows();

@@ -1,21 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import type { Running } from '../../src/bootstrap.js';
-import type { AppConfig } from '../../src/config/app-config.js';
-import { KubeFaultProxy, TcpCutProxy } from '../support/fault-proxy.js';
-import {
-  boot,
-  db,
-  deleteNamespace,
-  dropTopology,
-  eventually,
-  http,
-  kube,
-  sameStreams,
-  settled,
-  testConfig,
-  uniqueId,
-} from '../support/harness.js';
+import { useSuite } from '../support/fixture.js';
+import { eventually, http, kube, settled, uniqueId } from '../support/harness.js';
 
 const DEPLOYMENT_WRITES = /\/apis\/apps\/v1\/namespaces\/[^/]+\/deployments\/[^/?]+(\?|$)/;
 
@@ -23,55 +9,32 @@ const DEPLOYMENT_WRITES = /\/apis\/apps\/v1\/namespaces\/[^/]+\/deployments\/[^/
 describe('request pipeline under faults', () => {
   const ns = `pf-${uniqueId()}`;
   const { apps } = kube();
-  const pool = db();
-  let kubeProxy: KubeFaultProxy;
-  let config: AppConfig;
-  let app: Running;
-  let api: string;
-
-  beforeAll(async () => {
-    kubeProxy = await new KubeFaultProxy().start();
-    config = testConfig({
-      ROLE: 'api,worker',
-      MANAGED_NAMESPACES: ns,
-      KUBECONFIG: kubeProxy.kubeconfigPath,
-      JS_BACKOFF_BASE_MS: '100',
-      JS_BACKOFF_MAX_MS: '500',
-    });
-    app = await boot(config);
-    api = app.apiUrl!;
+  const suite = useSuite({
+    kubeProxy: true,
+    namespaces: [ns],
+    env: { ROLE: 'api,worker', MANAGED_NAMESPACES: ns, JS_BACKOFF_BASE_MS: '100', JS_BACKOFF_MAX_MS: '500' },
   });
-
-  afterAll(async () => {
-    await app?.close();
-    await kubeProxy?.stop();
-    await pool.end();
-    await dropTopology(config);
-    await deleteNamespace(ns);
-  });
-
-  afterEach(() => kubeProxy.clear());
 
   it('retries transient apiserver errors (503, 429) with backoff and ends SUCCESS', async () => {
-    kubeProxy.inject({ method: 'PATCH', path: DEPLOYMENT_WRITES, status: 503, times: 1 });
-    kubeProxy.inject({ method: 'PATCH', path: DEPLOYMENT_WRITES, status: 429, times: 1 });
-    const r = await http(api, 'POST', '/v1/deployments', {
+    suite.kubeProxy.inject({ method: 'PATCH', path: DEPLOYMENT_WRITES, status: 503, times: 1 });
+    suite.kubeProxy.inject({ method: 'PATCH', path: DEPLOYMENT_WRITES, status: 429, times: 1 });
+    const r = await http(suite.api, 'POST', '/v1/deployments', {
       namespace: ns,
       name: 'flaky',
       image: 'nginx:1.27',
       replicas: 1,
     });
-    const done = await settled(api, r.body.requestId);
+    const done = await settled(suite.api, r.body.requestId);
     expect(done).toMatchObject({ status: 'SUCCESS', attempts: 3, deadLettered: false });
     expect(done.error).toBeUndefined();
     expect((await apps.readNamespacedDeployment({ namespace: ns, name: 'flaky' })).spec?.replicas).toBe(1);
-    expect(kubeProxy.hits.filter((h) => h.injected)).toHaveLength(2);
+    expect(suite.kubeProxy.hits.filter((h) => h.injected)).toHaveLength(2);
   });
 
   it('dead-letters once the retry budget (the deadline) runs out, lists it, and the retry endpoint drives it again', async () => {
-    kubeProxy.inject({ method: 'PATCH', path: DEPLOYMENT_WRITES, status: 503 });
+    suite.kubeProxy.inject({ method: 'PATCH', path: DEPLOYMENT_WRITES, status: 503 });
     // Retries are bounded by the request's deadline: accept this one through an API that gives 3 s.
-    const intake = await boot(sameStreams(config, { ROLE: 'api', REQUEST_DEADLINE_MS: '3000' }));
+    const intake = await suite.extraApp({ ROLE: 'api', REQUEST_DEADLINE_MS: '3000' });
     let r: Awaited<ReturnType<typeof http>>;
     try {
       r = await http(intake.apiUrl!, 'POST', '/v1/deployments', {
@@ -83,7 +46,7 @@ describe('request pipeline under faults', () => {
     } finally {
       await intake.close();
     }
-    const failed = await settled(api, r.body.requestId);
+    const failed = await settled(suite.api, r.body.requestId);
     expect(failed).toMatchObject({
       status: 'FAILURE',
       deadLettered: true,
@@ -91,16 +54,18 @@ describe('request pipeline under faults', () => {
     });
     expect(failed.attempts).toBeGreaterThan(1);
 
-    const dead = await http(api, 'GET', '/v1/dead-letters?limit=10');
+    const dead = await http(suite.api, 'GET', '/v1/dead-letters?limit=10');
     expect(dead.status).toBe(200);
     expect(dead.body.items.map((i: { requestId: string }) => i.requestId)).toContain(r.body.requestId);
 
     // The message itself was copied to the dead-letter stream, with the reason.
-    const nc = await connect({ servers: config.NATS_URL });
+    const nc = await connect({ servers: suite.config.NATS_URL });
     try {
       const jsm = await jetstreamManager(nc);
       const msg = await eventually(() =>
-        jsm.streams.getMessage(config.NATS_DLQ_STREAM, { last_by_subj: config.NATS_DLQ_SUBJECT }).catch(() => null),
+        jsm.streams
+          .getMessage(suite.config.NATS_DLQ_STREAM, { last_by_subj: suite.config.NATS_DLQ_SUBJECT })
+          .catch(() => null),
       );
       expect(msg.json<{ requestId: string }>().requestId).toBe(r.body.requestId);
       expect(msg.header.get('Dm-Dead-Letter-Reason')).toContain('KubernetesUnavailable');
@@ -108,52 +73,45 @@ describe('request pipeline under faults', () => {
       await nc.close();
     }
 
-    kubeProxy.clear();
-    const retried = await http(api, 'POST', `/v1/requests/${r.body.requestId}/retry`);
+    suite.kubeProxy.clear();
+    const retried = await http(suite.api, 'POST', `/v1/requests/${r.body.requestId}/retry`);
     expect(retried.status).toBe(202);
     expect(retried.body).toMatchObject({ deadLettered: false });
-    const done = await settled(api, r.body.requestId);
+    const done = await settled(suite.api, r.body.requestId);
     expect(done).toMatchObject({ status: 'SUCCESS', deadLettered: false });
     expect(done.attempts).toBe(failed.attempts + 1);
     expect((await apps.readNamespacedDeployment({ namespace: ns, name: 'doomed' })).spec?.replicas).toBe(1);
   });
 
   it('keeps accepting requests while NATS is down and completes them once it is back', async () => {
-    const natsUrl = new URL(config.NATS_URL.replace('nats://', 'http://'));
-    const natsProxy = await new TcpCutProxy({ host: natsUrl.hostname, port: Number(natsUrl.port) }).start();
+    const natsProxy = await suite.natsCutProxy();
     // The intake API shares the worker's stream, but reaches NATS through the cuttable proxy.
-    const cfg = sameStreams(config, {
+    const intake = await suite.extraApp({
       ROLE: 'api',
       NATS_URL: natsProxy.url,
       OUTBOX_RELAY_INTERVAL_MS: '300',
       OUTBOX_RELAY_MIN_AGE_MS: '0',
     });
-    const intake = await boot(cfg);
-    try {
-      natsProxy.down();
-      await eventually(
-        async () => (await http(intake.apiUrl!, 'GET', '/readyz')).body?.info?.nats?.status === 'degraded',
-        10_000,
-      );
-      const r = await http(intake.apiUrl!, 'POST', '/v1/deployments', {
-        namespace: ns,
-        name: 'outbox',
-        image: 'nginx:1.27',
-        replicas: 1,
-      });
-      expect(r.status).toBe(202);
-      expect(r.body.status).toBe('CREATED');
-      await new Promise((res) => setTimeout(res, 1000));
-      expect((await http(api, 'GET', `/v1/requests/${r.body.requestId}`)).body.status).toBe('CREATED');
+    natsProxy.down();
+    await eventually(
+      async () => (await http(intake.apiUrl!, 'GET', '/readyz')).body?.info?.nats?.status === 'degraded',
+      10_000,
+    );
+    const r = await http(intake.apiUrl!, 'POST', '/v1/deployments', {
+      namespace: ns,
+      name: 'outbox',
+      image: 'nginx:1.27',
+      replicas: 1,
+    });
+    expect(r.status).toBe(202);
+    expect(r.body.status).toBe('CREATED');
+    await new Promise((res) => setTimeout(res, 1000));
+    expect((await http(suite.api, 'GET', `/v1/requests/${r.body.requestId}`)).body.status).toBe('CREATED');
 
-      natsProxy.restore();
-      const done = await settled(api, r.body.requestId, 60_000);
-      expect(done).toMatchObject({ status: 'SUCCESS', attempts: 1 });
-      expect((await apps.readNamespacedDeployment({ namespace: ns, name: 'outbox' })).spec?.replicas).toBe(1);
-    } finally {
-      await intake.close();
-      await natsProxy.stop();
-    }
+    natsProxy.restore();
+    const done = await settled(suite.api, r.body.requestId, 60_000);
+    expect(done).toMatchObject({ status: 'SUCCESS', attempts: 1 });
+    expect((await apps.readNamespacedDeployment({ namespace: ns, name: 'outbox' })).spec?.replicas).toBe(1);
   });
 });
 
@@ -162,33 +120,17 @@ describe('request pipeline under faults', () => {
 describe('a timed-out Kubernetes write that lands later', () => {
   const ns = `pl-${uniqueId()}`;
   const { apps } = kube();
-  let kubeProxy: KubeFaultProxy;
-  let config: AppConfig;
-  let app: Running;
-  let api: string;
-
-  beforeAll(async () => {
-    kubeProxy = await new KubeFaultProxy().start();
-    config = testConfig({
+  const suite = useSuite({
+    kubeProxy: true,
+    namespaces: [ns],
+    env: {
       ROLE: 'api,worker',
       MANAGED_NAMESPACES: ns,
-      KUBECONFIG: kubeProxy.kubeconfigPath,
       KUBE_REQUEST_TIMEOUT_MS: '2000',
       JS_BACKOFF_BASE_MS: '100',
       JS_BACKOFF_MAX_MS: '500',
-    });
-    app = await boot(config);
-    api = app.apiUrl!;
+    },
   });
-
-  afterAll(async () => {
-    await app?.close();
-    await kubeProxy?.stop();
-    await dropTopology(config);
-    await deleteNamespace(ns);
-  });
-
-  afterEach(() => kubeProxy.clear());
 
   const image = async (name: string) =>
     (await apps.readNamespacedDeployment({ namespace: ns, name })).spec?.template.spec?.containers[0].image;
@@ -197,37 +139,38 @@ describe('a timed-out Kubernetes write that lands later', () => {
   function holdNext(rule: { method?: string; methodPattern?: RegExp; path: RegExp }) {
     let release!: () => void;
     const until = new Promise<void>((r) => (release = r));
-    const before = kubeProxy.late.length;
-    kubeProxy.inject({ ...rule, holdUntil: until, times: 1 });
+    const before = suite.kubeProxy.late.length;
+    suite.kubeProxy.inject({ ...rule, holdUntil: until, times: 1 });
     return {
       release,
-      held: () => kubeProxy.late[before],
-      answered: () => eventually(async () => kubeProxy.late[before]?.status !== undefined && kubeProxy.late[before]),
+      held: () => suite.kubeProxy.late[before],
+      answered: () =>
+        eventually(async () => suite.kubeProxy.late[before]?.status !== undefined && suite.kubeProxy.late[before]),
     };
   }
 
   async function lastRequest(name: string) {
-    const listed = await http(api, 'GET', `/v1/requests?namespace=${ns}&name=${name}&limit=1`);
+    const listed = await http(suite.api, 'GET', `/v1/requests?namespace=${ns}&name=${name}&limit=1`);
     return listed.body.items[0] as { requestId: string; status: string };
   }
 
   it('an UPDATE apply that lands after its retry and a newer UPDATE succeeded is refused (409): Kubernetes keeps the newer spec', async () => {
     const name = 'late-put';
-    const created = await http(api, 'POST', '/v1/deployments', {
+    const created = await http(suite.api, 'POST', '/v1/deployments', {
       namespace: ns,
       name,
       image: 'nginx:1.27',
       replicas: 1,
     });
-    expect((await settled(api, created.body.requestId)).status).toBe('SUCCESS');
+    expect((await settled(suite.api, created.body.requestId)).status).toBe('SUCCESS');
 
     const hold = holdNext({ method: 'PATCH', path: new RegExp(`/namespaces/${ns}/deployments/${name}(\\?|$)`) });
-    const r1 = await http(api, 'PUT', `/v1/deployments/${ns}/${name}`, { image: 'nginx:1.28', replicas: 1 });
-    const r1Done = await settled(api, r1.body.requestId);
+    const r1 = await http(suite.api, 'PUT', `/v1/deployments/${ns}/${name}`, { image: 'nginx:1.28', replicas: 1 });
+    const r1Done = await settled(suite.api, r1.body.requestId);
     expect(r1Done.status).toBe('SUCCESS');
     expect(r1Done.attempts).toBeGreaterThanOrEqual(2);
-    const r2 = await http(api, 'PUT', `/v1/deployments/${ns}/${name}`, { image: 'nginx:1.29', replicas: 1 });
-    expect((await settled(api, r2.body.requestId)).status).toBe('SUCCESS');
+    const r2 = await http(suite.api, 'PUT', `/v1/deployments/${ns}/${name}`, { image: 'nginx:1.29', replicas: 1 });
+    expect((await settled(suite.api, r2.body.requestId)).status).toBe('SUCCESS');
     expect(await image(name)).toBe('nginx:1.29');
 
     // R1's first apply is still held: only now does it reach the apiserver.
@@ -252,12 +195,17 @@ describe('a timed-out Kubernetes write that lands later', () => {
       methodPattern: /^(POST|PATCH)$/,
       path: new RegExp(`/namespaces/${ns}/deployments(/${name})?(\\?|$)`),
     });
-    const r0 = await http(api, 'POST', '/v1/deployments', { namespace: ns, name, image: 'nginx:1.27', replicas: 1 });
-    const r0Done = await settled(api, r0.body.requestId);
+    const r0 = await http(suite.api, 'POST', '/v1/deployments', {
+      namespace: ns,
+      name,
+      image: 'nginx:1.27',
+      replicas: 1,
+    });
+    const r0Done = await settled(suite.api, r0.body.requestId);
     expect(r0Done.status).toBe('SUCCESS');
     expect(r0Done.attempts).toBeGreaterThanOrEqual(2);
-    const r1 = await http(api, 'PUT', `/v1/deployments/${ns}/${name}`, { image: 'nginx:1.29', replicas: 1 });
-    expect((await settled(api, r1.body.requestId)).status).toBe('SUCCESS');
+    const r1 = await http(suite.api, 'PUT', `/v1/deployments/${ns}/${name}`, { image: 'nginx:1.29', replicas: 1 });
+    expect((await settled(suite.api, r1.body.requestId)).status).toBe('SUCCESS');
 
     expect(hold.held()).toMatchObject({ forwarded: false });
     expect(JSON.parse(hold.held().body).spec.template.spec.containers[0].image).toBe('nginx:1.27');

@@ -1,45 +1,18 @@
-import type { Running } from '../../src/bootstrap.js';
-import type { AppConfig } from '../../src/config/app-config.js';
-import {
-  acceptanceOrderBreaks,
-  boot,
-  db,
-  deleteNamespace,
-  dropTopology,
-  eventually,
-  http,
-  kube,
-  settled,
-  testConfig,
-  uniqueId,
-} from '../support/harness.js';
+import { useSuite } from '../support/fixture.js';
+import { acceptanceOrderBreaks, eventually, http, kube, settled, uniqueId } from '../support/harness.js';
 
 // Per-deployment ordering with several workers: the last accepted request is what Kubernetes ends with.
 describe('per-deployment ordering', () => {
   const ns = `po-${uniqueId()}`;
   const { apps } = kube();
-  const pool = db();
-  let config: AppConfig;
-  let api: Running;
-  const workers: Running[] = [];
+  const suite = useSuite({ namespaces: [ns], env: { ROLE: 'api', MANAGED_NAMESPACES: ns, MAX_REPLICAS: '500' } });
 
   beforeAll(async () => {
-    config = testConfig({ ROLE: 'api', MANAGED_NAMESPACES: ns, MAX_REPLICAS: '500' });
-    api = await boot(config);
-    for (let i = 0; i < 3; i++)
-      workers.push(await boot({ ...config, roles: ['worker'], ROLE: 'worker', WORKER_CONCURRENCY: 4 } as AppConfig));
-  });
-
-  afterAll(async () => {
-    for (const w of workers) await w.close();
-    await api?.close();
-    await pool.end();
-    await dropTopology(config);
-    await deleteNamespace(ns);
+    for (let i = 0; i < 3; i++) await suite.extraApp({ ROLE: 'worker', WORKER_CONCURRENCY: '4' });
   });
 
   it('applies 100 interleaved updates from concurrent clients in acceptance order', async () => {
-    const base = api.apiUrl!;
+    const base = suite.api;
     const created = await http(base, 'POST', '/v1/deployments', {
       namespace: ns,
       name: 'ordered',
@@ -65,7 +38,7 @@ describe('per-deployment ordering', () => {
     expect(ids).toHaveLength(100);
 
     const rows = await eventually(async () => {
-      const res = await pool.query(
+      const res = await suite.pool.query(
         `SELECT request_id, seq, status, spec, started_at, completed_at FROM deployment_requests
          WHERE namespace = $1 AND name = 'ordered' AND operation = 'UPDATE' ORDER BY seq`,
         [ns],

@@ -1,17 +1,11 @@
 import { PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
-import { NestFactory } from '@nestjs/core';
-import { Module } from '@nestjs/common';
 import type { Running } from '../../src/bootstrap.js';
-import type { AppConfig } from '../../src/config/app-config.js';
-import { ConfigModule } from '../../src/config/config.module.js';
-import { DatabaseModule } from '../../src/database/database.module.js';
-import { MirrorModule } from '../../src/deployments/mirror.module.js';
 import { MirrorSyncService } from '../../src/deployments/mirror-sync.service.js';
-import { MetricsModule } from '../../src/metrics/metrics.module.js';
 import { MetricsService } from '../../src/metrics/metrics.service.js';
 import { DeploymentWatcher } from '../../src/watcher/deployment-watcher.service.js';
 import { compactEtcd } from '../support/etcd.js';
-import { boot, db, deleteNamespace, eventually, kube, testConfig, uniqueId } from '../support/harness.js';
+import { useSuite } from '../support/fixture.js';
+import { eventually, kube, uniqueId } from '../support/harness.js';
 
 const MANAGED = { 'app.kubernetes.io/managed-by': 'k8s-deployment-manager' };
 
@@ -40,40 +34,20 @@ function deployment(
 // wait, so only the watch (or the relist under test) can have made a change visible.
 describe('watcher: the deployments mirror', () => {
   const ns = `wt-${uniqueId()}`;
-  const { apps, core } = kube();
-  const pool = db();
-  let config: AppConfig;
-  let watcher: Running | undefined;
+  const { apps } = kube();
+  const suite = useSuite({
+    namespaces: [ns],
+    createNamespaces: true,
+    env: { ROLE: 'watcher', MANAGED_NAMESPACES: ns, WATCHER_LIST_PAGE_SIZE: '2', WATCHER_RESYNC_MS: '3600000' },
+  });
+  const pool = suite.pool;
 
   const row = async (name: string) =>
     (await pool.query('SELECT * FROM deployments WHERE namespace = $1 AND name = $2', [ns, name])).rows[0];
-  const start = async () => {
-    watcher = await boot(config);
-    return watcher;
-  };
-  const stop = async () => {
-    await watcher?.close();
-    watcher = undefined;
-  };
+  const start = () => suite.start();
+  const stop = () => suite.stop();
   const relists = async (app: Running, reason: string) =>
     (await app.app.get(MetricsService).watcherRelists.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
-
-  beforeAll(async () => {
-    await core.createNamespace({ body: { metadata: { name: ns } } });
-    config = testConfig({
-      ROLE: 'watcher',
-      MANAGED_NAMESPACES: ns,
-      WATCHER_LIST_PAGE_SIZE: '2',
-      WATCHER_RESYNC_MS: '3600000',
-    });
-    await start();
-  });
-
-  afterAll(async () => {
-    await stop();
-    await pool.end();
-    await deleteNamespace(ns);
-  });
 
   it('mirrors out-of-band create, scale and delete, and ignores unmanaged Deployments', async () => {
     await apps.createNamespacedDeployment({ namespace: ns, body: deployment('oob', { replicas: 1 }) });
@@ -216,28 +190,22 @@ describe('watcher: the deployments mirror', () => {
 
   it('keeps the position and leader in watcher_state and reports them in readiness', async () => {
     const state = (await pool.query(`SELECT * FROM watcher_state WHERE scope LIKE $1`, [`% ns=${ns} %`])).rows[0];
-    const readiness = watcher!.app.get(DeploymentWatcher).readiness();
+    const readiness = suite.app.app.get(DeploymentWatcher).readiness();
     expect(readiness.data).toMatchObject({ leader: true, streams: [expect.objectContaining({ phase: 'watching' })] });
     expect(state.leader_identity).toBe((readiness.data as { identity: string }).identity);
     expect(state.last_event_at).toBeInstanceOf(Date);
-    const health = (await (await fetch(`${watcher!.healthUrl}/readyz`)).json()) as any;
+    const health = (await (await fetch(`${suite.app.healthUrl}/readyz`)).json()) as any;
     expect(health.info.watcher).toMatchObject({ status: 'up', leader: true });
   });
 });
-
-@Module({})
-class RepairOnlyModule {}
 
 // What the reconciler's mirror repair calls: the same list-and-diff, with no watcher running.
 describe('MirrorSyncService.resync without a watcher', () => {
   const ns = `ws-${uniqueId()}`;
   const { apps, core } = kube();
-  const pool = db();
-
-  afterAll(async () => {
-    await pool.end();
-    await deleteNamespace(ns);
-  });
+  // A pattern: the cluster-wide list, filtered, and the pattern form of the deletion scope.
+  const suite = useSuite({ namespaces: [ns], boot: false, env: { ROLE: 'reconciler', MANAGED_NAMESPACES: `${ns}*` } });
+  const pool = suite.pool;
 
   it('inserts the missing, updates the stale and marks the absent, and counts each', async () => {
     await core.createNamespace({ body: { metadata: { name: ns } } });
@@ -250,40 +218,28 @@ describe('MirrorSyncService.resync without a watcher', () => {
         (d) => d.status?.availableReplicas === 1 && d.status.observedGeneration === d.metadata?.generation,
       );
     }, 60_000);
-    // A pattern: the cluster-wide list, filtered, and the pattern form of the deletion scope.
-    const config = testConfig({ ROLE: 'reconciler', MANAGED_NAMESPACES: `${ns}*` });
-    const app = await NestFactory.createApplicationContext(
-      {
-        module: RepairOnlyModule,
-        imports: [ConfigModule.forRoot(config), MetricsModule, DatabaseModule, MirrorModule],
-      },
-      { logger: false },
-    );
-    try {
-      const sync = app.get(MirrorSyncService);
-      expect(await sync.resync()).toEqual({ inserted: 3, updated: 0, markedDeleted: 0, total: 3 });
-      expect(await sync.resync()).toEqual({ inserted: 0, updated: 0, markedDeleted: 0, total: 3 });
+    const app = await suite.mirrorContext();
+    const sync = app.get(MirrorSyncService);
+    expect(await sync.resync()).toEqual({ inserted: 3, updated: 0, markedDeleted: 0, total: 3 });
+    expect(await sync.resync()).toEqual({ inserted: 0, updated: 0, markedDeleted: 0, total: 3 });
 
-      await pool.query(`DELETE FROM deployments WHERE namespace = $1 AND name = 'r1'`, [ns]);
+    await pool.query(`DELETE FROM deployments WHERE namespace = $1 AND name = 'r1'`, [ns]);
+    await pool.query(
+      `UPDATE deployments SET desired_replicas = 9, resource_version = '1' WHERE namespace = $1 AND name = 'r2'`,
+      [ns],
+    );
+    await apps.deleteNamespacedDeployment({ namespace: ns, name: 'r3' });
+    expect(await sync.resync()).toEqual({ inserted: 1, updated: 1, markedDeleted: 1, total: 2 });
+    const rows = (
       await pool.query(
-        `UPDATE deployments SET desired_replicas = 9, resource_version = '1' WHERE namespace = $1 AND name = 'r2'`,
+        'SELECT name, desired_replicas, deleted_at FROM deployments WHERE namespace = $1 ORDER BY name',
         [ns],
-      );
-      await apps.deleteNamespacedDeployment({ namespace: ns, name: 'r3' });
-      expect(await sync.resync()).toEqual({ inserted: 1, updated: 1, markedDeleted: 1, total: 2 });
-      const rows = (
-        await pool.query(
-          'SELECT name, desired_replicas, deleted_at FROM deployments WHERE namespace = $1 ORDER BY name',
-          [ns],
-        )
-      ).rows;
-      expect(rows.map((r) => [r.name, r.desired_replicas, r.deleted_at !== null])).toEqual([
-        ['r1', 1, false],
-        ['r2', 1, false],
-        ['r3', 1, true],
-      ]);
-    } finally {
-      await app.close();
-    }
+      )
+    ).rows;
+    expect(rows.map((r) => [r.name, r.desired_replicas, r.deleted_at !== null])).toEqual([
+      ['r1', 1, false],
+      ['r2', 1, false],
+      ['r3', 1, true],
+    ]);
   });
 });
