@@ -70,33 +70,18 @@ export function toMirrorRow(d: DeploymentObject, deleted = false): MirrorRow {
 
 /** A strong read: the live object in the record's shape, with the mirror's own columns from its row. */
 export function entityFromLive(d: DeploymentObject, row: DeploymentEntity | null, now = new Date()): DeploymentEntity {
-  const r = toMirrorRow(d);
+  // The live columns carry the mirror row's own names; `deleted` is the watch's, not a column.
+  const live: Partial<MirrorRow> = toMirrorRow(d);
+  delete live.deleted;
   const e = new DeploymentEntity();
   Object.assign(e, {
-    namespace: r.namespace,
-    name: r.name,
-    uid: r.uid,
-    labels: r.labels,
-    images: r.images,
-    spec: r.spec,
-    desiredReplicas: r.desiredReplicas,
-    readyReplicas: r.readyReplicas,
-    updatedReplicas: r.updatedReplicas,
-    availableReplicas: r.availableReplicas,
-    unavailableReplicas: r.unavailableReplicas,
-    conditions: r.conditions,
-    generation: r.generation,
-    observedGeneration: r.observedGeneration,
-    resourceVersion: r.resourceVersion,
-    rollout: r.rollout,
-    lastRequestId: r.lastRequestId,
+    ...live,
     drifted: row?.drifted ?? false,
-    k8sCreatedAt: r.k8sCreatedAt ? new Date(r.k8sCreatedAt) : null,
+    k8sCreatedAt: live.k8sCreatedAt ? new Date(live.k8sCreatedAt) : null,
     createdAt: row?.createdAt ?? now,
     updatedAt: row?.updatedAt ?? now,
     deletedAt: null,
     syncedAt: now,
-    fieldOwners: r.fieldOwners,
   });
   return e;
 }

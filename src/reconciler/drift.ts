@@ -4,15 +4,10 @@ import { quantityValue } from '../domain/quantity.js';
 import { mergeSpec } from '../domain/deployment-spec.js';
 import { Operation, SpecMode } from '../requests/deployment-request.entity.js';
 import type { DeploymentSpec, DeploymentSpecPatch, ResourceRequirements } from '../domain/deployment-spec.js';
+import type { SuccessfulRequestRow } from '../requests/requests.repository.js';
 
-export interface SuccessfulRequest {
-  namespace: string;
-  name: string;
-  operation: Operation;
-  specMode: SpecMode;
-  spec: DeploymentSpecPatch | null;
-  requestId: string;
-}
+/** One successful request of a deployment's history, as the requests repository reads it. */
+export type SuccessfulRequest = SuccessfulRequestRow;
 
 export const targetKey = (namespace: string, name: string) => `${namespace}/${name}`;
 
