@@ -33,14 +33,22 @@ export function testConfig(overrides: Record<string, string> = {}): AppConfig {
 
 /** Config for a second app of a suite (another API, another worker) on that suite's streams and subjects. */
 export function sameStreams(config: AppConfig, overrides: Record<string, string> = {}): AppConfig {
-  return Object.assign(testConfig({ MANAGED_NAMESPACES: config.MANAGED_NAMESPACES.join(','), ...overrides }), {
+  return Object.assign(
+    testConfig({ MANAGED_NAMESPACES: config.MANAGED_NAMESPACES.join(','), ...overrides }),
+    streamsOf(config),
+  );
+}
+
+/** A suite's own JetStream stream, consumer and subjects. */
+function streamsOf(config: AppConfig) {
+  return {
     NATS_STREAM: config.NATS_STREAM,
     NATS_SUBJECT: config.NATS_SUBJECT,
     NATS_CONSUMER: config.NATS_CONSUMER,
     NATS_DLQ_STREAM: config.NATS_DLQ_STREAM,
     NATS_DLQ_SUBJECT: config.NATS_DLQ_SUBJECT,
     NATS_CONTROL_SUBJECT: config.NATS_CONTROL_SUBJECT,
-  });
+  };
 }
 
 export async function boot(config: AppConfig): Promise<Running> {
@@ -138,12 +146,7 @@ export function appEnv(config: AppConfig, extra: Record<string, string> = {}): N
     LOG_LEVEL: 'warn',
     DATABASE_URL: config.DATABASE_URL,
     MANAGED_NAMESPACES: config.MANAGED_NAMESPACES.join(','),
-    NATS_STREAM: config.NATS_STREAM,
-    NATS_SUBJECT: config.NATS_SUBJECT,
-    NATS_CONSUMER: config.NATS_CONSUMER,
-    NATS_DLQ_STREAM: config.NATS_DLQ_STREAM,
-    NATS_DLQ_SUBJECT: config.NATS_DLQ_SUBJECT,
-    NATS_CONTROL_SUBJECT: config.NATS_CONTROL_SUBJECT,
+    ...streamsOf(config),
     ...extra,
   };
 }
