@@ -34,6 +34,14 @@ export enum ErrorCode {
   DatabaseUnavailable = 'DatabaseUnavailable',
   // The mirror: a resourceVersion that breaks KEP-5504's rules (reported, never crashes)
   InvalidResourceVersion = 'InvalidResourceVersion',
+  // Who may call the API
+  /** No API key, or one that is malformed, unknown, revoked or expired: 401 with WWW-Authenticate. */
+  AuthenticationRequired = 'AuthenticationRequired',
+  /** The key's role does not allow the call, or the namespace is outside its scope: 403. */
+  PermissionDenied = 'PermissionDenied',
+  /** Too many calls from one key (or one address without a key) in the window: 429 with Retry-After. */
+  RateLimited = 'RateLimited',
+  ApiKeyNotFound = 'ApiKeyNotFound',
 }
 
 /** Codes whose cause may go away on its own: retried with backoff, never failed at once. */

@@ -29,6 +29,10 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.RetrySuperseded]: HttpStatus.CONFLICT,
   [ErrorCode.DatabaseUnavailable]: HttpStatus.SERVICE_UNAVAILABLE,
   [ErrorCode.InvalidResourceVersion]: HttpStatus.BAD_GATEWAY,
+  [ErrorCode.AuthenticationRequired]: HttpStatus.UNAUTHORIZED,
+  [ErrorCode.PermissionDenied]: HttpStatus.FORBIDDEN,
+  [ErrorCode.RateLimited]: HttpStatus.TOO_MANY_REQUESTS,
+  [ErrorCode.ApiKeyNotFound]: HttpStatus.NOT_FOUND,
 };
 
 /** Sent with every 503: long enough for a connection pool to reconnect, short enough to notice recovery. */
@@ -36,11 +40,13 @@ export const RETRY_AFTER_SECONDS = 5;
 
 const REASON: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
   413: 'Payload Too Large',
   422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',

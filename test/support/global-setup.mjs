@@ -1,6 +1,7 @@
 // Runs once before the integration and e2e suites: a fresh database on the stack's
 // PostgreSQL, migrated by the real migrations. Plain ESM importing the build, because
 // jest loads global setup outside its module mapper; `make test` builds first.
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { checkoutDatabase, databaseUrlFor, recreateDatabase } from './database.mjs';
 
@@ -17,4 +18,7 @@ export default async function globalSetup() {
   await recreateDatabase(process.env.DATABASE_URL, database);
   await runMigrations(testUrl);
   process.env.TEST_DATABASE_URL = testUrl;
+  // Every suite's apps accept this admin key (and child processes inherit it); tests of
+  // authorization itself make their own keys.
+  process.env.ADMIN_API_KEY ??= `kdm_${randomBytes(32).toString('base64url')}`;
 }

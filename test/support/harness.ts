@@ -108,6 +108,13 @@ export async function eventually<T>(
   }
 }
 
+/** The admin key every suite authenticates with (global setup sets ADMIN_API_KEY), as a header. */
+export const adminAuth = (): Record<string, string> => ({ authorization: `Bearer ${process.env.ADMIN_API_KEY}` });
+
+/**
+ * A JSON call to the API, as the admin key unless `headers` names its own `authorization`
+ * (an empty one sends no Authorization header at all).
+ */
 export async function http(
   base: string,
   method: string,
@@ -115,9 +122,13 @@ export async function http(
   body?: unknown,
   headers: Record<string, string> = {},
 ) {
+  const auth = Object.keys(headers).some((h) => h.toLowerCase() === 'authorization') ? {} : adminAuth();
+  const sent = Object.fromEntries(
+    Object.entries({ 'content-type': 'application/json', ...auth, ...headers }).filter(([, v]) => v !== ''),
+  );
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: sent,
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();

@@ -1,0 +1,26 @@
+import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import type { Request } from 'express';
+import type { ApiRole, Principal } from '../domain/principal.js';
+
+export const ACCESS_METADATA = 'k8sdm:access';
+
+/**
+ * The least role a route needs. A route without @Access or @Public is admin-only, so a
+ * forgotten decorator fails closed.
+ */
+export const Access = (role: ApiRole) => SetMetadata(ACCESS_METADATA, role);
+
+/** Open to everybody, no key: health and readiness only. */
+export const Public = () => SetMetadata(ACCESS_METADATA, 'public');
+
+/** An HTTP request after authentication: the guard sets `principal` when the key is good. */
+export interface AuthenticatedRequest extends Request {
+  principal?: Principal;
+}
+
+/** The caller of the current route; the guards have refused the call before this if there is none. */
+export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: ExecutionContext): Principal => {
+  const principal = ctx.switchToHttp().getRequest<AuthenticatedRequest>().principal;
+  if (!principal) throw new Error('CurrentPrincipal used on a route without authentication');
+  return principal;
+});
