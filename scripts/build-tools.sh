@@ -53,11 +53,12 @@ case "$what" in
   etcd) build_etcd ;;
   kwok) go_install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "$KWOK_BIN" ;;
   nats) go_install "github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION" "$NATS_SERVER_BIN" ;;
+  promtool) go_install "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION" "$PROMTOOL_BIN" ;;
   all)
     go_install "github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION" "$NATS_SERVER_BIN"
     build_etcd
     go_install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "$KWOK_BIN"
     build_k8s
     ;;
-  *) echo "usage: $0 [all|k8s|etcd|kwok|nats]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|k8s|etcd|kwok|nats|promtool]" >&2; exit 2 ;;
 esac

@@ -17,3 +17,7 @@ NATS_SERVER_BIN="$CACHE_ROOT/nats-server-$NATS_SERVER_VERSION/nats-server"
 
 NODE_MAJOR=22
 NODE_DIR="$CACHE_ROOT/node-$NODE_MAJOR"
+
+# promtool checks docs/alerts.yaml; Prometheus tags its Go module v0.<minor>.<patch> for v3.<minor>.<patch>.
+PROMETHEUS_VERSION=v0.316.0
+PROMTOOL_BIN="$CACHE_ROOT/promtool-$PROMETHEUS_VERSION/promtool"

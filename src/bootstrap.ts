@@ -17,6 +17,8 @@ import { buildOpenApi } from './openapi.js';
 import { VALIDATOR_PROVIDERS } from './requests/requests-api.module.js';
 import { exitOnFatalErrors } from './process-guards.js';
 import { assertSessionPooling } from './database/session-pooling.check.js';
+import { httpMetricsMiddleware } from './http/http-metrics.middleware.js';
+import { MetricsService } from './metrics/metrics.service.js';
 
 export interface Running {
   app: INestApplicationContext;
@@ -84,6 +86,7 @@ async function start(config: AppConfig): Promise<Running> {
     bodyParser: false,
     abortOnError: false,
   });
+  app.use(httpMetricsMiddleware(app.get(MetricsService)));
   app.useBodyParser('json', { limit: config.MAX_BODY_BYTES });
   // Body-parser failures (bad JSON, too large) happen before Nest's filters can see them.
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {

@@ -302,6 +302,7 @@ export class KubernetesGateway implements OnApplicationShutdown {
   private async call<T>(verb: string, fn: (control: CallControl) => Promise<T>, write = false): Promise<T> {
     await this.limiter.take();
     const end = this.metrics.kubernetesCallSeconds.startTimer({ verb });
+    let status: number | undefined; // the apiserver's answer, seen by the middleware
     const timeoutMs = this.config.KUBE_REQUEST_TIMEOUT_MS;
     const timedOut = new DomainError(
       ErrorCode.KubernetesUnavailable,
@@ -323,19 +324,27 @@ export class KubernetesGateway implements OnApplicationShutdown {
         if (serverTimeout) ctx.setQueryParam('timeout', serverTimeout);
         return new Observable(Promise.resolve(ctx));
       },
-      post: (res) => new Observable(Promise.resolve(res)),
+      post: (res) => {
+        status = res.httpStatusCode;
+        return new Observable(Promise.resolve(res));
+      },
     };
     const control: CallControl = {
       signal: abort.signal,
       options: { middleware: [middleware], middlewareMergeStrategy: 'append' },
     };
+    let code = '200'; // calls without the middleware (getJson, the cluster uid read) succeed only on 200
     try {
-      return await Promise.race([fn(control), timeout]);
+      const result = await Promise.race([fn(control), timeout]);
+      if (status) code = String(status);
+      return result;
     } catch (e) {
+      code = callErrorCode(e, abort.signal.aborted);
+      this.metrics.kubernetesCallErrors.inc({ verb, code });
       throw abort.signal.aborted ? timedOut : toDomainError(e);
     } finally {
       clearTimeout(timer);
-      end();
+      end({ code });
     }
   }
 
@@ -383,4 +392,12 @@ function shareDispatchers(kc: KubeConfig): Map<string, { close(): Promise<void> 
     return dispatcher;
   };
   return shared;
+}
+
+/** The metrics' code of a failed call: the HTTP status when the apiserver answered, else timeout or network. */
+function callErrorCode(e: unknown, timedOut: boolean): string {
+  if (timedOut) return 'timeout';
+  if (e instanceof ApiException) return String(e.code);
+  if (e instanceof DomainError) return e.code;
+  return 'network';
 }

@@ -3,6 +3,7 @@ import { AppConfig } from '../config/app-config.js';
 import { NatsClient } from './nats-client.js';
 import { RequestPublisher } from './request-publisher.js';
 import { JetStreamServer } from './jetstream.server.js';
+import { JetStreamMetrics } from './jetstream-metrics.js';
 import { CONSUMER_BINDINGS, consumerBindings } from './jetstream-topology.js';
 
 /**
@@ -16,6 +17,7 @@ import { CONSUMER_BINDINGS, consumerBindings } from './jetstream-topology.js';
     RequestPublisher,
     JetStreamServer,
     { provide: CONSUMER_BINDINGS, useFactory: consumerBindings, inject: [AppConfig] },
+    JetStreamMetrics,
   ],
   exports: [NatsClient, RequestPublisher, JetStreamServer],
 })

@@ -74,6 +74,7 @@ export class ReconcilerService {
   }
 
   private async execute(trigger: ReconcileTrigger, existingId?: number): Promise<ReconcileRunEntity> {
+    const endTimer = this.metrics.reconcilePassSeconds.startTimer({ trigger });
     const id = existingId ?? (await this.runs.create(trigger, ReconcileStatus.RUNNING)).id;
     if (existingId) await this.runs.markStarted(id);
     const counts = zero();
@@ -96,7 +97,11 @@ export class ReconcilerService {
     await step('drift', () => this.reportDrift(counts, details, startedAt, mirrorRepaired));
     const error = errors.length ? errors.join('; ') : null;
     await this.runs.finish(id, counts, details, error);
-    this.metrics.reconcileRuns.inc({ trigger, result: error ? 'failed' : 'succeeded' });
+    const result = error ? 'failed' : 'succeeded';
+    this.metrics.reconcileRuns.inc({ trigger, result });
+    endTimer({ result });
+    for (const [kind, n] of Object.entries(counts)) this.metrics.reconcileItems.inc({ kind }, n);
+    if (!error) this.metrics.reconcileLastSuccess.setToCurrentTime();
     this.logger.log(`pass ${id} (${trigger}) ${error ? 'failed' : 'done'}: ${JSON.stringify(counts)}`);
     return (await this.runs.findById(id))!;
   }

@@ -2,6 +2,7 @@ import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import type { AppConfig } from '../config/app-config.js';
 import type { RequestPublisher } from '../messaging/request-publisher.js';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from './deployment-request.entity.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { QueuedMarker } from './queued-marker.js';
 import { RequestQueue } from './request-queue.js';
 import type { CreatedRequest, RequestsRepository } from './requests.repository.js';
@@ -22,6 +23,7 @@ const request = (id: string, status = RequestStatus.CREATED, generation = 0) =>
     name: id,
     specMode: SpecMode.REPLACE,
     queuedAt: null,
+    createdAt: new Date(),
   }) as unknown as DeploymentRequestEntity;
 
 /** In-memory rows and the repository calls the queue makes; committed marks only. */
@@ -102,6 +104,7 @@ function setup() {
     repo as unknown as RequestsRepository,
     publisher as unknown as RequestPublisher,
     marker,
+    new MetricsService(),
   );
   return { repo, publisher, marker, queue };
 }

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { ErrorCode } from '../domain/domain-error.js';
 import { RequestPublisher } from '../messaging/request-publisher.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { DeploymentRequestEntity, RequestStatus } from './deployment-request.entity.js';
 import { QueuedMarker } from './queued-marker.js';
 import { RequestsRepository } from './requests.repository.js';
@@ -27,6 +28,7 @@ export class RequestQueue {
     private readonly repo: RequestsRepository,
     private readonly publisher: RequestPublisher,
     private readonly queued: QueuedMarker,
+    private readonly metrics: MetricsService,
   ) {}
 
   /**
@@ -78,6 +80,7 @@ export class RequestQueue {
           'no worker completed the request before its deadline',
           false,
         );
+        this.metrics.requestEnded(r, RequestStatus.FAILURE, ErrorCode.DeadlineExceeded);
         return true;
       });
       if (done) failed++;

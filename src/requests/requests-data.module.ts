@@ -3,11 +3,12 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DeploymentRequestEntity } from './deployment-request.entity.js';
 import { DomainModule } from '../domain/domain.module.js';
 import { RequestsRepository } from './requests.repository.js';
+import { RequestMetrics } from './request-metrics.js';
 
 /** Request persistence (and the domain's namespace policy, which every writer checks), shared by the api, worker and reconciler roles. */
 @Module({
   imports: [TypeOrmModule.forFeature([DeploymentRequestEntity]), DomainModule],
-  providers: [RequestsRepository],
+  providers: [RequestsRepository, RequestMetrics],
   exports: [RequestsRepository, DomainModule],
 })
 export class RequestsDataModule {}

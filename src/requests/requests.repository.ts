@@ -363,6 +363,22 @@ export class RequestsRepository {
     );
   }
 
+  /**
+   * Request counts by status and the age of the oldest CREATED request, in one GROUP BY (the
+   * (status, seq) index serves it); read at scrape time, at most every few seconds.
+   */
+  async statusCounts(): Promise<{ byStatus: { status: RequestStatus; count: number }[]; oldestCreatedAgeSeconds: number }> {
+    const rows: { status: RequestStatus; count: string; oldest_age: string | null }[] = await this.repo.query(
+      `SELECT status, count(*) AS count,
+              CASE WHEN status = 'CREATED' THEN EXTRACT(EPOCH FROM now() - min(created_at)) END AS oldest_age
+         FROM deployment_requests GROUP BY status`,
+    );
+    return {
+      byStatus: rows.map((r) => ({ status: r.status, count: Number(r.count) })),
+      oldestCreatedAgeSeconds: Math.max(0, Number(rows.find((r) => r.oldest_age !== null)?.oldest_age ?? 0)),
+    };
+  }
+
   private async updateReturning(sql: string, params: unknown[]): Promise<DeploymentRequestEntity[]> {
     const res: [unknown[], number] = await this.repo.query(sql, params);
     return res[0].map((row) => this.hydrate(row));

@@ -36,6 +36,7 @@ class MemoryRepo {
       errorMessage: null,
       retryAt: null,
       deadlineAt: new Date(Date.now() + 60_000),
+      createdAt: new Date(),
     } as DeploymentRequestEntity);
   }
   findById = async (id: string) => this.rows.get(id) ?? null;
@@ -90,14 +91,15 @@ function setup(apply: (r: DeploymentRequestEntity) => Promise<unknown>, beforeFe
       return apply(r);
     }),
   };
+  const metrics = new MetricsService();
   const processor = new RequestProcessor(
     repo as unknown as RequestsRepository,
     applier as unknown as DeploymentApplier,
-    new MetricsService(),
+    metrics,
     config,
   );
   processor.random = () => 0.5; // no jitter
-  return { repo, applied, written, processor };
+  return { repo, applied, written, processor, metrics };
 }
 
 const ok = async () => ({ generation: 1, resourceVersion: '1' });
@@ -240,5 +242,36 @@ describe('RequestProcessor', () => {
     await processor.process('a');
     expect(applied).toEqual([]);
     expect(repo.rows.get('a')).toMatchObject({ status: 'FAILURE', errorCode: 'DeadlineExceeded' });
+  });
+
+  it('records each message by outcome, lock waits by acquired, and the accepted-to-terminal latency by operation', async () => {
+    const { repo, processor, metrics } = setup(ok);
+    repo.add('a', 1);
+    repo.rows.get('a')!.createdAt = new Date(Date.now() - 30_000);
+    repo.busy = true;
+    await processor.process('a');
+    repo.busy = false;
+    await processor.process('a');
+    await processor.process('a');
+    const count = async (h: { get(): Promise<{ values: { metricName?: string; labels: object; value: number }[] }> }) =>
+      (await h.get()).values
+        .filter((v) => v.metricName?.endsWith('_count'))
+        .map((v) => ({ labels: v.labels, value: v.value }));
+    expect(await count(metrics.workerProcessingSeconds)).toEqual([
+      { labels: { outcome: 'busy' }, value: 1 },
+      { labels: { outcome: 'finished' }, value: 2 },
+    ]);
+    expect(await count(metrics.workerLockWaitSeconds)).toEqual([
+      { labels: { acquired: 'false' }, value: 1 },
+      { labels: { acquired: 'true' }, value: 1 },
+    ]);
+    const latency = (await metrics.requestLatencySeconds.get()).values;
+    expect(latency.find((v) => v.metricName?.endsWith('_count'))).toMatchObject({
+      labels: { operation: 'UPDATE', status: 'SUCCESS' },
+      value: 1,
+    });
+    // Observed from acceptance: the 30 s the request waited count, so it falls in no bucket below 30.
+    expect(latency.find((v) => (v.labels as { le?: number }).le === 10)).toMatchObject({ value: 0 });
+    expect(latency.find((v) => (v.labels as { le?: number }).le === 60)).toMatchObject({ value: 1 });
   });
 });

@@ -39,14 +39,35 @@ export class RequestProcessor {
   /** The jitter source; tests replace it. */
   random: () => number = Math.random;
 
+  /** One message: processes the request and records how long that took and how it ended. */
   async process(requestId: string): Promise<RetryLater | undefined> {
+    const end = this.metrics.workerProcessingSeconds.startTimer();
+    let outcome = 'error';
+    try {
+      const result = await this.processRequest(requestId);
+      outcome = !result ? 'finished' : result.busy ? 'busy' : 'waiting';
+      return result && { retryAfterMs: result.retryAfterMs, reason: result.reason };
+    } catch (e) {
+      if (e instanceof DomainError && e.code === ErrorCode.DeadLettered) outcome = 'dead_lettered';
+      throw e;
+    } finally {
+      end({ outcome });
+    }
+  }
+
+  private async processRequest(requestId: string): Promise<(RetryLater & { busy?: boolean }) | undefined> {
     const request = await this.repo.findById(requestId);
     if (!request) throw new DomainError(ErrorCode.RequestNotFound, `request "${requestId}" not found`);
     if (TERMINAL_STATUSES.includes(request.status)) return finished(request);
 
-    const drained = await this.repo.tryWithTargetLock(request.namespace, request.name, (lock) => this.drain(lock));
+    const lockWait = this.metrics.workerLockWaitSeconds.startTimer();
+    const drained = await this.repo.tryWithTargetLock(request.namespace, request.name, (lock) => {
+      lockWait({ acquired: 'true' });
+      return this.drain(lock);
+    });
     if (!drained.acquired) {
-      return { retryAfterMs: this.busyDelay(), reason: `${request.namespace}/${request.name} is busy` };
+      lockWait({ acquired: 'false' });
+      return { retryAfterMs: this.busyDelay(), reason: `${request.namespace}/${request.name} is busy`, busy: true };
     }
     const after = await this.repo.findById(requestId);
     if (!after || TERMINAL_STATUSES.includes(after.status)) return after ? finished(after) : undefined;
@@ -128,7 +149,7 @@ export class RequestProcessor {
   }
 
   private record(request: DeploymentRequestEntity, status: RequestStatus, code = '') {
-    this.metrics.requestsCompleted.inc({ operation: request.operation, status, code });
+    this.metrics.requestEnded(request, status, code);
   }
 }
 
