@@ -60,6 +60,7 @@ test: build stack-up
 	npx tsc --noEmit -p tsconfig.json
 	npx eslint .
 	npx depcruise src --config .dependency-cruiser.cjs
+	scripts/check-alerts.sh
 	npx prettier --check . >/dev/null
 	$(STACK_ENV); npm run -s test -- --runInBand
 
