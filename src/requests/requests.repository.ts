@@ -367,7 +367,10 @@ export class RequestsRepository {
    * Request counts by status and the age of the oldest CREATED request, in one GROUP BY (the
    * (status, seq) index serves it); read at scrape time, at most every few seconds.
    */
-  async statusCounts(): Promise<{ byStatus: { status: RequestStatus; count: number }[]; oldestCreatedAgeSeconds: number }> {
+  async statusCounts(): Promise<{
+    byStatus: { status: RequestStatus; count: number }[];
+    oldestCreatedAgeSeconds: number;
+  }> {
     const rows: { status: RequestStatus; count: string; oldest_age: string | null }[] = await this.repo.query(
       `SELECT status, count(*) AS count,
               CASE WHEN status = 'CREATED' THEN EXTRACT(EPOCH FROM now() - min(created_at)) END AS oldest_age
