@@ -47,17 +47,29 @@ go_install() { # module@version binary-path
   GOBIN="$dir" go install -trimpath -ldflags "-s -w" "$mod"
 }
 
+# Helm stamps its own version through ldflags; without it `helm version` says v3.
+build_helm() {
+  [ -x "$HELM_BIN" ] && return 0
+  log "building helm $HELM_VERSION"
+  mkdir -p "$(dirname "$HELM_BIN")"
+  GOBIN="$(dirname "$HELM_BIN")" go install -trimpath \
+    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+}
+
 what="${1:-all}"
 case "$what" in
   k8s) build_k8s ;;
   etcd) build_etcd ;;
   kwok) go_install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "$KWOK_BIN" ;;
   nats) go_install "github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION" "$NATS_SERVER_BIN" ;;
+  helm) build_helm ;;
   all)
     go_install "github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION" "$NATS_SERVER_BIN"
     build_etcd
     go_install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "$KWOK_BIN"
     build_k8s
+    build_helm
     ;;
-  *) echo "usage: $0 [all|k8s|etcd|kwok|nats]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|k8s|etcd|kwok|nats|helm]" >&2; exit 2 ;;
 esac

@@ -17,3 +17,7 @@ NATS_SERVER_BIN="$CACHE_ROOT/nats-server-$NATS_SERVER_VERSION/nats-server"
 
 NODE_MAJOR=22
 NODE_DIR="$CACHE_ROOT/node-$NODE_MAJOR"
+
+# Helm, for the chart in deploy/helm (its lint, template and install tests).
+HELM_VERSION=v3.22.0
+HELM_BIN="$CACHE_ROOT/helm-$HELM_VERSION/helm"
