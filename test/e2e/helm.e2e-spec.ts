@@ -137,6 +137,42 @@ describe('Helm chart deploy/helm/k8s-deployment-manager', () => {
     expect(r.stderr).toContain('existingSecret.name');
   });
 
+  it('with existingSecret creates no Secret and reads DATABASE_URL and ADMIN_API_KEY from it', async () => {
+    const manifest = await ok(helm, [
+      'template',
+      RELEASE,
+      CHART,
+      '-n',
+      listed.ns,
+      '--set',
+      'existingSecret.name=ops-db',
+      '--set',
+      `managedNamespaces={${listed.managed.join(',')}}`,
+    ]);
+    const out = await ok(kubectl, ['apply', '--dry-run=server', '-o', 'json', '-f', '-'], manifest);
+    const items = (JSON.parse(out) as { items: K8sObject[] }).items;
+    expect(items.filter((o) => o.kind === 'Secret')).toEqual([]);
+    const refs = items.flatMap((o) => {
+      const spec = o.spec as any;
+      const pod = o.kind === 'CronJob' ? spec.jobTemplate.spec.template.spec : spec?.template?.spec;
+      return (pod?.containers ?? []).flatMap((c: any) =>
+        (c.env ?? [])
+          .filter((e: any) => e.valueFrom?.secretKeyRef)
+          .map((e: any) => `${o.kind}/${o.metadata.name} ${e.name}<-${e.valueFrom.secretKeyRef.name}`),
+      );
+    });
+    expect(refs.sort()).toEqual(
+      [
+        `CronJob/${FULLNAME}-reconciler DATABASE_URL<-ops-db`,
+        `Deployment/${FULLNAME}-api ADMIN_API_KEY<-ops-db`,
+        `Deployment/${FULLNAME}-api DATABASE_URL<-ops-db`,
+        `Deployment/${FULLNAME}-watcher DATABASE_URL<-ops-db`,
+        `Deployment/${FULLNAME}-worker DATABASE_URL<-ops-db`,
+        `Job/${FULLNAME}-migrate DATABASE_URL<-ops-db`,
+      ].sort(),
+    );
+  });
+
   it.each([
     ['listed namespaces', 'listed'],
     ['a namespace pattern', 'pattern'],
@@ -241,6 +277,9 @@ describe('Helm chart deploy/helm/k8s-deployment-manager', () => {
           Math.floor(completed / 1000) * 1000,
         );
       }
+      // The migration's own hook Secret is gone once the hook succeeded; the release's Secret stays.
+      const secrets = await ok(kubectl, ['get', 'secrets', '-n', listed.ns, '-o', 'name']);
+      expect(secrets.split('\n').filter((n) => n.startsWith(`secret/${FULLNAME}`))).toEqual([`secret/${FULLNAME}`]);
       const status = JSON.parse(await ok(helm, ['status', RELEASE, '-n', listed.ns, '-o', 'json']));
       expect(status.info.status).toBe('deployed');
     });
