@@ -8,7 +8,7 @@ NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 STACK_ENV = eval "$$(scripts/stack.sh env)"
 
-.PHONY: help deps build stack-up stack-down stack-status stack-env migrate run test test-unit lint format bench openapi
+.PHONY: help deps build stack-up stack-down stack-status stack-env migrate run test test-unit lint format bench openapi compose-config
 
 help:
 	@echo "make run          set everything up, migrate, and run all roles (Swagger UI at /docs)"
@@ -70,3 +70,8 @@ openapi: build stack-up
 bench: deps stack-up
 	npx tsc -p tsconfig.bench.json
 	$(STACK_ENV); node dist/bench/run.js $(BENCH)
+
+# Checks docker/compose.yaml without a Docker engine: Debian's docker-compose parses and resolves it.
+compose-config:
+	@command -v docker-compose >/dev/null || { echo "needs docker-compose: apt-get install -y docker-compose" >&2; exit 1; }
+	docker-compose -f docker/compose.yaml config -q
