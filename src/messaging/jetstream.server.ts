@@ -103,6 +103,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
           // the connection is gone: the message comes back after its ack wait
         }
       }
+      // Sent now, before anything else closes: another worker can take them at once.
+      await this.nats.connection?.flush().catch(() => undefined);
       this.logger.warn(`shutdown deadline: handed back ${held.length} message(s) still in hand`);
     })();
     return this.closing;

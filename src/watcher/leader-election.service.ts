@@ -100,6 +100,7 @@ export class LeaderElection implements BeforeApplicationShutdown {
       if (!this.leader) {
         if (await this.lock.tryAcquire(this.lockName))
           await this.setLeader(true, cause === 'timer' ? 'acquired the lock' : `acquired the lock: ${cause}`);
+        else this.logger.debug('standing by: another watcher holds the lock');
       } else if (!(await this.lock.holds(this.lockName))) {
         await this.setLeader(false, 'no longer holds the lock');
         await this.lock.close();
