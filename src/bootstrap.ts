@@ -1,5 +1,12 @@
 import 'reflect-metadata';
-import { DynamicModule, INestApplicationContext, INestMicroservice, Type, ValidationPipe } from '@nestjs/common';
+import {
+  DynamicModule,
+  INestApplicationContext,
+  INestMicroservice,
+  Logger,
+  Type,
+  ValidationPipe,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestMicroservice, type AsyncMicroserviceOptions, type Server } from '@nestjs/microservices';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -17,6 +24,8 @@ import { buildOpenApi } from './openapi.js';
 import { VALIDATOR_PROVIDERS } from './requests/requests-api.module.js';
 import { exitOnFatalErrors } from './process-guards.js';
 import { assertSessionPooling } from './database/session-pooling.check.js';
+import { ShutdownSignal } from './common/shutdown.js';
+import { drainHttpServer, shutdownOnSignals } from './graceful-shutdown.js';
 
 export interface Running {
   app: INestApplicationContext;
@@ -24,7 +33,15 @@ export interface Running {
   healthUrl: string;
   /** The API's base URL, when this process serves it. */
   apiUrl?: string;
+  /** Closes the app (once; later calls wait for the same close). */
   close(): Promise<void>;
+  /**
+   * What SIGTERM runs: readiness fails at once; the API keeps serving for
+   * SHUTDOWN_READINESS_DELAY_MS (load balancers see /readyz fail and stop sending), then
+   * refuses new connections and drains those in flight; then close(). Each role bounds its
+   * own work by the shutdown's deadline (see ShutdownSignal).
+   */
+  shutdown(): Promise<void>;
 }
 
 export interface BootstrapOptions {
@@ -35,28 +52,53 @@ export interface BootstrapOptions {
   exitOnFatalErrors?: boolean;
 }
 
+const shutdownLogger = new Logger('Shutdown');
+
 /** Boots the roles in config.roles: an HTTP app when the API is among them, otherwise a standalone context. */
 export async function bootstrap(config: AppConfig, options: BootstrapOptions = {}): Promise<Running> {
   let app: INestApplicationContext | undefined;
-  const removeGuards =
-    options.exitOnFatalErrors === false ? () => undefined : exitOnFatalErrors(async () => app?.close());
+  const ownsProcess = options.exitOnFatalErrors !== false;
+  const removeGuards = ownsProcess ? exitOnFatalErrors(async () => app?.close()) : () => undefined;
   try {
     // Before anything starts: session locks behind a transaction pooler would not be locks.
     await assertSessionPooling(config.DATABASE_URL, config.roles);
     const running = await start(config);
     app = running.app;
-    return {
-      ...running,
-      close: async () => {
+    const started = running.app;
+    const signal = started.get(ShutdownSignal);
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
         removeGuards();
+        removeSignals();
+        signal.begin();
         await running.close();
-      },
+      })());
+    const shutdown = async () => {
+      signal.begin();
+      if (running.apiUrl) {
+        const app = started as NestExpressApplication;
+        await sleep(Math.min(config.SHUTDOWN_READINESS_DELAY_MS, signal.remainingWorkMs()));
+        shutdownLogger.log('readiness failed; closing the API listener and draining requests in flight');
+        if (!(await drainHttpServer(app.getHttpServer(), signal.remainingWorkMs())))
+          shutdownLogger.warn('requests still in flight at the shutdown deadline were cut');
+      }
+      await close();
     };
+    const removeSignals = ownsProcess
+      ? shutdownOnSignals(shutdown, {
+          timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+          log: (line) => shutdownLogger.log(line),
+        })
+      : () => undefined;
+    return { ...running, close, shutdown };
   } catch (e) {
     removeGuards();
     throw e;
   }
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * HTTP roles: an HTTP app, with each transport connected (a hybrid app). Others: a
@@ -64,14 +106,13 @@ export async function bootstrap(config: AppConfig, options: BootstrapOptions = {
  * health and metrics on HEALTH_PORT. Handlers get no message before every module has
  * initialised: the lifecycle hooks run before any transport starts.
  */
-async function start(config: AppConfig): Promise<Running> {
+async function start(config: AppConfig): Promise<Omit<Running, 'shutdown'>> {
   const logger = new AppLogger(config.roles, config.LOG_LEVEL as never);
   const root = AppModule.forRoles(config);
   const transports = transportsFor(config);
   if (!servesHttpApi(config.roles)) {
     const microservice = transports.length ? await createMicroservice(root, logger, transports) : undefined;
     const app = microservice ?? (await NestFactory.createApplicationContext(root, { logger, abortOnError: false }));
-    app.enableShutdownHooks();
     // A microservice app runs the lifecycle hooks in listen(), then starts its transport.
     // (Its init() would run them twice.) A standalone context is initialised already.
     await microservice?.listen();
@@ -83,6 +124,12 @@ async function start(config: AppConfig): Promise<Running> {
     logger,
     bodyParser: false,
     abortOnError: false,
+  });
+  // Draining: answers say the connection ends, so clients open new ones (to another replica).
+  const draining = app.get(ShutdownSignal);
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    if (draining.requested) res.setHeader('Connection', 'close');
+    next();
   });
   app.useBodyParser('json', { limit: config.MAX_BODY_BYTES });
   // Body-parser failures (bad JSON, too large) happen before Nest's filters can see them.
@@ -100,7 +147,6 @@ async function start(config: AppConfig): Promise<Running> {
   const constraints = new Map<unknown, unknown>(VALIDATOR_PROVIDERS.map((c) => [c, app.get(c, { strict: false })]));
   useContainer({ get: (cls: unknown) => constraints.get(cls) }, { fallback: true });
   for (const transport of transports) connectTransport(app, transport);
-  app.enableShutdownHooks();
   SwaggerModule.setup('docs', app, () => buildOpenApi(app), { jsonDocumentUrl: 'docs-json' });
   await app.init();
   await app.startAllMicroservices();

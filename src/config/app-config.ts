@@ -66,8 +66,11 @@ export class AppConfig {
   @Max(100)
   DATABASE_POOL_SIZE = 10;
 
+  /** One server, or a comma-separated list of a cluster's servers (the client fails over between them). */
   @IsString()
-  @Matches(/^(nats|tls):\/\//, { message: 'NATS_URL must be a nats:// URL' })
+  @Matches(/^(nats|tls):\/\/[^,\s]+(\s*,\s*(nats|tls):\/\/[^,\s]+)*$/, {
+    message: 'NATS_URL must be a nats:// URL, or a comma-separated list of them',
+  })
   NATS_URL!: string;
 
   @IsString()
@@ -260,6 +263,28 @@ export class AppConfig {
   @Max(300_000)
   API_KEY_CACHE_MS = 5_000;
 
+  /**
+   * SIGTERM to exit: everything (readiness delay, draining, closing) fits in this, so keep it
+   * below the orchestrator's grace period (Kubernetes: terminationGracePeriodSeconds, 30 s).
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  SHUTDOWN_TIMEOUT_MS = 25_000;
+
+  /** API only: how long /readyz fails before the listener closes, so load balancers stop sending first. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  SHUTDOWN_READINESS_DELAY_MS = 5_000;
+
+  /** Replicas of the request stream, its consumer and the dead-letter stream (3 on a JetStream cluster). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(5)
+  JS_REPLICAS = 1;
+
   roles: Role[] = [];
 }
 
@@ -302,6 +327,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     const problems = retryBudgetProblems(config);
     if (problems.length) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
+  if (config.SHUTDOWN_READINESS_DELAY_MS * 2 > config.SHUTDOWN_TIMEOUT_MS) {
+    throw new ConfigError(
+      `Invalid configuration:\n  SHUTDOWN_READINESS_DELAY_MS: ${config.SHUTDOWN_READINESS_DELAY_MS} must be at most half of SHUTDOWN_TIMEOUT_MS=${config.SHUTDOWN_TIMEOUT_MS}, to leave time to drain`,
+    );
+  }
   if (config.RECONCILE_ONCE && config.roles.join() !== 'reconciler') {
     throw new ConfigError('RECONCILE_ONCE=true runs one pass and exits, so it needs ROLE=reconciler alone');
   }
@@ -342,6 +372,12 @@ export function retryBudgetProblems(c: AppConfig): string[] {
   }
   return problems;
 }
+
+/** NATS_URL as the client's list of servers. */
+export const natsServers = (config: Pick<AppConfig, 'NATS_URL'>): string[] =>
+  config.NATS_URL.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** For commands that need only the database (migrations): validates DATABASE_URL alone. */
 export function loadDatabaseUrl(env: NodeJS.ProcessEnv = process.env): string {

@@ -57,6 +57,16 @@ export class ReconcileRunsRepository {
     );
   }
 
+  /** Ends a pass this process will not finish (shut down mid-pass), unless it has ended already. */
+  async abandon(id: number, error: string) {
+    await this.repo.query(
+      `UPDATE reconcile_runs SET status = 'FAILED', finished_at = clock_timestamp(), error = $2,
+         details = details || '{"shutdown":"abandoned"}'::jsonb
+       WHERE id = $1 AND status IN ('PENDING', 'RUNNING')`,
+      [id, error],
+    );
+  }
+
   findById(id: number): Promise<ReconcileRunEntity | null> {
     return this.repo.findOneBy({ id });
   }

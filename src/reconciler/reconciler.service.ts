@@ -1,5 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
+import { settlesWithin, ShutdownSignal } from '../common/shutdown.js';
 import { DomainError } from '../domain/domain-error.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeploymentsRepository } from '../deployments/deployments.repository.js';
@@ -38,8 +39,10 @@ const zero = (): ReconcileCounts => ({
  * when an earlier one failed; the run records every count and the first error.
  */
 @Injectable()
-export class ReconcilerService {
+export class ReconcilerService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(ReconcilerService.name);
+  /** This process's passes not yet ended: run id -> where it is, and the pass itself. */
+  private readonly open = new Map<number, { at: string; pass: Promise<unknown> }>();
 
   constructor(
     private readonly config: AppConfig,
@@ -50,10 +53,28 @@ export class ReconcilerService {
     private readonly mirror: MirrorSyncService,
     private readonly deployments: DeploymentsRepository,
     private readonly metrics: MetricsService,
+    private readonly shutdown: ShutdownSignal,
   ) {}
+
+  /**
+   * Shutdown: a pass in progress runs no further step (it records itself abandoned, naming
+   * the steps it skipped, or finished when its last step was running). One still going at
+   * the work deadline is recorded abandoned here, naming the step it was in.
+   */
+  async beforeApplicationShutdown() {
+    this.shutdown.begin();
+    const passes = [...this.open.values()].map((p) => p.pass);
+    if (await settlesWithin(Promise.all(passes), this.shutdown.remainingWorkMs())) return;
+    for (const [id, { at }] of this.open) {
+      const error = `abandoned at shutdown: the process stopped ${at}`;
+      await this.runs.abandon(id, error).catch((e: Error) => this.logger.error(`pass ${id}: ${e.message}`));
+      this.logger.warn(`pass ${id} ${error}`);
+    }
+  }
 
   /** A scheduled pass; skipped when another reconciler is mid-pass. */
   async runScheduled(): Promise<ReconcileRunEntity | undefined> {
+    if (this.shutdown.requested) return undefined;
     const run = await this.runs.withPassLock(false, () => this.execute(ReconcileTrigger.CRON));
     if (!run) this.logger.log('another reconciler is running a pass; skipping this one');
     return run;
@@ -67,19 +88,39 @@ export class ReconcilerService {
   /** Manual trigger: records the run at once (PENDING) and runs it after any pass in progress. */
   async requestManual(): Promise<ReconcileRunEntity> {
     const run = await this.runs.create(ReconcileTrigger.MANUAL, ReconcileStatus.PENDING);
-    void this.runs
+    const pass = this.runs
       .withPassLock(true, () => this.execute(ReconcileTrigger.MANUAL, run.id))
-      .catch((e: Error) => this.logger.error(`manual pass ${run.id} failed: ${e.message}`));
+      .catch((e: Error) => this.logger.error(`manual pass ${run.id} failed: ${e.message}`))
+      .finally(() => this.open.delete(run.id));
+    this.open.set(run.id, { at: 'waiting for the pass lock', pass });
     return run;
   }
 
   private async execute(trigger: ReconcileTrigger, existingId?: number): Promise<ReconcileRunEntity> {
     const id = existingId ?? (await this.runs.create(trigger, ReconcileStatus.RUNNING)).id;
-    if (existingId) await this.runs.markStarted(id);
+    let done!: () => void;
+    const pass = new Promise<void>((resolve) => (done = resolve));
+    this.open.set(id, { at: 'before its first step', pass });
+    try {
+      return await this.executeSteps(trigger, id, existingId !== undefined);
+    } finally {
+      this.open.delete(id);
+      done();
+    }
+  }
+
+  private async executeSteps(trigger: ReconcileTrigger, id: number, queued: boolean): Promise<ReconcileRunEntity> {
+    if (queued) await this.runs.markStarted(id);
     const counts = zero();
     const details: ReconcileDetails = {};
     const errors: string[] = [];
+    const skipped: string[] = [];
     const step = async (name: string, fn: () => Promise<void>): Promise<boolean> => {
+      if (this.shutdown.requested) {
+        skipped.push(name);
+        return false;
+      }
+      this.open.get(id)!.at = `during the ${name} step`;
       try {
         await fn();
         return true;
@@ -94,6 +135,8 @@ export class ReconcilerService {
     const mirrorRepaired = await step('mirror', () => this.repairMirror(counts, details));
     await step('requests', () => this.recoverRequests(counts));
     await step('drift', () => this.reportDrift(counts, details, startedAt, mirrorRepaired));
+    if (skipped.length) errors.push(`abandoned at shutdown: the ${skipped.join(', ')} step(s) did not run`);
+    if (this.shutdown.requested) details.shutdown = skipped.length ? 'abandoned' : 'finished';
     const error = errors.length ? errors.join('; ') : null;
     await this.runs.finish(id, counts, details, error);
     this.metrics.reconcileRuns.inc({ trigger, result: error ? 'failed' : 'succeeded' });

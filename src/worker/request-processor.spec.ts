@@ -2,6 +2,7 @@ import { jest } from '@jest/globals';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import type { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { ShutdownSignal } from '../common/shutdown.js';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from '../requests/deployment-request.entity.js';
 import {
   TargetLockLost,
@@ -76,7 +77,11 @@ class MemoryRepo {
 
 const config = { JS_BACKOFF_BASE_MS: 1000, JS_BACKOFF_MAX_MS: 8000, WORKER_BUSY_RETRY_MS: 300 } as AppConfig;
 
-function setup(apply: (r: DeploymentRequestEntity) => Promise<unknown>, beforeFence = () => {}) {
+function setup(
+  apply: (r: DeploymentRequestEntity) => Promise<unknown>,
+  beforeFence = () => {},
+  shutdown = new ShutdownSignal(30_000),
+) {
   const repo = new MemoryRepo();
   const applied: string[] = [];
   const written: string[] = [];
@@ -95,6 +100,7 @@ function setup(apply: (r: DeploymentRequestEntity) => Promise<unknown>, beforeFe
     applier as unknown as DeploymentApplier,
     new MetricsService(),
     config,
+    shutdown,
   );
   processor.random = () => 0.5; // no jitter
   return { repo, applied, written, processor };
@@ -114,6 +120,25 @@ describe('RequestProcessor', () => {
     // The older messages arrive later and find nothing to do.
     await expect(processor.process('a')).resolves.toBeUndefined();
     expect(applied).toEqual(['a', 'b', 'c']);
+  });
+
+  it('once shutdown begins, finishes the request in hand, starts no other, and answers retry-later', async () => {
+    const shutdown = new ShutdownSignal(30_000);
+    const { repo, applied, processor } = setup(
+      async () => {
+        shutdown.begin(); // SIGTERM arrives during the first apply
+        return ok();
+      },
+      undefined,
+      shutdown,
+    );
+    repo.add('a', 1);
+    repo.add('b', 2);
+    const answer = await processor.process('b');
+    expect(applied).toEqual(['a']);
+    expect(repo.rows.get('a')!.status).toBe(RequestStatus.SUCCESS);
+    expect(repo.rows.get('b')!.status).toBe(RequestStatus.QUEUED);
+    expect(answer).toMatchObject({ retryAfterMs: 300 });
   });
 
   it('ends a permanent failure at once and moves on to the next request', async () => {
