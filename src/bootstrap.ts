@@ -1,15 +1,24 @@
 import 'reflect-metadata';
-import { DynamicModule, INestApplicationContext, INestMicroservice, Type, ValidationPipe } from '@nestjs/common';
+import {
+  DynamicModule,
+  INestApplicationContext,
+  INestMicroservice,
+  LoggerService,
+  Type,
+  ValidationPipe,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestMicroservice, type AsyncMicroserviceOptions, type Server } from '@nestjs/microservices';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
 import { useContainer } from 'class-validator';
 import type { NextFunction, Request, Response } from 'express';
+import type { DestinationStream, Logger as Pino } from 'pino';
 import { AppModule, servesHttpApi, transportsFor } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { HttpExceptionFilter, toErrorBody } from './http/http-exception.filter.js';
-import { AppLogger } from './common/logging.js';
+import { createNestLogger, createRootLogger } from './common/logging.js';
+import { httpLogging } from './common/logging-http.js';
 import { RawInputPipe } from './http/raw-input.pipe.js';
 import { HealthServer } from './health/health.server.js';
 import { HandlerErrorFilter } from './messaging/handler-error.filter.js';
@@ -33,17 +42,22 @@ export interface BootstrapOptions {
    * rejection. On by default for the entry points; tests that boot apps in-process turn it off.
    */
   exitOnFatalErrors?: boolean;
+  /** Where log lines go instead of stdout (tests read them). */
+  logDestination?: DestinationStream;
 }
 
 /** Boots the roles in config.roles: an HTTP app when the API is among them, otherwise a standalone context. */
 export async function bootstrap(config: AppConfig, options: BootstrapOptions = {}): Promise<Running> {
   let app: INestApplicationContext | undefined;
+  const log = createRootLogger(config, options.logDestination);
   const removeGuards =
-    options.exitOnFatalErrors === false ? () => undefined : exitOnFatalErrors(async () => app?.close());
+    options.exitOnFatalErrors === false
+      ? () => undefined
+      : exitOnFatalErrors(async () => app?.close(), { log: (line) => log.fatal(line) });
   try {
     // Before anything starts: session locks behind a transaction pooler would not be locks.
     await assertSessionPooling(config.DATABASE_URL, config.roles);
-    const running = await start(config);
+    const running = await start(config, log);
     app = running.app;
     return {
       ...running,
@@ -64,8 +78,8 @@ export async function bootstrap(config: AppConfig, options: BootstrapOptions = {
  * health and metrics on HEALTH_PORT. Handlers get no message before every module has
  * initialised: the lifecycle hooks run before any transport starts.
  */
-async function start(config: AppConfig): Promise<Running> {
-  const logger = new AppLogger(config.roles, config.LOG_LEVEL as never);
+async function start(config: AppConfig, log: Pino): Promise<Running> {
+  const logger = createNestLogger(log);
   const root = AppModule.forRoles(config);
   const transports = transportsFor(config);
   if (!servesHttpApi(config.roles)) {
@@ -84,6 +98,9 @@ async function start(config: AppConfig): Promise<Running> {
     bodyParser: false,
     abortOnError: false,
   });
+  // Request id and access line first, so bodies the parser refuses are logged too.
+  const requestLogging = httpLogging(log);
+  app.use(requestLogging.assignRequestId, requestLogging.accessLog);
   app.useBodyParser('json', { limit: config.MAX_BODY_BYTES });
   // Body-parser failures (bad JSON, too large) happen before Nest's filters can see them.
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
@@ -91,6 +108,7 @@ async function start(config: AppConfig): Promise<Running> {
     const body = toErrorBody(err);
     res.status(body.statusCode).json(body);
   });
+  app.use(requestLogging.bindContext);
   app.useGlobalPipes(
     new RawInputPipe(),
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true, stopAtFirstError: false }),
@@ -114,7 +132,7 @@ async function start(config: AppConfig): Promise<Running> {
 /** A microservice app (no HTTP) on the one transport of a process without the API. */
 async function createMicroservice(
   root: DynamicModule,
-  logger: AppLogger,
+  logger: LoggerService,
   transports: Type<Server>[],
 ): Promise<INestMicroservice> {
   if (transports.length > 1) throw new Error('a process without the API runs at most one transport');
