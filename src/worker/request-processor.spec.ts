@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import type { AppConfig } from '../config/app-config.js';
+import { currentCorrelationId, withLogContext } from '../common/logging.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from '../requests/deployment-request.entity.js';
 import {
@@ -114,6 +115,20 @@ describe('RequestProcessor', () => {
     // The older messages arrive later and find nothing to do.
     await expect(processor.process('a')).resolves.toBeUndefined();
     expect(applied).toEqual(['a', 'b', 'c']);
+  });
+
+  it("logs each request it applies under that request's correlation id, not the one of the message that woke it", async () => {
+    const seen: Record<string, string | undefined> = {};
+    const { repo, processor } = setup(async (r) => {
+      seen[r.requestId] = currentCorrelationId();
+      return ok();
+    });
+    repo.add('a', 1);
+    repo.add('b', 2);
+    for (const id of ['a', 'b']) repo.rows.get(id)!.correlationId = `corr-${id}`;
+    // As the transport runs it: in the context of the message's headers (b's).
+    await withLogContext({ requestId: 'b', correlationId: 'corr-b' }, () => processor.process('b'));
+    expect(seen).toEqual({ a: 'corr-a', b: 'corr-b' });
   });
 
   it('ends a permanent failure at once and moves on to the next request', async () => {
