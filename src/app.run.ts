@@ -25,7 +25,8 @@ async function main() {
   }
   // Through the app's logger, so stdout stays one JSON object per line.
   const logger = new Logger('Main');
-  if (running.apiUrl) logger.log(`k8s-deployment-manager API on ${running.apiUrl} (Swagger UI: ${running.apiUrl}/docs)`);
+  if (running.apiUrl)
+    logger.log(`k8s-deployment-manager API on ${running.apiUrl} (Swagger UI: ${running.apiUrl}/docs)`);
   else logger.log(`k8s-deployment-manager [${config.roles.join(', ')}] health on ${running.healthUrl}`);
 }
 
