@@ -43,7 +43,7 @@ migrate: build stack-up
 
 # Local defaults: all roles in one process, any namespace but Kubernetes' own. Override in the environment.
 run: migrate
-	$(STACK_ENV); export ROLE="$${ROLE:-all}" MANAGED_NAMESPACES="$${MANAGED_NAMESPACES:-*}"; exec node dist/src/main.js
+	$(STACK_ENV); export ROLE="$${ROLE:-all}" MANAGED_NAMESPACES="$${MANAGED_NAMESPACES:-*}" LOG_FORMAT="$${LOG_FORMAT:-pretty}"; exec node dist/src/main.js
 
 test-unit: deps
 	npm run -s test -- --selectProjects unit
