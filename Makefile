@@ -46,7 +46,7 @@ migrate: build stack-up
 # (mode 600) beside the stack's state, printed when made, and passed as ADMIN_API_KEY (the API registers it).
 DEV_ADMIN_KEY_FILE = $${K8SDM_STATE:-$$HOME/.local/state/k8s-deployment-manager}/dev-admin-api-key
 run: migrate
-	$(STACK_ENV); export ROLE="$${ROLE:-all}" MANAGED_NAMESPACES="$${MANAGED_NAMESPACES:-*}"; \
+	$(STACK_ENV); export ROLE="$${ROLE:-all}" MANAGED_NAMESPACES="$${MANAGED_NAMESPACES:-*}" LOG_FORMAT="$${LOG_FORMAT:-pretty}"; \
 	if [ -z "$${ADMIN_API_KEY:-}" ]; then \
 	  keyfile="$(DEV_ADMIN_KEY_FILE)"; \
 	  if [ ! -s "$$keyfile" ]; then \

@@ -346,7 +346,7 @@ export async function startApp(name: string, opts: StartOptions): Promise<AppPro
     );
     const onData = (chunk: Buffer) => {
       seen = (seen + chunk.toString()).slice(-4096);
-      const m = /(?:API|health) on (http:\/\/[^\s)]+)/.exec(seen);
+      const m = /(?:API|health) on (http:\/\/[^\s)"]+)/.exec(seen);
       if (m) {
         clearTimeout(timer);
         proc.stdout!.off('data', onData);

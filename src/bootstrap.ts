@@ -4,6 +4,7 @@ import {
   INestApplicationContext,
   INestMicroservice,
   Logger,
+  LoggerService,
   Type,
   ValidationPipe,
 } from '@nestjs/common';
@@ -13,10 +14,12 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
 import { useContainer } from 'class-validator';
 import type { NextFunction, Request, Response } from 'express';
+import type { DestinationStream, Logger as Pino } from 'pino';
 import { AppModule, servesHttpApi, transportsFor } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { HttpExceptionFilter, toErrorBody } from './http/http-exception.filter.js';
-import { AppLogger } from './common/logging.js';
+import { createNestLogger, createRootLogger } from './common/logging.js';
+import { httpLogging } from './common/logging-http.js';
 import { RawInputPipe } from './http/raw-input.pipe.js';
 import { HealthServer } from './health/health.server.js';
 import { HandlerErrorFilter } from './messaging/handler-error.filter.js';
@@ -50,6 +53,8 @@ export interface BootstrapOptions {
    * rejection. On by default for the entry points; tests that boot apps in-process turn it off.
    */
   exitOnFatalErrors?: boolean;
+  /** Where log lines go instead of stdout (tests read them). */
+  logDestination?: DestinationStream;
 }
 
 const shutdownLogger = new Logger('Shutdown');
@@ -58,11 +63,14 @@ const shutdownLogger = new Logger('Shutdown');
 export async function bootstrap(config: AppConfig, options: BootstrapOptions = {}): Promise<Running> {
   let app: INestApplicationContext | undefined;
   const ownsProcess = options.exitOnFatalErrors !== false;
-  const removeGuards = ownsProcess ? exitOnFatalErrors(async () => app?.close()) : () => undefined;
+  const log = createRootLogger(config, options.logDestination);
+  const removeGuards = ownsProcess
+    ? exitOnFatalErrors(async () => app?.close(), { log: (line) => log.fatal(line) })
+    : () => undefined;
   try {
     // Before anything starts: session locks behind a transaction pooler would not be locks.
     await assertSessionPooling(config.DATABASE_URL, config.roles);
-    const running = await start(config);
+    const running = await start(config, log);
     app = running.app;
     const started = running.app;
     const signal = started.get(ShutdownSignal);
@@ -106,8 +114,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * health and metrics on HEALTH_PORT. Handlers get no message before every module has
  * initialised: the lifecycle hooks run before any transport starts.
  */
-async function start(config: AppConfig): Promise<Omit<Running, 'shutdown'>> {
-  const logger = new AppLogger(config.roles, config.LOG_LEVEL as never);
+async function start(config: AppConfig, log: Pino): Promise<Omit<Running, 'shutdown'>> {
+  const logger = createNestLogger(log);
   const root = AppModule.forRoles(config);
   const transports = transportsFor(config);
   if (!servesHttpApi(config.roles)) {
@@ -125,6 +133,9 @@ async function start(config: AppConfig): Promise<Omit<Running, 'shutdown'>> {
     bodyParser: false,
     abortOnError: false,
   });
+  // Request id and access line first, so bodies the parser refuses are logged too.
+  const requestLogging = httpLogging(log);
+  app.use(requestLogging.assignRequestId, requestLogging.accessLog);
   // Draining: answers say the connection ends, so clients open new ones (to another replica).
   const draining = app.get(ShutdownSignal);
   app.use((_req: Request, res: Response, next: NextFunction) => {
@@ -138,6 +149,7 @@ async function start(config: AppConfig): Promise<Omit<Running, 'shutdown'>> {
     const body = toErrorBody(err);
     res.status(body.statusCode).json(body);
   });
+  app.use(requestLogging.bindContext);
   app.useGlobalPipes(
     new RawInputPipe(),
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true, stopAtFirstError: false }),
@@ -162,7 +174,7 @@ async function start(config: AppConfig): Promise<Omit<Running, 'shutdown'>> {
 /** A microservice app (no HTTP) on the one transport of a process without the API. */
 async function createMicroservice(
   root: DynamicModule,
-  logger: AppLogger,
+  logger: LoggerService,
   transports: Type<Server>[],
 ): Promise<INestMicroservice> {
   if (transports.length > 1) throw new Error('a process without the API runs at most one transport');

@@ -40,7 +40,8 @@ export class AppConfig {
   @IsString()
   ROLE = 'all';
 
-  @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose'])
+  /** Nest's level names, or pino's (info = log, trace = verbose). */
+  @IsIn(['fatal', 'error', 'warn', 'log', 'info', 'debug', 'verbose', 'trace'])
   LOG_LEVEL = 'log';
 
   /** 0 picks a free port (tests). */
@@ -284,6 +285,10 @@ export class AppConfig {
   @Min(1)
   @Max(5)
   JS_REPLICAS = 1;
+
+  /** json: one JSON object per line (production); pretty: pino-pretty's readable lines (development). */
+  @IsIn(['json', 'pretty'])
+  LOG_FORMAT = 'json';
 
   roles: Role[] = [];
 }

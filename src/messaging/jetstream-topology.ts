@@ -11,6 +11,8 @@ import type { AppConfig } from '../config/app-config.js';
 
 /** Carries the request id on every request message (publisher) and its dead-letter copy, for logs. */
 export const REQUEST_ID_HEADER = 'Dm-Request-Id';
+/** The correlation id (the API's X-Request-Id) of the request, when it has one: worker lines carry it. */
+export const CORRELATION_ID_HEADER = 'Dm-Correlation-Id';
 /** Set on a dead-letter copy: why, and where the original was (its stream sequence and deliveries). */
 export const DEAD_LETTER_REASON_HEADER = 'Dm-Dead-Letter-Reason';
 export const DEAD_LETTER_SEQ_HEADER = 'Dm-Original-Stream-Seq';

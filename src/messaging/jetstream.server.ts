@@ -4,7 +4,7 @@ import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-
 import type { JsMsg } from '@nats-io/jetstream';
 import { isObservable, lastValueFrom } from 'rxjs';
 import { AppConfig } from '../config/app-config.js';
-import { withRequestId } from '../common/logging.js';
+import { withLogContext } from '../common/logging.js';
 import { settlesWithin, ShutdownSignal } from '../common/shutdown.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { sanitizeReason } from '../domain/reason-text.js';
@@ -15,6 +15,7 @@ import { toControlReply, type ControlReply } from './control-reply.js';
 import {
   CONSUMER_BINDINGS,
   controlSubject,
+  CORRELATION_ID_HEADER,
   DEAD_LETTER_DELIVERIES_HEADER,
   DEAD_LETTER_REASON_HEADER,
   DEAD_LETTER_SEQ_HEADER,
@@ -171,8 +172,14 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     }
   }
 
-  private async dispatch(handler: MessageHandler, msg: JsMsg) {
+  /** Every line logged about the message, handling and settling it, names the request and the API call that made it. */
+  private dispatch(handler: MessageHandler, msg: JsMsg): Promise<void> {
     const requestId = msg.headers?.get(REQUEST_ID_HEADER) || undefined;
+    const correlationId = msg.headers?.get(CORRELATION_ID_HEADER) || undefined;
+    return withLogContext({ requestId, correlationId }, () => this.handle(handler, msg, requestId));
+  }
+
+  private async handle(handler: MessageHandler, msg: JsMsg, requestId: string | undefined) {
     const ctx = new JetStreamContext([msg.subject, requestId]);
     // Keeps the message ours while a slow Kubernetes call is in flight.
     const heartbeat = startHeartbeat(msg, Math.max(1000, this.config.JS_ACK_WAIT_MS / 3), (e) =>
@@ -181,15 +188,10 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     this.inHand.add(msg);
     let error: unknown;
     let result: unknown;
-    const run = async () => {
-      try {
-        result = await invoke(handler, decode(msg), ctx);
-      } catch (e) {
-        error = e;
-      }
-    };
     try {
-      await (requestId ? withRequestId(requestId, run) : run());
+      result = await invoke(handler, decode(msg), ctx);
+    } catch (e) {
+      error = e;
     } finally {
       heartbeat.stop();
     }

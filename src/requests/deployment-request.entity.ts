@@ -99,4 +99,8 @@ export class DeploymentRequestEntity {
   /** Set after a transient failure: no worker tries the request again before then. */
   @Column({ name: 'retry_at', type: 'timestamptz', nullable: true })
   retryAt!: Date | null;
+
+  /** The API call's X-Request-Id (given or made), carried in every message of the request for log correlation. */
+  @Column({ name: 'correlation_id', type: 'varchar', length: 128, nullable: true })
+  correlationId!: string | null;
 }

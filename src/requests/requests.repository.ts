@@ -15,6 +15,8 @@ export interface NewRequest {
   specMode: SpecMode;
   bodyHash: string;
   deadlineMs: number;
+  /** The API call's X-Request-Id, for log correlation. */
+  correlationId?: string | null;
 }
 
 export interface SuccessfulRequestRow {
@@ -63,6 +65,7 @@ const MARK_QUEUED_SQL = `UPDATE deployment_requests SET status = 'QUEUED', queue
 export interface CreatedRequest {
   requestId: string;
   generation: number;
+  correlationId?: string | null;
 }
 
 /**
@@ -141,8 +144,8 @@ export class RequestsRepository {
   async insertIfAbsent(r: NewRequest): Promise<DeploymentRequestEntity | null> {
     const rows: unknown[] = await this.repo.query(
       `INSERT INTO deployment_requests
-         (request_id, operation, namespace, name, spec, spec_mode, body_hash, status, deadline_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'CREATED', now() + make_interval(secs => $8::double precision / 1000))
+         (request_id, operation, namespace, name, spec, spec_mode, body_hash, status, deadline_at, correlation_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'CREATED', now() + make_interval(secs => $8::double precision / 1000), $9)
        ON CONFLICT (request_id) DO NOTHING
        RETURNING *`,
       [
@@ -154,6 +157,7 @@ export class RequestsRepository {
         r.specMode,
         r.bodyHash,
         r.deadlineMs,
+        r.correlationId ?? null,
       ],
     );
     return rows.length ? this.hydrate(rows[0]) : null;
@@ -194,8 +198,8 @@ export class RequestsRepository {
     fn: (rows: CreatedRequest[], markQueued: (requestIds: string[]) => Promise<void>) => Promise<T>,
   ): Promise<T> {
     return this.ds.transaction(async (m) => {
-      const rows: { request_id: string; generation: number }[] = await m.query(
-        `SELECT request_id, generation FROM deployment_requests
+      const rows: { request_id: string; generation: number; correlation_id: string | null }[] = await m.query(
+        `SELECT request_id, generation, correlation_id FROM deployment_requests
          WHERE status = 'CREATED' AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
          ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED`,
         [minAgeMs, limit],
@@ -204,7 +208,7 @@ export class RequestsRepository {
         if (requestIds.length) await m.query(MARK_QUEUED_SQL, [requestIds]);
       };
       return fn(
-        rows.map((r) => ({ requestId: r.request_id, generation: r.generation })),
+        rows.map((r) => ({ requestId: r.request_id, generation: r.generation, correlationId: r.correlation_id })),
         markQueued,
       );
     });

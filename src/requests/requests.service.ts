@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { canonicalJson, sha256 } from '../common/canonical-json.js';
+import { currentCorrelationId } from '../common/logging.js';
 import { decodeCursor, encodeCursor } from '../http/pagination.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from './deployment-request.entity.js';
@@ -64,6 +65,8 @@ export class RequestsService {
       specMode: cmd.specMode,
       bodyHash,
       deadlineMs: this.config.REQUEST_DEADLINE_MS,
+      // The API call's X-Request-Id: its messages carry it, so the worker's lines match the API's.
+      correlationId: currentCorrelationId(),
     });
     if (!inserted) return { request: await this.replay(requestId, bodyHash), replayed: true };
 

@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import type { AppConfig } from '../config/app-config.js';
+import { currentCorrelationId, withLogContext } from '../common/logging.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ShutdownSignal } from '../common/shutdown.js';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from '../requests/deployment-request.entity.js';
@@ -139,6 +140,20 @@ describe('RequestProcessor', () => {
     expect(repo.rows.get('a')!.status).toBe(RequestStatus.SUCCESS);
     expect(repo.rows.get('b')!.status).toBe(RequestStatus.QUEUED);
     expect(answer).toMatchObject({ retryAfterMs: 300 });
+  });
+
+  it("logs each request it applies under that request's correlation id, not the one of the message that woke it", async () => {
+    const seen: Record<string, string | undefined> = {};
+    const { repo, processor } = setup(async (r) => {
+      seen[r.requestId] = currentCorrelationId();
+      return ok();
+    });
+    repo.add('a', 1);
+    repo.add('b', 2);
+    for (const id of ['a', 'b']) repo.rows.get(id)!.correlationId = `corr-${id}`;
+    // As the transport runs it: in the context of the message's headers (b's).
+    await withLogContext({ requestId: 'b', correlationId: 'corr-b' }, () => processor.process('b'));
+    expect(seen).toEqual({ a: 'corr-a', b: 'corr-b' });
   });
 
   it('ends a permanent failure at once and moves on to the next request', async () => {

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { backoffDelay } from '../common/backoff.js';
+import { withLogContext } from '../common/logging.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { ShutdownSignal } from '../common/shutdown.js';
@@ -67,7 +68,11 @@ export class RequestProcessor {
       const claim = await lock.claimOldestOpen();
       if (claim.kind === 'none') return null;
       if (claim.kind === 'waiting') return claim.waitMs;
-      const retryInMs = await this.attempt(lock, claim.request);
+      // The message may have woken us for another request of this deployment: log as this one's.
+      const { requestId, correlationId } = claim.request;
+      const retryInMs = await withLogContext({ requestId, correlationId: correlationId ?? undefined }, () =>
+        this.attempt(lock, claim.request),
+      );
       if (retryInMs !== null) return retryInMs;
     }
   }
