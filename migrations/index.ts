@@ -5,6 +5,7 @@ import { MirrorOwnershipAndCluster1764300210000 } from './1764300210000-mirror-o
 import { RequestRetryAt1764300300000 } from './1764300300000-request-retry-at.js';
 import { ApiKeys1764400100000 } from './1764400100000-api-keys.js';
 import { RequestCorrelationId1764400500000 } from './1764400500000-request-correlation-id.js';
+import { RequestPrincipalAndScope1764400200000 } from './1764400200000-request-principal-and-scope.js';
 
 /** Every migration, in order. Listed explicitly so the compiled ESM build needs no glob loading. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   RequestRetryAt1764300300000,
   ApiKeys1764400100000,
   RequestCorrelationId1764400500000,
+  RequestPrincipalAndScope1764400200000,
 ];
