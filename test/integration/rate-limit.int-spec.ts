@@ -105,7 +105,11 @@ describe('rate limits shared by API processes', () => {
   // Needs the auth branch (i10-auth): keys resolved by AuthenticationGuard are counted per key.
   it('counts per API key: a key over its limit is refused on both processes, another key is not', async () => {
     const key = async () => {
-      const r = await http(suite.api, 'POST', '/v1/api-keys', { name: `rl-${uniqueId()}`, role: 'reader' });
+      const r = await http(suite.api, 'POST', '/v1/api-keys', {
+        name: `rl-${uniqueId()}`,
+        role: 'reader',
+        namespaces: [ns],
+      });
       expect(r.status).toBe(201);
       return { authorization: `Bearer ${r.body.key}`, 'x-forwarded-for': address() };
     };
