@@ -20,7 +20,7 @@ import { assertSessionPooling } from './database/session-pooling.check.js';
 
 export interface Running {
   app: INestApplicationContext;
-  /** Where /healthz, /readyz and /metrics answer: the API port, or HEALTH_PORT without the API. */
+  /** Where /healthz, /readyz and /metrics answer: HEALTH_PORT, for every role (the API port has no /metrics). */
   healthUrl: string;
   /** The API's base URL, when this process serves it. */
   apiUrl?: string;
@@ -108,7 +108,9 @@ async function start(config: AppConfig): Promise<Running> {
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.HTTP_PORT;
   const url = `http://127.0.0.1:${port}`;
-  return { app, healthUrl: url, apiUrl: url, close: () => app.close() };
+  // /metrics stays off the public API port: the API serves it on HEALTH_PORT like every role.
+  const healthPort = await app.get(HealthServer).listen(config.HEALTH_PORT);
+  return { app, healthUrl: `http://127.0.0.1:${healthPort}`, apiUrl: url, close: () => app.close() };
 }
 
 /** A microservice app (no HTTP) on the one transport of a process without the API. */

@@ -8,9 +8,15 @@ export function buildOpenApi(app: INestApplication): OpenAPIObject {
     .setDescription(
       'Create, update and delete Kubernetes Deployments asynchronously. Write calls answer 202 with a request ' +
         'record at once; poll GET /v1/requests/{requestId} until status is SUCCESS or FAILURE. ' +
-        'Every error body is {statusCode, error, message, code?}.',
+        'Every error body is {statusCode, error, message, code?}. Every /v1 call needs an API key: ' +
+        'Authorization: Bearer kdm_... (Swagger UI: "Authorize").',
     )
     .setVersion('1')
+    .addBearerAuth({
+      type: 'http',
+      scheme: 'bearer',
+      description: 'An API key (kdm_...): POST /v1/api-keys, `npm run keys -- create`, or ADMIN_API_KEY',
+    })
     .build();
   return SwaggerModule.createDocument(app, config, { extraModels: [ErrorResponseDto] });
 }

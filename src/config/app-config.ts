@@ -245,6 +245,21 @@ export class AppConfig {
   @Min(10)
   WORKER_BUSY_RETRY_MS = 300;
 
+  /** An admin key registered at API boot (>= 32 visible ASCII characters). A secret: never logged. */
+  @IsOptional()
+  @IsString()
+  @Matches(/^[\x21-\x7e]{32,512}$/, {
+    message: 'ADMIN_API_KEY must be 32 to 512 visible ASCII characters (no spaces); e.g. npm run keys -- generate',
+  })
+  ADMIN_API_KEY?: string;
+
+  /** How long the API trusts a verified key before reading it again (a revoke elsewhere takes this long to bite). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(300_000)
+  API_KEY_CACHE_MS = 5_000;
+
   roles: Role[] = [];
 }
 
@@ -260,7 +275,7 @@ function describe(errors: ValidationError[]): string[] {
 /** Validates the environment once; throws ConfigError naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const known = new Set(Object.keys(new AppConfig()).filter((k) => k !== 'roles'));
-  known.add('DATABASE_URL').add('NATS_URL').add('KUBECONFIG');
+  known.add('DATABASE_URL').add('NATS_URL').add('KUBECONFIG').add('ADMIN_API_KEY');
   const raw: Record<string, string> = {};
   for (const key of known) {
     const value = env[key];

@@ -1,5 +1,6 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Access } from '../auth/access.decorator.js';
 import { ApiErrors } from '../http/api-errors.js';
 import { DeploymentsService } from './deployments.service.js';
 import { DeploymentParams, GetDeploymentQuery, ListDeploymentsQuery } from './dto/deployment-queries.dto.js';
@@ -13,6 +14,7 @@ import {
 /** Reads of the deployments mirror that the watcher keeps. */
 @ApiTags('deployments')
 @Controller('v1/deployments')
+@Access('reader')
 export class DeploymentsController {
   constructor(private readonly deployments: DeploymentsService) {}
 

@@ -117,6 +117,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
   catch(e: unknown, host: ArgumentsHost) {
     const body = toErrorBody(e);
     const res = host.switchToHttp().getResponse<Response>();
+    // RFC 6750: a 401 names the scheme the client must use.
+    if (body.statusCode === HttpStatus.UNAUTHORIZED) res.setHeader('WWW-Authenticate', 'Bearer');
     if (body.statusCode === HttpStatus.SERVICE_UNAVAILABLE) {
       res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
       this.logger.warn(`${body.code ?? 'unavailable'}: ${e instanceof Error ? e.message : String(e)}`);

@@ -1,5 +1,6 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Access } from '../auth/access.decorator.js';
 import { ApiErrors } from '../http/api-errors.js';
 import { PageQuery } from '../http/pagination.js';
 import {
@@ -13,6 +14,7 @@ import { ReconcileAdminService } from './reconcile-admin.service.js';
 
 @ApiTags('admin')
 @Controller('v1/admin')
+@Access('admin')
 export class ReconcileAdminController {
   constructor(private readonly admin: ReconcileAdminService) {}
 

@@ -8,6 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { Access } from '../auth/access.decorator.js';
 import { ApiErrors, ErrorResponseDto } from '../http/api-errors.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { Operation, SpecMode } from './deployment-request.entity.js';
@@ -41,6 +42,7 @@ function accepted(res: Response, s: Submitted): RequestRecordDto {
 /** Write endpoints: each records a request and answers 202 at once; a worker applies it. */
 @ApiTags('deployments')
 @Controller('v1/deployments')
+@Access('writer')
 export class DeploymentWritesController {
   constructor(private readonly requests: RequestsService) {}
 
@@ -152,6 +154,7 @@ export class DeploymentWritesController {
 
 @ApiTags('requests')
 @Controller('v1/requests')
+@Access('reader')
 export class RequestsController {
   constructor(private readonly requests: RequestsService) {}
 
@@ -173,6 +176,7 @@ export class RequestsController {
   }
 
   @Post(':requestId/retry')
+  @Access('writer')
   @HttpCode(202)
   @ApiOperation({
     summary: 'Queue a FAILURE request again as a new attempt',
@@ -197,6 +201,7 @@ export class RequestsController {
 
 @ApiTags('dead letters')
 @Controller('v1/dead-letters')
+@Access('admin')
 export class DeadLettersController {
   constructor(private readonly requests: RequestsService) {}
 
