@@ -165,7 +165,11 @@ describe('authorization matrix (role x scope)', () => {
     {
       group: 'deployment writes',
       route: 'PUT /v1/deployments/{namespace}/{name}',
-      call: async (ns) => ({ method: 'PUT', path: `/v1/deployments/${ns}/seen`, body: { image: 'nginx:1.28' } }),
+      call: async (ns) => ({
+        method: 'PUT',
+        path: `/v1/deployments/${ns}/seen`,
+        body: { image: 'nginx:1.28', replicas: 1 },
+      }),
       expect: write,
     },
     {
