@@ -4,6 +4,7 @@ import { WatcherState1764300200000 } from './1764300200000-watcher-state.js';
 import { MirrorOwnershipAndCluster1764300210000 } from './1764300210000-mirror-ownership-and-cluster.js';
 import { RequestRetryAt1764300300000 } from './1764300300000-request-retry-at.js';
 import { ApiKeys1764400100000 } from './1764400100000-api-keys.js';
+import { RequestPrincipalAndScope1764400200000 } from './1764400200000-request-principal-and-scope.js';
 
 /** Every migration, in order. Listed explicitly so the compiled ESM build needs no glob loading. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   MirrorOwnershipAndCluster1764300210000,
   RequestRetryAt1764300300000,
   ApiKeys1764400100000,
+  RequestPrincipalAndScope1764400200000,
 ];

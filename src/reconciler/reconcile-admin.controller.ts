@@ -22,7 +22,10 @@ export class ReconcileAdminController {
   @HttpCode(202)
   @ApiOperation({
     summary: 'Ask a reconciler for a pass now',
-    description: 'The API makes no Kubernetes calls: it asks the reconciler role over NATS.',
+    description:
+      'The API makes no Kubernetes calls: it asks the reconciler role over NATS. While a pass is running (scheduled ' +
+      'or manual), the answer names that pass with alreadyRunning: true instead of starting or queueing another, ' +
+      'so any number of triggers yields one pass at a time.',
   })
   @ApiAcceptedResponse({ type: ReconcileAcceptedDto })
   @ApiErrors(503)

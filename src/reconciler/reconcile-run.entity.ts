@@ -75,4 +75,8 @@ export class ReconcileRunEntity implements ReconcileCounts {
 
   @Column({ type: 'text', nullable: true })
   error!: string | null;
+
+  /** The PostgreSQL backend holding the pass lock for this run: a manual trigger finds the pass in progress by it. */
+  @Column({ name: 'runner_pid', type: 'int', nullable: true })
+  runnerPid!: number | null;
 }

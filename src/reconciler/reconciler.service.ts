@@ -1,13 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import { DomainError } from '../domain/domain-error.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeploymentsRepository } from '../deployments/deployments.repository.js';
 import { MirrorSyncService } from '../deployments/mirror-sync.service.js';
 import { Operation, SpecMode } from '../requests/deployment-request.entity.js';
 import type { DeploymentSpec } from '../domain/deployment-spec.js';
 import { RequestsRepository } from '../requests/requests.repository.js';
-import { RequestsService } from '../requests/requests.service.js';
+import { RECONCILER, RequestsService } from '../requests/requests.service.js';
 import { RequestQueue } from '../requests/request-queue.js';
 import { foreignOwners } from '../deployments/field-owners.js';
 import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
@@ -20,6 +20,10 @@ import {
   ReconcileTrigger,
 } from './reconcile-run.entity.js';
 import { ReconcileRunsRepository } from './reconcile-runs.repository.js';
+
+// A trigger that finds the pass lock held but no run recorded yet looks again this often, this many times.
+const TRIGGER_RETRY_MS = 25;
+const TRIGGER_ATTEMPTS = 80;
 
 const zero = (): ReconcileCounts => ({
   inserted: 0,
@@ -54,28 +58,51 @@ export class ReconcilerService {
 
   /** A scheduled pass; skipped when another reconciler is mid-pass. */
   async runScheduled(): Promise<ReconcileRunEntity | undefined> {
-    const run = await this.runs.withPassLock(false, () => this.execute(ReconcileTrigger.CRON));
+    const run = await this.runs.withPassLock(false, (pid) => this.execute(ReconcileTrigger.CRON, pid));
     if (!run) this.logger.log('another reconciler is running a pass; skipping this one');
     return run;
   }
 
   /** RECONCILE_ONCE: waits for any pass in progress, then runs one. */
   async runOnce(): Promise<ReconcileRunEntity> {
-    return (await this.runs.withPassLock(true, () => this.execute(ReconcileTrigger.ONCE)))!;
+    return (await this.runs.withPassLock(true, (pid) => this.execute(ReconcileTrigger.ONCE, pid)))!;
   }
 
-  /** Manual trigger: records the run at once (PENDING) and runs it after any pass in progress. */
-  async requestManual(): Promise<ReconcileRunEntity> {
-    const run = await this.runs.create(ReconcileTrigger.MANUAL, ReconcileStatus.PENDING);
-    void this.runs
-      .withPassLock(true, () => this.execute(ReconcileTrigger.MANUAL, run.id))
-      .catch((e: Error) => this.logger.error(`manual pass ${run.id} failed: ${e.message}`));
-    return run;
+  /**
+   * Manual trigger: starts a pass now and answers its run at once, or, while a pass is
+   * running (any trigger, any reconciler), answers that pass's run with alreadyRunning.
+   * It never queues a pass behind another, so triggers hold no connection waiting on the
+   * pass lock and a burst of them yields one run.
+   */
+  async requestManual(): Promise<{ run: ReconcileRunEntity; alreadyRunning: boolean }> {
+    for (let attempt = 1; ; attempt++) {
+      let recorded!: (run: ReconcileRunEntity) => void;
+      const started = new Promise<ReconcileRunEntity>((resolve) => (recorded = resolve));
+      const pass = this.runs.withPassLock(false, (pid) => this.execute(ReconcileTrigger.MANUAL, pid, recorded));
+      // The run is recorded before the pass's steps start; undefined: another pass holds the lock.
+      const first = await Promise.race([started, pass]);
+      if (first) {
+        void pass.catch((e: Error) => this.logger.error(`manual pass ${first.id} failed: ${e.message}`));
+        return { run: first, alreadyRunning: false };
+      }
+      const running = await this.runs.passInProgress();
+      if (running) return { run: running, alreadyRunning: true };
+      // The holder has not recorded its run yet, or its pass just ended: look again shortly.
+      if (attempt === TRIGGER_ATTEMPTS) {
+        throw new DomainError(ErrorCode.DependencyUnavailable, 'a reconcile pass is starting; try again');
+      }
+      await new Promise((r) => setTimeout(r, TRIGGER_RETRY_MS));
+    }
   }
 
-  private async execute(trigger: ReconcileTrigger, existingId?: number): Promise<ReconcileRunEntity> {
-    const id = existingId ?? (await this.runs.create(trigger, ReconcileStatus.RUNNING)).id;
-    if (existingId) await this.runs.markStarted(id);
+  private async execute(
+    trigger: ReconcileTrigger,
+    runnerPid: number,
+    onRecorded?: (run: ReconcileRunEntity) => void,
+  ): Promise<ReconcileRunEntity> {
+    const run = await this.runs.create(trigger, ReconcileStatus.RUNNING, runnerPid);
+    const id = run.id;
+    onRecorded?.(run);
     const counts = zero();
     const details: ReconcileDetails = {};
     const errors: string[] = [];
@@ -184,6 +211,7 @@ export class ReconcilerService {
           spec: heal.spec,
           specMode: heal.specMode,
           idempotencyKey: healKey(d.namespace, d.name, d.want.basis, heal),
+          requester: RECONCILER,
         });
         // A replay is a heal an earlier pass already queued for this very drift.
         if (replayed) continue;
