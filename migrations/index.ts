@@ -5,6 +5,8 @@ import { MirrorOwnershipAndCluster1764300210000 } from './1764300210000-mirror-o
 import { RequestRetryAt1764300300000 } from './1764300300000-request-retry-at.js';
 import { ApiKeys1764400100000 } from './1764400100000-api-keys.js';
 import { RequestPrincipalAndScope1764400200000 } from './1764400200000-request-principal-and-scope.js';
+import { AuditLog1764400300000 } from './1764400300000-audit-log.js';
+import { RateLimitWindows1764400310000 } from './1764400310000-rate-limit-windows.js';
 
 /** Every migration, in order. Listed explicitly so the compiled ESM build needs no glob loading. */
 export const MIGRATIONS = [
@@ -15,4 +17,6 @@ export const MIGRATIONS = [
   RequestRetryAt1764300300000,
   ApiKeys1764400100000,
   RequestPrincipalAndScope1764400200000,
+  AuditLog1764400300000,
+  RateLimitWindows1764400310000,
 ];

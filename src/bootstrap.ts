@@ -6,8 +6,10 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
 import { useContainer } from 'class-validator';
 import type { NextFunction, Request, Response } from 'express';
+import helmet from 'helmet';
 import { AppModule, servesHttpApi, transportsFor } from './app.module.js';
-import type { AppConfig } from './config/app-config.js';
+import { trustProxySetting, type AppConfig } from './config/app-config.js';
+import { AuditService } from './audit/audit.service.js';
 import { HttpExceptionFilter, toErrorBody } from './http/http-exception.filter.js';
 import { AppLogger } from './common/logging.js';
 import { RawInputPipe } from './http/raw-input.pipe.js';
@@ -84,18 +86,22 @@ async function start(config: AppConfig): Promise<Running> {
     bodyParser: false,
     abortOnError: false,
   });
+  hardenEdges(app, config);
+  const audit = app.get(AuditService);
   app.useBodyParser('json', { limit: config.MAX_BODY_BYTES });
   // Body-parser failures (bad JSON, too large) happen before Nest's filters can see them.
-  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (!err) return next();
     const body = toErrorBody(err);
-    res.status(body.statusCode).json(body);
+    void audit
+      .recordCall(req, body.statusCode, { errorCode: body.code, action: 'request.bodyRejected' })
+      .finally(() => res.status(body.statusCode).json(body));
   });
   app.useGlobalPipes(
     new RawInputPipe(),
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true, stopAtFirstError: false }),
   );
-  app.useGlobalFilters(new HttpExceptionFilter());
+  app.useGlobalFilters(new HttpExceptionFilter(audit));
   // Validator constraints that need config are Nest providers; class-validator builds the rest itself.
   const constraints = new Map<unknown, unknown>(VALIDATOR_PROVIDERS.map((c) => [c, app.get(c, { strict: false })]));
   useContainer({ get: (cls: unknown) => constraints.get(cls) }, { fallback: true });
@@ -111,6 +117,30 @@ async function start(config: AppConfig): Promise<Running> {
   // /metrics stays off the public API port: the API serves it on HEALTH_PORT like every role.
   const healthPort = await app.get(HealthServer).listen(config.HEALTH_PORT);
   return { app, healthUrl: `http://127.0.0.1:${healthPort}`, apiUrl: url, close: () => app.close() };
+}
+
+/**
+ * Source addresses (TRUST_PROXY), security headers (helmet), CORS (off unless CORS_ORIGINS).
+ * Registered before the body parser, so refused bodies get the headers too.
+ */
+function hardenEdges(app: NestExpressApplication, config: AppConfig) {
+  app.set('trust proxy', trustProxySetting(config.TRUST_PROXY));
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        // Swagger UI loads its scripts and styles from /docs itself. The API may be served over
+        // plain HTTP behind no TLS proxy, where upgrading them to https would break it.
+        directives: { upgradeInsecureRequests: null },
+      },
+    }),
+  );
+  if (config.CORS_ORIGINS.length)
+    app.enableCors({
+      origin: config.CORS_ORIGINS,
+      allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
+      exposedHeaders: ['Retry-After', 'Idempotent-Replayed', 'X-Request-Id'],
+      maxAge: 600,
+    });
 }
 
 /** A microservice app (no HTTP) on the one transport of a process without the API. */

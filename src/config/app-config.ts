@@ -260,6 +260,41 @@ export class AppConfig {
   @Max(300_000)
   API_KEY_CACHE_MS = 5_000;
 
+  /** Length of one fixed rate-limit window. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  RATE_LIMIT_WINDOW_MS = 10_000;
+
+  /** Calls one API key may make per window, over all API replicas (0 turns rate limiting off). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  RATE_LIMIT_MAX = 100_000;
+
+  /** Calls one source address without a valid key may make per window (floods of bad keys). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  RATE_LIMIT_ANONYMOUS_MAX = 2_000;
+
+  /** Express's `trust proxy`: false, true, a hop count, or addresses/CIDRs/loopback,linklocal,uniquelocal. */
+  @IsString()
+  @Matches(/^(true|false|\d+|[0-9A-Za-z.:/]+(\s*,\s*[0-9A-Za-z.:/]+)*)$/, {
+    message:
+      'TRUST_PROXY must be true, false, a hop count, or comma-separated addresses, CIDRs or loopback/linklocal/uniquelocal',
+  })
+  TRUST_PROXY = 'false';
+
+  /** Origins allowed to call the API from a browser; empty: CORS off (no Access-Control-* headers). */
+  @Transform(toList)
+  @IsString({ each: true })
+  @Matches(/^https?:\/\/[^\s/,]+$/, {
+    each: true,
+    message: 'CORS_ORIGINS entries must be origins like https://ui.example.com',
+  })
+  CORS_ORIGINS: string[] = [];
+
   roles: Role[] = [];
 }
 
@@ -306,6 +341,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError('RECONCILE_ONCE=true runs one pass and exits, so it needs ROLE=reconciler alone');
   }
   return config;
+}
+
+/** TRUST_PROXY as express's `trust proxy` setting takes it. */
+export function trustProxySetting(value: string): boolean | number | string {
+  if (value === 'true' || value === 'false') return value === 'true';
+  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 /**
