@@ -270,6 +270,13 @@ describe('authorization matrix (role x scope)', () => {
       call: async () => ({ method: 'GET', path: '/v1/audit' }),
       expect: adminOnly(200),
     },
+    {
+      group: 'audit',
+      route: 'POST /v1/audit/purge',
+      // A century: nothing this suite wrote goes, but the purge itself runs (and is audited).
+      call: async () => ({ method: 'POST', path: '/v1/audit/purge', body: { olderThanDays: 36_500 } }),
+      expect: adminOnly(200),
+    },
   ];
 
   describe.each(routes.map((r) => [`${r.group}: ${r.route}`, r] as const))('%s', (_, route) => {
@@ -359,8 +366,8 @@ describe('authorization matrix (role x scope)', () => {
     expect(strip(await as('reader', 'GET', `/v1/requests/${requestIn[nsB]}`), requestIn[nsB])).toEqual(
       strip(await as('reader', 'GET', `/v1/requests/${absentId}`), absentId),
     );
-    expect(strip(await as('reader', 'GET', `/v1/deployments/${nsB}/seen`), nsB)).toEqual(
-      strip(await as('reader', 'GET', `/v1/deployments/${nsB}/never-seen`), nsB),
+    expect(strip(await as('reader', 'GET', `/v1/deployments/${nsB}/seen`), `${nsB}/seen`)).toEqual(
+      strip(await as('reader', 'GET', `/v1/deployments/${nsB}/never-seen`), `${nsB}/never-seen`),
     );
   });
 
@@ -392,6 +399,10 @@ describe('authorization matrix (role x scope)', () => {
     expect(b.body.requestId).not.toBe(a.body.requestId);
     expect([a.body.requestId, b.body.requestId]).not.toContain(key);
     expect([a.headers.get('idempotent-replayed'), b.headers.get('idempotent-replayed')]).toEqual([null, null]);
+    expect([a.body.requestedBy, b.body.requestedBy]).toEqual([
+      { keyId: first.id, name: `idem-1-${id}` },
+      { keyId: second.id, name: `idem-2-${id}` },
+    ]);
 
     // Each key replays its own record, never the other's.
     const aAgain = await post(first, 'idem-a');
