@@ -42,8 +42,23 @@ migrate: build stack-up
 	$(STACK_ENV); npm run -s migration:run
 
 # Local defaults: all roles in one process, any namespace but Kubernetes' own. Override in the environment.
+# An ADMIN_API_KEY already set is used as it is; otherwise a development admin key is made once, kept
+# (mode 600) beside the stack's state, printed when made, and passed as ADMIN_API_KEY (the API registers it).
+DEV_ADMIN_KEY_FILE = $${K8SDM_STATE:-$$HOME/.local/state/k8s-deployment-manager}/dev-admin-api-key
 run: migrate
-	$(STACK_ENV); export ROLE="$${ROLE:-all}" MANAGED_NAMESPACES="$${MANAGED_NAMESPACES:-*}"; exec node dist/src/main.js
+	$(STACK_ENV); export ROLE="$${ROLE:-all}" MANAGED_NAMESPACES="$${MANAGED_NAMESPACES:-*}"; \
+	if [ -z "$${ADMIN_API_KEY:-}" ]; then \
+	  keyfile="$(DEV_ADMIN_KEY_FILE)"; \
+	  if [ ! -s "$$keyfile" ]; then \
+	    mkdir -p "$$(dirname "$$keyfile")"; \
+	    (umask 077 && node dist/src/keys.main.js generate > "$$keyfile.tmp") && mv "$$keyfile.tmp" "$$keyfile"; \
+	    echo "Development admin API key (kept in $$keyfile): $$(cat "$$keyfile")"; \
+	    echo "  curl -H \"Authorization: Bearer \$$(cat $$keyfile)\" localhost:3000/v1/requests"; \
+	  fi; \
+	  chmod 600 "$$keyfile"; \
+	  export ADMIN_API_KEY="$$(cat "$$keyfile")"; \
+	fi; \
+	exec node dist/src/main.js
 
 test-unit: deps
 	npm run -s test -- --selectProjects unit

@@ -15,8 +15,15 @@ export function buildOpenApi(app: INestApplication): OpenAPIObject {
     .addBearerAuth({
       type: 'http',
       scheme: 'bearer',
+      bearerFormat: 'kdm_ API key',
       description: 'An API key (kdm_...): POST /v1/api-keys, `npm run keys -- create`, or ADMIN_API_KEY',
     })
     .build();
-  return SwaggerModule.createDocument(app, config, { extraModels: [ErrorResponseDto] });
+  const doc = SwaggerModule.createDocument(app, config, { extraModels: [ErrorResponseDto] });
+  // @Access on a class and on one of its methods each add the bearer requirement: list it once.
+  for (const ops of Object.values(doc.paths))
+    for (const op of Object.values(ops as Record<string, { security?: unknown[] }>))
+      if (Array.isArray(op?.security))
+        op.security = [...new Map(op.security.map((r) => [JSON.stringify(r), r])).values()];
+  return doc;
 }
