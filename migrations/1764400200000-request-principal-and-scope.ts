@@ -34,16 +34,7 @@ export class RequestPrincipalAndScope1764400200000 implements MigrationInterface
       ON deployment_requests ((coalesce(requested_by_key_id, '')), idempotency_key)
       WHERE idempotency_key IS NOT NULL`);
     await q.query(`ALTER TABLE reconcile_runs ADD COLUMN runner_pid int`);
-    await q.query(`
-      UPDATE deployments SET spec = (spec - 'env') || jsonb_build_object(
-          'envNames', (SELECT jsonb_agg(k ORDER BY k COLLATE "C") FROM jsonb_object_keys(spec->'env') AS k))
-      WHERE labels->>'app.kubernetes.io/managed-by' IS DISTINCT FROM 'k8s-deployment-manager'
-        AND jsonb_typeof(spec->'env') = 'object' AND spec->'env' <> '{}'::jsonb`);
-    await q.query(`
-      UPDATE deployments d SET resource_version = (d.resource_version::numeric - 1)::text
-      WHERE d.resource_version ~ '^[1-9][0-9]*$' AND d.resource_version <> '1'
-        AND jsonb_typeof(d.spec->'env') = 'object'
-        AND EXISTS (SELECT 1 FROM jsonb_each_text(d.spec->'env') AS e WHERE e.value = '')`);
+    await scrubMirrorEnv((sql) => q.query(sql));
   }
 
   async down(q: QueryRunner): Promise<void> {
@@ -54,4 +45,18 @@ export class RequestPrincipalAndScope1764400200000 implements MigrationInterface
       ALTER TABLE deployment_requests
         DROP COLUMN idempotency_key, DROP COLUMN requested_by_name, DROP COLUMN requested_by_key_id`);
   }
+}
+
+/** The mirror's part of the migration, on its own so a test can run it over rows it wrote. */
+export async function scrubMirrorEnv(query: (sql: string) => Promise<unknown>): Promise<void> {
+  await query(`
+      UPDATE deployments SET spec = (spec - 'env') || jsonb_build_object(
+          'envNames', (SELECT jsonb_agg(k ORDER BY k COLLATE "C") FROM jsonb_object_keys(spec->'env') AS k))
+      WHERE labels->>'app.kubernetes.io/managed-by' IS DISTINCT FROM 'k8s-deployment-manager'
+        AND jsonb_typeof(spec->'env') = 'object' AND spec->'env' <> '{}'::jsonb`);
+  await query(`
+      UPDATE deployments d SET resource_version = (d.resource_version::numeric - 1)::text
+      WHERE d.resource_version ~ '^[1-9][0-9]*$' AND d.resource_version <> '1'
+        AND jsonb_typeof(d.spec->'env') = 'object'
+        AND EXISTS (SELECT 1 FROM jsonb_each_text(d.spec->'env') AS e WHERE e.value = '')`);
 }
