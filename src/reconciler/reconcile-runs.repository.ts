@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { sanitizeReason } from '../domain/reason-text.js';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
 import { type LockSession, lockKeySql, tryWithAdvisoryLock, withAdvisoryLock } from '../database/advisory-lock.js';
@@ -46,7 +47,8 @@ export class ReconcileRunsRepository {
         counts.drifted,
         counts.healed,
         JSON.stringify(details),
-        error,
+        // A Kubernetes error may quote a NUL byte, which PostgreSQL text refuses: the run would stay RUNNING.
+        error === null ? null : sanitizeReason(error),
       ],
     );
   }
