@@ -20,6 +20,7 @@ export class RequestResultDto {
 
 export class RequestedByDto {
   @ApiProperty({
+    type: String,
     nullable: true,
     example: '3f6d2a8e-5b7c-4e1f-9d0a-2c4b6e8f1a3d',
     description: "The API key's id; null for the reconciler's self-heal",
