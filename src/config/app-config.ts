@@ -300,13 +300,13 @@ export class AppConfig {
   @Transform(toInt)
   @IsInt()
   @Min(0)
-  RATE_LIMIT_MAX = 100_000;
+  RATE_LIMIT_MAX = 1_000;
 
   /** Calls one source address without a valid key may make per window (floods of bad keys). */
   @Transform(toInt)
   @IsInt()
   @Min(0)
-  RATE_LIMIT_ANONYMOUS_MAX = 2_000;
+  RATE_LIMIT_ANONYMOUS_MAX = 100;
 
   /** Express's `trust proxy`: false, true, a hop count, or addresses/CIDRs/loopback,linklocal,uniquelocal. */
   @IsString()

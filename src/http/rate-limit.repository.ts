@@ -1,11 +1,14 @@
-import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import { DataSource } from 'typeorm';
 
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
-/** How often each API process deletes windows that ended (any replica's; the DELETE is idempotent). */
+/**
+ * How often each API process deletes windows that ended (any replica's; the DELETE is
+ * idempotent). Swept from calls, not a timer, so an idle or closed app runs nothing.
+ */
 export const RATE_LIMIT_SWEEP_MS = 60_000;
 
 /**
@@ -15,13 +18,17 @@ export const RATE_LIMIT_SWEEP_MS = 60_000;
  * (The throttler's blockDuration is not used: a blocked key is free again when its window ends.)
  */
 @Injectable()
-export class RateLimitRepository implements ThrottlerStorage, OnModuleInit, OnModuleDestroy {
+export class RateLimitRepository implements ThrottlerStorage {
   private readonly logger = new Logger(RateLimitRepository.name);
-  private sweeper?: NodeJS.Timeout;
+  private lastSweep = Date.now();
 
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
   async increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
+    if (Date.now() - this.lastSweep >= RATE_LIMIT_SWEEP_MS) {
+      this.lastSweep = Date.now();
+      void this.deleteExpired().catch((e: Error) => this.logger.warn(`rate-limit sweep failed: ${e.message}`));
+    }
     // clock_timestamp(), not now(): every replica measures windows on the database's one clock.
     const [row]: { hits: string; ms_left: string }[] = await this.ds.query(
       `INSERT INTO rate_limit_windows AS w (key, hits, expires_at)
@@ -45,16 +52,5 @@ export class RateLimitRepository implements ThrottlerStorage, OnModuleInit, OnMo
        SELECT count(*) AS n FROM gone`,
     );
     return Number(row.n);
-  }
-
-  onModuleInit() {
-    this.sweeper = setInterval(() => {
-      this.deleteExpired().catch((e: Error) => this.logger.warn(`rate-limit sweep failed: ${e.message}`));
-    }, RATE_LIMIT_SWEEP_MS);
-    this.sweeper.unref();
-  }
-
-  onModuleDestroy() {
-    clearInterval(this.sweeper);
   }
 }

@@ -108,7 +108,15 @@ describe('graceful shutdown', () => {
       holdUntil: new Promise<void>((r) => (releaseHeld = r)),
     });
     const workerEnv = (kubeconfig: string) =>
-      appEnv(config, { ROLE: 'worker', KUBECONFIG: kubeconfig, LOG_LEVEL: 'log', SHUTDOWN_TIMEOUT_MS: '20000' });
+      appEnv(config, {
+        ROLE: 'worker',
+        KUBECONFIG: kubeconfig,
+        LOG_LEVEL: 'log',
+        SHUTDOWN_TIMEOUT_MS: '20000',
+        // One request in hand at a time: then "no apply after SIGTERM" is exact, not a race
+        // with a second loop that was already mid-request when the signal came.
+        WORKER_CONCURRENCY: '1',
+      });
     const a = procs.start('A', workerEnv(proxyA.kubeconfigPath));
     procs.start('B', workerEnv(process.env.KUBECONFIG!));
     await procs.waitFor('A', /consuming /);

@@ -154,6 +154,8 @@ describe('audit trail', () => {
 
   it('purges entries older than the given days through the admin endpoint, and audits the purge', async () => {
     const marker = `old-${uniqueId()}`;
+    // Other suites share the database (and purge too): look only at entries written from here on.
+    const [{ max: before }] = (await suite.pool.query(`SELECT coalesce(max(id), 0) AS max FROM audit_log`)).rows;
     // Entries from 40 and 20 days ago (INSERT may set `at`; only UPDATE and DELETE are refused).
     for (const days of [40, 20])
       await suite.pool.query(
@@ -169,13 +171,13 @@ describe('audit trail', () => {
     expect((await entries('name = $1', [marker])).map((e) => Math.round((Date.now() - e.at) / 86_400_000))).toEqual([
       20,
     ]);
-    const [audited] = await entries(`action = 'audit.purge' AND status_code = 200`, []);
+    const [audited] = await entries(`action = 'audit.purge' AND status_code = 200 AND id > $1`, [before]);
     expect(audited).toMatchObject({
       method: 'POST',
       route: '/v1/audit/purge',
       details: { olderThanDays: 30, deleted: purge.body.deleted, before: purge.body.before },
     });
-    expect(await entries(`action = 'audit.purge' AND status_code = 400`, [])).toHaveLength(1);
+    expect(await entries(`action = 'audit.purge' AND status_code = 400 AND id > $1`, [before])).toHaveLength(1);
   });
 
   // These need the auth branch (i10-auth): AuthenticationGuard sets req.principal and

@@ -90,7 +90,7 @@ describe('rate limits shared by API processes', () => {
     expect(lifted.status).not.toBe(429);
   });
 
-  it('deletes windows that ended (the sweep each API process runs)', async () => {
+  it('deletes windows that ended (the sweep API processes run every minute from their calls)', async () => {
     const key = `api:ip:${address()}`;
     await suite.pool.query(
       `INSERT INTO rate_limit_windows (key, hits, expires_at) VALUES ($1, 5, now() - interval '2 minutes')`,
