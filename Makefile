@@ -8,7 +8,7 @@ NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 STACK_ENV = eval "$$(scripts/stack.sh env)"
 
-.PHONY: help deps build stack-up stack-down stack-status stack-env migrate run test test-unit lint format bench openapi
+.PHONY: help deps build stack-up stack-down stack-status stack-env migrate run test test-unit lint format bench openapi compose-config
 
 help:
 	@echo "make run          set everything up, migrate, and run all roles (Swagger UI at /docs)"
@@ -42,8 +42,23 @@ migrate: build stack-up
 	$(STACK_ENV); npm run -s migration:run
 
 # Local defaults: all roles in one process, any namespace but Kubernetes' own. Override in the environment.
+# An ADMIN_API_KEY already set is used as it is; otherwise a development admin key is made once, kept
+# (mode 600) beside the stack's state, printed when made, and passed as ADMIN_API_KEY (the API registers it).
+DEV_ADMIN_KEY_FILE = $${K8SDM_STATE:-$$HOME/.local/state/k8s-deployment-manager}/dev-admin-api-key
 run: migrate
-	$(STACK_ENV); export ROLE="$${ROLE:-all}" MANAGED_NAMESPACES="$${MANAGED_NAMESPACES:-*}"; exec node dist/src/main.js
+	$(STACK_ENV); export ROLE="$${ROLE:-all}" MANAGED_NAMESPACES="$${MANAGED_NAMESPACES:-*}" LOG_FORMAT="$${LOG_FORMAT:-pretty}"; \
+	if [ -z "$${ADMIN_API_KEY:-}" ]; then \
+	  keyfile="$(DEV_ADMIN_KEY_FILE)"; \
+	  if [ ! -s "$$keyfile" ]; then \
+	    mkdir -p "$$(dirname "$$keyfile")"; \
+	    (umask 077 && node dist/src/keys.main.js generate > "$$keyfile.tmp") && mv "$$keyfile.tmp" "$$keyfile"; \
+	    echo "Development admin API key (kept in $$keyfile): $$(cat "$$keyfile")"; \
+	    echo "  curl -H \"Authorization: Bearer \$$(cat $$keyfile)\" localhost:3000/v1/requests"; \
+	  fi; \
+	  chmod 600 "$$keyfile"; \
+	  export ADMIN_API_KEY="$$(cat "$$keyfile")"; \
+	fi; \
+	exec node dist/src/main.js
 
 test-unit: deps
 	npm run -s test -- --selectProjects unit
@@ -71,3 +86,8 @@ openapi: build stack-up
 bench: deps stack-up
 	npx tsc -p tsconfig.bench.json
 	$(STACK_ENV); node dist/bench/run.js $(BENCH)
+
+# Checks docker/compose.yaml without a Docker engine: Debian's docker-compose parses and resolves it.
+compose-config:
+	@command -v docker-compose >/dev/null || { echo "needs docker-compose: apt-get install -y docker-compose" >&2; exit 1; }
+	docker-compose -f docker/compose.yaml config -q

@@ -5,6 +5,9 @@ const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
+  // @nestjs/throttler is CommonJS requiring ESM-only Nest packages: see test/support/require-esm/resolver.cjs.
+  resolver: '<rootDir>/test/support/require-esm/resolver.cjs',
+  setupFiles: ['<rootDir>/test/support/require-esm/setup.ts'],
 };
 
 export default {

@@ -121,6 +121,15 @@ export function migrate(databaseUrl: string): void {
   });
 }
 
+/**
+ * The admin key the benches' API processes accept (ADMIN_API_KEY, upserted at their boot) and
+ * the load generators send: the caller's ADMIN_API_KEY when set, else a random one per run.
+ */
+export const BENCH_ADMIN_KEY = process.env.ADMIN_API_KEY || `kdm_${randomBytes(32).toString('base64url')}`;
+
+/** The Authorization header of BENCH_ADMIN_KEY. */
+export const adminAuthorization = (): Record<string, string> => ({ authorization: `Bearer ${BENCH_ADMIN_KEY}` });
+
 /** What every bench run starts from: the stack, a run id, and a fresh migrated database of its own. */
 export interface BenchRun {
   stack: StackEnv;
@@ -137,7 +146,10 @@ export async function openBenchRun(database: string): Promise<BenchRun> {
   return { stack, id, database, databaseUrl };
 }
 
-/** The app's environment for a run: its database, the stack, the namespaces it manages, ports the OS picks. */
+/**
+ * The app's environment for a run: its database, the stack, the namespaces it manages, ports
+ * the OS picks, and the admin key the bench authenticates with.
+ */
 export function appEnv(run: BenchRun, managedNamespaces: string): Record<string, string> {
   return {
     DATABASE_URL: run.databaseUrl,
@@ -146,6 +158,10 @@ export function appEnv(run: BenchRun, managedNamespaces: string): Record<string,
     MANAGED_NAMESPACES: managedNamespaces,
     HTTP_PORT: '0',
     HEALTH_PORT: '0',
+    ADMIN_API_KEY: BENCH_ADMIN_KEY,
+    // One key drives all the load: a limit it can never reach, so the limiter's cost (its
+    // upsert per call) is in the figures but its refusals are not.
+    RATE_LIMIT_MAX: '1000000000',
   };
 }
 
@@ -344,9 +360,13 @@ export async function startApp(name: string, opts: StartOptions): Promise<AppPro
       () => reject(new Error(`${name} did not start in time; see ${relative(REPO_ROOT, logFile)}`)),
       opts.bootTimeoutMs ?? 30_000,
     );
+    // An API process may also name its health port (where /metrics is): its url is the API's.
+    const role = opts.env.ROLE ?? process.env.ROLE ?? 'all';
+    const servesApi = role === 'all' || role.split(',').some((r) => r.trim() === 'api');
+    const urlLine = servesApi ? /API on (http:\/\/[^\s)"]+)/ : /health on (http:\/\/[^\s)"]+)/;
     const onData = (chunk: Buffer) => {
       seen = (seen + chunk.toString()).slice(-4096);
-      const m = /(?:API|health) on (http:\/\/[^\s)]+)/.exec(seen);
+      const m = urlLine.exec(seen);
       if (m) {
         clearTimeout(timer);
         proc.stdout!.off('data', onData);

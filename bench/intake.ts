@@ -29,6 +29,7 @@ import { jetstream } from '@nats-io/jetstream';
 import pg from 'pg';
 import { buildDeploymentManifest } from '../src/kubernetes/manifest.js';
 import {
+  adminAuthorization,
   type AppProcess,
   appEnv,
   backendPids,
@@ -349,7 +350,7 @@ function cannon(url: string, connections: number, durationS: number, body: () =>
     connections,
     duration: durationS,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...adminAuthorization() },
     requests: [{ setupRequest: (req) => ({ ...req, body: body() }) }],
   });
 }
@@ -636,7 +637,7 @@ async function pipelineCreates(apiUrl: string, db: pg.Pool, namespace: string, n
   const postLatencies = await runPool(names, concurrency, async (name) => {
     const res = await fetch(`${apiUrl}/v1/deployments`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...adminAuthorization() },
       body: JSON.stringify({ namespace, name, image: 'registry.k8s.io/pause:3.10', replicas: 0 }),
     });
     await res.arrayBuffer();

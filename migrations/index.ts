@@ -3,6 +3,11 @@ import { ReconcileRuns1764300100000 } from './1764300100000-reconcile-runs.js';
 import { WatcherState1764300200000 } from './1764300200000-watcher-state.js';
 import { MirrorOwnershipAndCluster1764300210000 } from './1764300210000-mirror-ownership-and-cluster.js';
 import { RequestRetryAt1764300300000 } from './1764300300000-request-retry-at.js';
+import { ApiKeys1764400100000 } from './1764400100000-api-keys.js';
+import { RequestPrincipalAndScope1764400200000 } from './1764400200000-request-principal-and-scope.js';
+import { AuditLog1764400300000 } from './1764400300000-audit-log.js';
+import { RateLimitWindows1764400310000 } from './1764400310000-rate-limit-windows.js';
+import { RequestCorrelationId1764400500000 } from './1764400500000-request-correlation-id.js';
 
 /** Every migration, in order. Listed explicitly so the compiled ESM build needs no glob loading. */
 export const MIGRATIONS = [
@@ -11,4 +16,9 @@ export const MIGRATIONS = [
   WatcherState1764300200000,
   MirrorOwnershipAndCluster1764300210000,
   RequestRetryAt1764300300000,
+  ApiKeys1764400100000,
+  RequestPrincipalAndScope1764400200000,
+  AuditLog1764400300000,
+  RateLimitWindows1764400310000,
+  RequestCorrelationId1764400500000,
 ];

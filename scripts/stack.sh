@@ -7,8 +7,15 @@
 #   scripts/stack.sh down     stop what `up` started; data is kept, so the next `up` is quick
 #   scripts/stack.sh status   one line per service
 #   scripts/stack.sh env      export lines for DATABASE_URL, NATS_URL, KUBECONFIG,
-#                             ETCD_ENDPOINTS and PATH (Node 22 and kubectl first)
+#                             ETCD_ENDPOINTS, NATS_CLUSTER_URL and PATH (Node 22 and kubectl first)
 #                             usage: eval "$(scripts/stack.sh env)"
+#
+#   scripts/stack.sh up --nats-cluster
+#                             also start a 3-node JetStream cluster (nats-1..3) on loopback,
+#                             beside the single NATS node (which everything else keeps using);
+#                             NATS_CLUSTER_URL lists its three servers. `down` stops it too.
+#   scripts/stack.sh nats-node kill|start N
+#                             SIGKILL or start cluster node N (1-3): for failover tests
 #
 # A DATABASE_URL, NATS_URL or KUBECONFIG already set in the environment (to
 # something other than this stack's own value) means "use that one": the
@@ -58,10 +65,17 @@ ETCD_PORT=$((52379 + PORT_OFFSET))
 ETCD_PEER_PORT=$((52380 + PORT_OFFSET))
 APISERVER_PORT=$((56443 + PORT_OFFSET))
 KWOK_PORT=$((56248 + PORT_OFFSET)) # KWOK's own /healthz
+# The optional JetStream cluster's node N (1-3): client, route and monitoring ports.
+nats_node_port() { echo $((54230 + $1 + PORT_OFFSET)); }
+nats_node_route_port() { echo $((54240 + $1 + PORT_OFFSET)); }
+nats_node_mon_port() { echo $((58230 + $1 + PORT_OFFSET)); }
+NATS_NODES=(1 2 3)
 
 OWN_DATABASE_URL="postgres://postgres:postgres@127.0.0.1:$PG_PORT/k8sdm"
 OWN_NATS_URL="nats://127.0.0.1:$NATS_PORT"
 OWN_ETCD_ENDPOINTS="http://127.0.0.1:$ETCD_PORT"
+NATS_CLUSTER_URL="$(for n in "${NATS_NODES[@]}"; do printf 'nats://127.0.0.1:%s,' "$(nats_node_port "$n")"; done)"
+NATS_CLUSTER_URL="${NATS_CLUSTER_URL%,}"
 
 # Services, in start order (stop runs in reverse).
 SERVICES=(postgres nats etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
@@ -184,7 +198,7 @@ log_has() { # service pattern
 
 service_bin() { # service -> the binary its process runs
   case "$1" in
-    nats) echo "$NATS_SERVER_BIN" ;;
+    nats | nats-[0-9]) echo "$NATS_SERVER_BIN" ;;
     etcd) echo "$ETCD_BIN" ;;
     kwok) echo "$KWOK_BIN" ;;
     kube-*) echo "$K8S_BIN_DIR/$1" ;;
@@ -404,6 +418,54 @@ start_nats() {
     -js -sd "$STACK/nats"
 }
 
+# The JetStream cluster: three servers routed to each other (JetStream needs a
+# server name per node and one cluster name). Their data is kept like the rest.
+nats_node_ready() { # node: up, and JetStream current (the meta group has a leader)
+  http_ok "http://127.0.0.1:$(nats_node_mon_port "$1")/healthz"
+}
+
+start_nats_node() { # node
+  local n="$1" routes="" r
+  for r in "${NATS_NODES[@]}"; do routes+="nats://127.0.0.1:$(nats_node_route_port "$r"),"; done
+  spawn "nats-$n" "$NATS_SERVER_BIN" -a 127.0.0.1 -p "$(nats_node_port "$n")" -m "$(nats_node_mon_port "$n")" \
+    -n "k8sdm-js-$n" -js -sd "$STACK/nats-cluster/$n" \
+    --cluster_name k8sdm-js --cluster "nats://127.0.0.1:$(nats_node_route_port "$n")" --routes "${routes%,}"
+}
+
+up_nats_cluster() {
+  local n
+  # Started together (not one by one until ready): a lone node has no JetStream quorum.
+  for n in "${NATS_NODES[@]}"; do
+    if alive "nats-$n" "$NATS_SERVER_BIN"; then continue; fi
+    log "nats-$n: starting"
+    start_nats_node "$n"
+  done
+  for n in "${NATS_NODES[@]}"; do
+    wait_ready "nats-$n" 60 "$NATS_SERVER_BIN" nats_node_ready "$n"
+    log "nats-$n: ready (nats://127.0.0.1:$(nats_node_port "$n"))"
+  done
+}
+
+cmd_nats_node() { # kill|start N
+  local action="${1:-}" n="${2:-}"
+  [[ "$n" =~ ^[1-3]$ ]] || die "usage: $0 nats-node kill|start 1-3"
+  case "$action" in
+    kill)
+      alive "nats-$n" "$NATS_SERVER_BIN" || die "nats-$n is not running"
+      local pid
+      read -r pid _ <"$RUN/nats-$n.pid"
+      signal_service KILL "$pid"
+      log "nats-$n: killed (pid $pid)"
+      ;;
+    start)
+      if ! alive "nats-$n" "$NATS_SERVER_BIN"; then log "nats-$n: starting"; start_nats_node "$n"; fi
+      wait_ready "nats-$n" 60 "$NATS_SERVER_BIN" nats_node_ready "$n"
+      log "nats-$n: ready"
+      ;;
+    *) die "usage: $0 nats-node kill|start 1-3" ;;
+  esac
+}
+
 # --- etcd -------------------------------------------------------------------
 
 etcd_ready() { http_ok "http://127.0.0.1:$ETCD_PORT/health" | grep -q '"health":"true"'; }
@@ -597,7 +659,12 @@ EOF
 # --- commands ---------------------------------------------------------------
 
 cmd_up() {
-  local t0=$SECONDS
+  local t0=$SECONDS cluster=false
+  case "${1:-}" in
+    "") ;;
+    --nats-cluster) cluster=true ;;
+    *) die "usage: $0 up [--nats-cluster]" ;;
+  esac
   mkdir -p "$LOGS" "$RUN"
   "$here/build-tools.sh" all
   ensure_packages
@@ -610,6 +677,7 @@ cmd_up() {
   else
     ensure nats 30 nats_ready start_nats
   fi
+  if $cluster; then up_nats_cluster; fi
   if external_kube; then
     log "kubernetes: using the given KUBECONFIG ($KUBECONFIG)"
   else
@@ -627,6 +695,7 @@ cmd_up() {
 cmd_down() {
   local i name
   PG_BIN="$(pg_bindir || true)"
+  for ((i = ${#NATS_NODES[@]} - 1; i >= 0; i--)); do stop_pid "nats-${NATS_NODES[i]}"; done
   for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
     name="${SERVICES[i]}"
     is_external "$name" && continue
@@ -664,6 +733,13 @@ cmd_status() {
     fi
     printf '%-24s %-8s %s\n' "$name" "$state" "$addr"
   done
+  # The JetStream cluster, once `up --nats-cluster` has started it.
+  for name in "${NATS_NODES[@]}"; do
+    [ -e "$RUN/nats-$name.pid" ] || continue
+    state=stopped
+    alive "nats-$name" "$NATS_SERVER_BIN" && state=running
+    printf '%-24s %-8s %s\n' "nats-$name" "$state" "127.0.0.1:$(nats_node_port "$name") (cluster k8sdm-js)"
+  done
 }
 
 cmd_env() {
@@ -671,6 +747,7 @@ cmd_env() {
   node_bin="$("$here/ensure-node.sh")" || die "no Node 22 (scripts/ensure-node.sh failed)"
   printf 'export DATABASE_URL=%q\n' "${DATABASE_URL:-$OWN_DATABASE_URL}"
   printf 'export NATS_URL=%q\n' "${NATS_URL:-$OWN_NATS_URL}"
+  printf 'export NATS_CLUSTER_URL=%q\n' "$NATS_CLUSTER_URL"
   printf 'export KUBECONFIG=%q\n' "${KUBECONFIG:-$KUBECONFIG_FILE}"
   # The etcd behind our cluster (the tests compact it). A cluster of your own
   # (KUBECONFIG) has none unless ETCD_ENDPOINTS names it too.
@@ -695,9 +772,10 @@ lock() {
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 case "${1:-}" in
-  up) lock && cmd_up ;;
+  up) lock && cmd_up "${@:2}" ;;
   down) lock && cmd_down ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+  nats-node) lock && cmd_nats_node "${@:2}" ;;
+  *) echo "usage: $0 up [--nats-cluster]|down|status|env|nats-node kill|start N" >&2; exit 2 ;;
 esac

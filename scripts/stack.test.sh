@@ -70,5 +70,12 @@ spawn dies bash -c 'exit 3'
 sleep 0.5
 check "a service that exited is not alive" not alive dies "$sleep_bin"
 
+# The JetStream cluster's nodes: the nats-server binary, ports apart from the single node's and shifted by the offset.
+check "cluster nodes are nats-server processes" [ "$(service_bin nats-2)" = "$NATS_SERVER_BIN" ]
+check "the cluster URL lists three nodes beside the single one" \
+  [ "$NATS_CLUSTER_URL" = "nats://127.0.0.1:54231,nats://127.0.0.1:54232,nats://127.0.0.1:54233" ]
+check "with an offset, the cluster's ports move too" \
+  [ "$(PORT_OFFSET=1000 nats_node_port 1) $(PORT_OFFSET=1000 nats_node_route_port 1)" = "55231 55241" ]
+
 if ((failures)); then echo "stack.test.sh: $failures check(s) failed" >&2; exit 1; fi
 echo "stack.test.sh: all checks passed"

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from './config/app-config.js';
 import { bootstrap } from './bootstrap.js';
 import { oneShotTask } from './app.module.js';
@@ -22,9 +23,11 @@ async function main() {
     await running.close();
     process.exit(exitCode);
   }
+  // Through the app's logger, so stdout stays one JSON object per line.
+  const logger = new Logger('Main');
   if (running.apiUrl)
-    console.log(`k8s-deployment-manager API on ${running.apiUrl} (Swagger UI: ${running.apiUrl}/docs)`);
-  else console.log(`k8s-deployment-manager [${config.roles.join(', ')}] health on ${running.healthUrl}`);
+    logger.log(`k8s-deployment-manager API on ${running.apiUrl} (Swagger UI: ${running.apiUrl}/docs)`);
+  else logger.log(`k8s-deployment-manager [${config.roles.join(', ')}] health on ${running.healthUrl}`);
 }
 
 main().catch((e: unknown) => {

@@ -8,7 +8,7 @@ import type { INestApplication } from '@nestjs/common';
 /** `npm run openapi:export`: writes the API's OpenAPI document to openapi.json (committed; CI checks drift). */
 async function main() {
   const config = loadConfig();
-  Object.assign(config, { roles: ['api'], ROLE: 'api', HTTP_PORT: 0, LOG_LEVEL: 'warn' });
+  Object.assign(config, { roles: ['api'], ROLE: 'api', HTTP_PORT: 0, HEALTH_PORT: 0, LOG_LEVEL: 'warn' });
   const running = await bootstrap(config);
   try {
     const doc = buildOpenApi(running.app as INestApplication);

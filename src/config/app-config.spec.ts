@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './app-config.js';
+import { ConfigError, loadConfig, natsServers } from './app-config.js';
 import { parseRoles } from './roles.js';
 
 const base = { DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db', NATS_URL: 'nats://127.0.0.1:4222' };
@@ -19,6 +19,17 @@ describe('loadConfig', () => {
     expect(c.JS_MAX_DELIVER).toBe(-1);
     expect(c.WORKER_BUSY_RETRY_MS).toBe(300);
     expect(c.RECONCILE_CRON).toBe('*/5 * * * *');
+  });
+
+  it('takes a comma-separated NATS_URL for a cluster, and shutdown and replica settings with defaults', () => {
+    const c = loadConfig({ ...base, NATS_URL: 'nats://127.0.0.1:1, nats://127.0.0.1:2,tls://n3:4222' });
+    expect(natsServers(c)).toEqual(['nats://127.0.0.1:1', 'nats://127.0.0.1:2', 'tls://n3:4222']);
+    expect(() => loadConfig({ ...base, NATS_URL: 'nats://a:1,http://b:2' })).toThrow(/NATS_URL/);
+    expect(c.SHUTDOWN_TIMEOUT_MS).toBe(25_000);
+    expect(c.JS_REPLICAS).toBe(1);
+    expect(() => loadConfig({ ...base, SHUTDOWN_TIMEOUT_MS: '4000', SHUTDOWN_READINESS_DELAY_MS: '3000' })).toThrow(
+      /SHUTDOWN_READINESS_DELAY_MS/,
+    );
   });
 
   it('names every missing or bad variable', () => {

@@ -40,7 +40,8 @@ export class AppConfig {
   @IsString()
   ROLE = 'all';
 
-  @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose'])
+  /** Nest's level names, or pino's (info = log, trace = verbose). */
+  @IsIn(['fatal', 'error', 'warn', 'log', 'info', 'debug', 'verbose', 'trace'])
   LOG_LEVEL = 'log';
 
   /** 0 picks a free port (tests). */
@@ -66,8 +67,11 @@ export class AppConfig {
   @Max(100)
   DATABASE_POOL_SIZE = 10;
 
+  /** One server, or a comma-separated list of a cluster's servers (the client fails over between them). */
   @IsString()
-  @Matches(/^(nats|tls):\/\//, { message: 'NATS_URL must be a nats:// URL' })
+  @Matches(/^(nats|tls):\/\/[^,\s]+(\s*,\s*(nats|tls):\/\/[^,\s]+)*$/, {
+    message: 'NATS_URL must be a nats:// URL, or a comma-separated list of them',
+  })
   NATS_URL!: string;
 
   @IsString()
@@ -245,6 +249,82 @@ export class AppConfig {
   @Min(10)
   WORKER_BUSY_RETRY_MS = 300;
 
+  /** An admin key registered at API boot (>= 32 visible ASCII characters). A secret: never logged. */
+  @IsOptional()
+  @IsString()
+  @Matches(/^[\x21-\x7e]{32,512}$/, {
+    message: 'ADMIN_API_KEY must be 32 to 512 visible ASCII characters (no spaces); e.g. npm run keys -- generate',
+  })
+  ADMIN_API_KEY?: string;
+
+  /** How long the API trusts a verified key before reading it again (a revoke elsewhere takes this long to bite). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(300_000)
+  API_KEY_CACHE_MS = 5_000;
+
+  /**
+   * SIGTERM to exit: everything (readiness delay, draining, closing) fits in this, so keep it
+   * below the orchestrator's grace period (Kubernetes: terminationGracePeriodSeconds, 30 s).
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  SHUTDOWN_TIMEOUT_MS = 25_000;
+
+  /** API only: how long /readyz fails before the listener closes, so load balancers stop sending first. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  SHUTDOWN_READINESS_DELAY_MS = 5_000;
+
+  /** Replicas of the request stream, its consumer and the dead-letter stream (3 on a JetStream cluster). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(5)
+  JS_REPLICAS = 1;
+
+  /** json: one JSON object per line (production); pretty: pino-pretty's readable lines (development). */
+  @IsIn(['json', 'pretty'])
+  LOG_FORMAT = 'json';
+
+  /** Length of one fixed rate-limit window. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  RATE_LIMIT_WINDOW_MS = 10_000;
+
+  /** Calls one API key may make per window, over all API replicas (0 turns rate limiting off). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  RATE_LIMIT_MAX = 1_000;
+
+  /** Calls one source address without a valid key may make per window (floods of bad keys). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  RATE_LIMIT_ANONYMOUS_MAX = 100;
+
+  /** Express's `trust proxy`: false, true, a hop count, or addresses/CIDRs/loopback,linklocal,uniquelocal. */
+  @IsString()
+  @Matches(/^(true|false|\d+|[0-9A-Za-z.:/]+(\s*,\s*[0-9A-Za-z.:/]+)*)$/, {
+    message:
+      'TRUST_PROXY must be true, false, a hop count, or comma-separated addresses, CIDRs or loopback/linklocal/uniquelocal',
+  })
+  TRUST_PROXY = 'false';
+
+  /** Origins allowed to call the API from a browser; empty: CORS off (no Access-Control-* headers). */
+  @Transform(toList)
+  @IsString({ each: true })
+  @Matches(/^https?:\/\/[^\s/,]+$/, {
+    each: true,
+    message: 'CORS_ORIGINS entries must be origins like https://ui.example.com',
+  })
+  CORS_ORIGINS: string[] = [];
+
   roles: Role[] = [];
 }
 
@@ -260,7 +340,7 @@ function describe(errors: ValidationError[]): string[] {
 /** Validates the environment once; throws ConfigError naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const known = new Set(Object.keys(new AppConfig()).filter((k) => k !== 'roles'));
-  known.add('DATABASE_URL').add('NATS_URL').add('KUBECONFIG');
+  known.add('DATABASE_URL').add('NATS_URL').add('KUBECONFIG').add('ADMIN_API_KEY');
   const raw: Record<string, string> = {};
   for (const key of known) {
     const value = env[key];
@@ -287,10 +367,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     const problems = retryBudgetProblems(config);
     if (problems.length) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
+  if (config.SHUTDOWN_READINESS_DELAY_MS * 2 > config.SHUTDOWN_TIMEOUT_MS) {
+    throw new ConfigError(
+      `Invalid configuration:\n  SHUTDOWN_READINESS_DELAY_MS: ${config.SHUTDOWN_READINESS_DELAY_MS} must be at most half of SHUTDOWN_TIMEOUT_MS=${config.SHUTDOWN_TIMEOUT_MS}, to leave time to drain`,
+    );
+  }
   if (config.RECONCILE_ONCE && config.roles.join() !== 'reconciler') {
     throw new ConfigError('RECONCILE_ONCE=true runs one pass and exits, so it needs ROLE=reconciler alone');
   }
   return config;
+}
+
+/** TRUST_PROXY as express's `trust proxy` setting takes it. */
+export function trustProxySetting(value: string): boolean | number | string {
+  if (value === 'true' || value === 'false') return value === 'true';
+  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 /**
@@ -327,6 +418,12 @@ export function retryBudgetProblems(c: AppConfig): string[] {
   }
   return problems;
 }
+
+/** NATS_URL as the client's list of servers. */
+export const natsServers = (config: Pick<AppConfig, 'NATS_URL'>): string[] =>
+  config.NATS_URL.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** For commands that need only the database (migrations): validates DATABASE_URL alone. */
 export function loadDatabaseUrl(env: NodeJS.ProcessEnv = process.env): string {

@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { PROTECTED_NAMESPACES } from '../domain/namespace-policy.js';
+import type { NamespaceScope } from '../domain/principal.js';
+import { namespaceScopeWhere } from '../database/namespace-scope-sql.js';
 import { DeploymentEntity, RolloutState } from './deployment.entity.js';
 import type { MirrorRow } from './mirror-row.mapper.js';
 import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
@@ -19,6 +21,8 @@ export interface DeploymentFilter {
   /** Keyset: rows strictly after this (namespace, name). */
   after?: [string, string];
   limit: number;
+  /** Only rows in these namespaces (an API key's scope); undefined: all. */
+  scope?: NamespaceScope;
 }
 
 export interface UpsertCounts {
@@ -210,6 +214,8 @@ export class DeploymentsRepository {
       .addOrderBy('d.name', 'ASC')
       .limit(f.limit);
     if (!f.includeDeleted) q.andWhere('d.deleted_at IS NULL');
+    const inScope = namespaceScopeWhere('d.namespace', f.scope);
+    if (inScope) q.andWhere(inScope.sql, inScope.params);
     if (f.namespace) q.andWhere('d.namespace = :namespace', { namespace: f.namespace });
     if (f.labels && Object.keys(f.labels).length)
       q.andWhere('d.labels @> CAST(:labels AS jsonb)', { labels: JSON.stringify(f.labels) });

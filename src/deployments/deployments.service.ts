@@ -6,6 +6,7 @@ import { KubernetesGateway } from '../kubernetes/kubernetes.gateway.js';
 import { isManaged } from '../kubernetes/manifest.js';
 import type { DeploymentRequestEntity } from '../requests/deployment-request.entity.js';
 import { NamespacePolicy } from '../domain/namespace-policy.js';
+import type { Principal } from '../domain/principal.js';
 import { RequestsRepository } from '../requests/requests.repository.js';
 import { DeploymentEntity } from './deployment.entity.js';
 import { DeploymentsRepository } from './deployments.repository.js';
@@ -34,6 +35,15 @@ export interface DeploymentDetail extends MirrorFreshness {
 const isKey = (v: unknown): v is [string, string] =>
   Array.isArray(v) && v.length === 2 && v.every((s) => typeof s === 'string' && s.length > 0 && s.length <= 253);
 
+const neverSeen = (namespace: string, name: string) =>
+  new DomainError(ErrorCode.DeploymentNotFound, `deployment ${namespace}/${name} has never been seen`);
+
+const notInKubernetes = (namespace: string, name: string, unmanaged: boolean) =>
+  new DomainError(
+    ErrorCode.DeploymentNotFound,
+    `deployment ${namespace}/${name} is not in Kubernetes${unmanaged ? ' as a managed Deployment' : ''}`,
+  );
+
 /** Reads of the mirror for the API, each with how fresh the mirror is; strong reads go to Kubernetes. */
 @Injectable()
 export class DeploymentsService {
@@ -50,7 +60,8 @@ export class DeploymentsService {
     this.scopes = watchScopes(config, policy);
   }
 
-  async list(q: ListDeploymentsQuery): Promise<DeploymentPage> {
+  /** One page of the mirror, only in the caller's scope. */
+  async list(q: ListDeploymentsQuery, principal: Principal): Promise<DeploymentPage> {
     const limit = q.limit ?? 50;
     const labels = q.label
       ? Object.fromEntries(q.label.map((t) => [t.slice(0, t.indexOf('=')), t.slice(t.indexOf('=') + 1)]))
@@ -64,6 +75,7 @@ export class DeploymentsService {
         includeDeleted: q.includeDeleted,
         after: decodeCursor(q.cursor, isKey),
         limit: limit + 1,
+        scope: principal.scope,
       }),
       this.freshness(q.namespace),
     ]);
@@ -72,19 +84,29 @@ export class DeploymentsService {
     return { items, nextCursor: rows.length > limit ? encodeCursor([last.namespace, last.name]) : null, ...freshness };
   }
 
-  async get(namespace: string, name: string, consistency: Consistency = 'eventual'): Promise<DeploymentDetail> {
+  /**
+   * One Deployment. Outside the caller's scope it is a 404 exactly like an absent one (for
+   * each consistency its own absent answer), and nothing is read.
+   */
+  async get(
+    namespace: string,
+    name: string,
+    principal: Principal,
+    consistency: Consistency = 'eventual',
+  ): Promise<DeploymentDetail> {
+    // MANAGED_NAMESPACES' 403 for strong reads says nothing about the Deployment: it comes first, as for an absent one.
+    if (consistency === 'strong') this.policy.assertAllowed(namespace);
+    if (!principal.scope.covers(namespace)) {
+      throw consistency === 'strong' ? notInKubernetes(namespace, name, false) : neverSeen(namespace, name);
+    }
     const [row, recentRequests] = await Promise.all([
       this.deployments.findOne(namespace, name),
       this.requests.recentFor(namespace, name, RECENT_REQUESTS),
     ]);
     if (consistency === 'strong') {
-      this.policy.assertAllowed(namespace);
       const live = await this.gateway.getDeployment(namespace, name);
       if (!live || (!this.config.WATCH_ALL_DEPLOYMENTS && !isManaged(live))) {
-        throw new DomainError(
-          ErrorCode.DeploymentNotFound,
-          `deployment ${namespace}/${name} is not in Kubernetes${live ? ' as a managed Deployment' : ''}`,
-        );
+        throw notInKubernetes(namespace, name, !!live);
       }
       const now = new Date();
       return {
@@ -95,8 +117,7 @@ export class DeploymentsService {
         lastEventAt: null,
       };
     }
-    if (!row)
-      throw new DomainError(ErrorCode.DeploymentNotFound, `deployment ${namespace}/${name} has never been seen`);
+    if (!row) throw neverSeen(namespace, name);
     return { source: 'cache', deployment: row, recentRequests, ...(await this.freshness(namespace)) };
   }
 

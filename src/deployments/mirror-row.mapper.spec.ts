@@ -1,7 +1,7 @@
 import { REQUEST_ID_ANNOTATION } from '../domain/deployment-spec.js';
 import { buildDeploymentManifest } from '../kubernetes/manifest.js';
 import { DeploymentEntity, RolloutState } from './deployment.entity.js';
-import { entityFromLive, toMirrorRow } from './mirror-row.mapper.js';
+import { entityFromLive, hideUnmanagedEnv, toMirrorRow } from './mirror-row.mapper.js';
 
 const spec = { image: 'nginx:1.27', replicas: 2, labels: { team: 'payments' } };
 const live = () => {
@@ -90,5 +90,40 @@ describe('entityFromLive', () => {
     expect(e.deletedAt).toBeNull();
     expect(e.resourceVersion).toBe('4812');
     expect(entityFromLive(live(), null, now).drifted).toBe(false);
+  });
+});
+
+describe('env in the mirror', () => {
+  const withEnv = (managed: boolean) => {
+    const d = live();
+    if (!managed) delete d.metadata!.labels!['app.kubernetes.io/managed-by'];
+    d.spec!.template!.spec!.containers[0].env = [
+      { name: 'PLAIN', value: 'shown' },
+      { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
+      { name: 'CONFIG', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'c' } } },
+    ];
+    return d;
+  };
+
+  it('keeps literal values of a managed Deployment and only the kind of each valueFrom reference', () => {
+    const { spec } = toMirrorRow(withEnv(true));
+    expect(spec.env).toEqual({ PLAIN: 'shown' });
+    expect(spec.envReferences).toEqual({ DB_PASSWORD: 'secretKeyRef', CONFIG: 'configMapKeyRef' });
+    expect(spec.envNames).toBeUndefined();
+  });
+
+  it('keeps only the sorted env names of a Deployment we do not manage', () => {
+    const { spec } = toMirrorRow(withEnv(false));
+    expect(spec).not.toHaveProperty('env');
+    expect(spec).not.toHaveProperty('envReferences');
+    expect(spec.envNames).toEqual(['CONFIG', 'DB_PASSWORD', 'PLAIN']);
+    expect(JSON.stringify(entityFromLive(withEnv(false), null))).not.toContain('shown');
+  });
+
+  it('hides env values of an unmanaged row on read, and leaves a managed row alone', () => {
+    const spec = { image: 'x', replicas: 1, env: { TOKEN: 'secret' } };
+    expect(hideUnmanagedEnv(spec, { app: 'x' })).toEqual({ image: 'x', replicas: 1, envNames: ['TOKEN'] });
+    expect(hideUnmanagedEnv(spec, { 'app.kubernetes.io/managed-by': 'k8s-deployment-manager' })).toBe(spec);
+    expect(hideUnmanagedEnv(null, {})).toBeNull();
   });
 });

@@ -1,16 +1,13 @@
-import { Controller, Get, Header, Res } from '@nestjs/common';
-import {
-  ApiExcludeEndpoint,
-  ApiOkResponse,
-  ApiOperation,
-  ApiServiceUnavailableResponse,
-  ApiTags,
-} from '@nestjs/swagger';
+import { Controller, Get, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { Public } from '../auth/access.decorator.js';
 import { HealthService } from './health.service.js';
 
+/** On the API port, open to everybody. /metrics is not here: it is on HEALTH_PORT only (health.server.ts). */
 @ApiTags('operations')
 @Controller()
+@Public()
 export class HealthController {
   constructor(private readonly health: HealthService) {}
 
@@ -30,12 +27,5 @@ export class HealthController {
   async readyz(@Res() res: Response) {
     const r = await this.health.readinessResponse();
     res.status(r.status).json(r.body);
-  }
-
-  @Get('metrics')
-  @ApiExcludeEndpoint()
-  @Header('Cache-Control', 'no-store')
-  async metrics(@Res() res: Response) {
-    res.type(this.health.metricsContentType).send(await this.health.metricsText());
   }
 }

@@ -3,8 +3,9 @@ import { createServer, Server } from 'node:http';
 import { HealthService } from './health.service.js';
 
 /**
- * For processes without the API: a bare HTTP server on HEALTH_PORT with /healthz,
- * /readyz and /metrics, and nothing else.
+ * Every role's bare HTTP server on HEALTH_PORT with /healthz, /readyz and /metrics, and
+ * nothing else. /metrics is only here, never on the API's port: keep HEALTH_PORT off the
+ * public network (it has no authentication).
  */
 @Injectable()
 export class HealthServer implements OnApplicationShutdown {
@@ -39,13 +40,14 @@ export class HealthServer implements OnApplicationShutdown {
           JSON.stringify({ statusCode: 404, error: 'Not Found', message: `no route ${path}` }),
         );
       };
-      handle().catch((e: Error) =>
+      handle().catch((e: Error) => {
+        this.logger.error(`${path}: ${e.message}`);
         send(
           500,
           'application/json',
-          JSON.stringify({ statusCode: 500, error: 'Internal Server Error', message: e.message }),
-        ),
-      );
+          JSON.stringify({ statusCode: 500, error: 'Internal Server Error', message: 'internal error' }),
+        );
+      });
     });
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);

@@ -5,6 +5,7 @@ import {
   HealthIndicatorService,
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
+import { ShutdownSignal } from '../common/shutdown.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ReadinessRegistry } from './readiness.registry.js';
 
@@ -16,6 +17,7 @@ export class HealthService {
     private readonly indicators: HealthIndicatorService,
     private readonly registry: ReadinessRegistry,
     private readonly metrics: MetricsService,
+    private readonly shutdown: ShutdownSignal,
   ) {}
 
   liveness() {
@@ -25,6 +27,11 @@ export class HealthService {
   /** Throws ServiceUnavailableException (503) carrying the result when something is down. */
   readiness(): Promise<HealthCheckResult> {
     return this.health.check([
+      // First to fail on SIGTERM: load balancers stop sending before the listener closes.
+      () => {
+        const session = this.indicators.check('shutdown');
+        return this.shutdown.requested ? session.down({ message: 'shutting down' }) : session.up();
+      },
       () => this.db.pingCheck('database', { timeout: 2000 }),
       ...this.registry.entries().map(([name, probe]) => async () => {
         const session = this.indicators.check(name);

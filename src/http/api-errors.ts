@@ -30,7 +30,9 @@ export class ErrorResponseDto {
 
 const DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid input; message names each bad field',
-  403: 'Namespace not allowed (MANAGED_NAMESPACES, or a Kubernetes system namespace)',
+  403:
+    "code PermissionDenied: the API key's role or namespace scope does not allow it; code NamespaceNotAllowed: " +
+    'outside MANAGED_NAMESPACES, or a Kubernetes system namespace',
   404: 'Not found',
   409: 'Not possible in the current state',
   413: 'Body larger than MAX_BODY_BYTES',

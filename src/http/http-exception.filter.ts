@@ -1,7 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { asDatabaseUnavailable } from '../database/database-errors.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
+import type { CallAuditor } from './call-context.js';
 
 /** The HTTP status of each domain error code: the API's one mapping. */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -82,6 +83,8 @@ export function toErrorBody(e: unknown): ErrorBody {
   }
   if (e instanceof HttpException) {
     const statusCode = e.getStatus();
+    // A 5xx HttpException's text is about our insides, never about the caller's input.
+    if (statusCode >= 500) return { statusCode, error: REASON[statusCode] ?? 'Error', message: 'internal error' };
     const r = e.getResponse();
     const message =
       typeof r === 'object' && r && 'message' in r ? (r as { message: string | string[] }).message : e.message;
@@ -114,9 +117,17 @@ export function toErrorBody(e: unknown): ErrorBody {
 export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger(HttpExceptionFilter.name);
 
-  catch(e: unknown, host: ArgumentsHost) {
+  /** auditor: records refusals and errors in the audit trail before they are sent. */
+  constructor(private readonly auditor?: CallAuditor) {}
+
+  async catch(e: unknown, host: ArgumentsHost) {
     const body = toErrorBody(e);
     const res = host.switchToHttp().getResponse<Response>();
+    // RFC 6750: a 401 names the scheme the client must use.
+    if (body.statusCode === HttpStatus.UNAUTHORIZED) res.setHeader('WWW-Authenticate', 'Bearer');
+    await this.auditor?.recordCall(host.switchToHttp().getRequest<Request>(), body.statusCode, {
+      errorCode: body.code,
+    });
     if (body.statusCode === HttpStatus.SERVICE_UNAVAILABLE) {
       res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
       this.logger.warn(`${body.code ?? 'unavailable'}: ${e instanceof Error ? e.message : String(e)}`);

@@ -22,13 +22,17 @@ export function buildDeploymentManifest(
   spec: DeploymentSpec,
   requestId: string,
   resourceVersion?: string,
+  envReferences: V1EnvVar[] = [],
 ): V1Deployment {
   const selector = { [NAME_LABEL]: name };
-  const env: V1EnvVar[] | undefined = spec.env
-    ? Object.keys(spec.env)
-        .sort()
-        .map((k) => ({ name: k, value: spec.env![k] }))
-    : undefined;
+  const kept = new Set(envReferences.map((e) => e.name));
+  const literal = Object.keys(spec.env ?? {})
+    .filter((k) => !kept.has(k))
+    .map((k) => ({ name: k, value: spec.env![k] }));
+  const env: V1EnvVar[] | undefined =
+    spec.env || envReferences.length
+      ? [...literal, ...envReferences].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      : undefined;
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -58,6 +62,15 @@ export function buildDeploymentManifest(
       },
     },
   };
+}
+
+/**
+ * The live container's env entries set from a reference (valueFrom: a Secret, a ConfigMap, a
+ * field). The request-spec shape holds literal values only, so a merge must carry these over
+ * whole, or it would re-apply them as empty values.
+ */
+export function envReferencesOf(d: V1Deployment): V1EnvVar[] {
+  return (d.spec?.template?.spec?.containers?.[0]?.env ?? []).filter((e) => e.valueFrom !== undefined);
 }
 
 /** Reads the managed fields back out of a live object, in request-spec shape. */

@@ -11,6 +11,8 @@ import type { AppConfig } from '../config/app-config.js';
 
 /** Carries the request id on every request message (publisher) and its dead-letter copy, for logs. */
 export const REQUEST_ID_HEADER = 'Dm-Request-Id';
+/** The correlation id (the API's X-Request-Id) of the request, when it has one: worker lines carry it. */
+export const CORRELATION_ID_HEADER = 'Dm-Correlation-Id';
 /** Set on a dead-letter copy: why, and where the original was (its stream sequence and deliveries). */
 export const DEAD_LETTER_REASON_HEADER = 'Dm-Dead-Letter-Reason';
 export const DEAD_LETTER_SEQ_HEADER = 'Dm-Original-Stream-Seq';
@@ -39,7 +41,8 @@ export const controlSubject = (config: AppConfig, pattern: string) => `${config.
 
 /**
  * Declares the request stream (work queue: a message is gone once acked), its durable
- * pull consumer, and the dead-letter stream (kept by limits, for people to inspect).
+ * pull consumer, and the dead-letter stream (kept by limits, for people to inspect), each
+ * with JS_REPLICAS replicas (3 on a JetStream cluster: any one node may be lost).
  * Idempotent: creates what is missing, updates what drifted from config.
  */
 export async function ensureTopology(jsm: JetStreamManager, config: AppConfig): Promise<void> {
@@ -49,6 +52,7 @@ export async function ensureTopology(jsm: JetStreamManager, config: AppConfig): 
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     duplicate_window: nanos(config.JS_DUPLICATE_WINDOW_MS),
+    num_replicas: config.JS_REPLICAS,
   });
   await upsertStream(jsm, {
     name: config.NATS_DLQ_STREAM,
@@ -56,6 +60,7 @@ export async function ensureTopology(jsm: JetStreamManager, config: AppConfig): 
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     max_age: nanos(30 * 24 * 3600 * 1000),
+    num_replicas: config.JS_REPLICAS,
   });
   const consumer = {
     durable_name: config.NATS_CONSUMER,
@@ -65,6 +70,8 @@ export async function ensureTopology(jsm: JetStreamManager, config: AppConfig): 
     ack_wait: nanos(config.JS_ACK_WAIT_MS),
     max_deliver: config.JS_MAX_DELIVER,
     max_ack_pending: config.JS_MAX_ACK_PENDING,
+    // As many as the stream: an R1 consumer on an R3 stream would lose its state with its one node.
+    num_replicas: config.JS_REPLICAS,
   };
   try {
     await jsm.consumers.info(config.NATS_STREAM, config.NATS_CONSUMER);
@@ -72,6 +79,7 @@ export async function ensureTopology(jsm: JetStreamManager, config: AppConfig): 
       ack_wait: consumer.ack_wait,
       max_deliver: consumer.max_deliver,
       max_ack_pending: consumer.max_ack_pending,
+      num_replicas: consumer.num_replicas,
     });
   } catch (e) {
     if (!isNotFound(e)) throw e;

@@ -5,6 +5,7 @@ import { Test } from '@nestjs/testing';
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { AppConfig } from '../config/app-config.js';
+import { ShutdownSignal } from '../common/shutdown.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { HandlerErrorFilter } from './handler-error.filter.js';
 import { JetStreamServer, startHeartbeat } from './jetstream.server.js';
@@ -75,8 +76,8 @@ const bindings: ConsumerBindings = new Map([
   ['b', { stream: 'S', consumer: 'B' }],
 ]);
 
-function server(nats: ReturnType<typeof stubNats>['nats']) {
-  return new JetStreamServer(config, nats as never, metrics as never, bindings);
+function server(nats: ReturnType<typeof stubNats>['nats'], shutdown = new ShutdownSignal(30_000)) {
+  return new JetStreamServer(config, nats as never, metrics as never, bindings, shutdown);
 }
 
 const settled = (msg: StubMsg) =>
@@ -248,6 +249,33 @@ describe('JetStreamServer in a Nest microservice', () => {
     expect(late.nak).toHaveBeenCalledTimes(1);
     expect(late.ack).not.toHaveBeenCalled();
     expect(handler).not.toHaveBeenCalled();
+  });
+
+  it('at the shutdown deadline hands back (naks) the message a handler still holds, and never settles it again', async () => {
+    const held = stubMsg({ id: 'held' });
+    const { nats } = stubNats({ 'S/A': [held] });
+    let finish!: () => void;
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    const handler = jest.fn(async () => {
+      started();
+      await new Promise<void>((r) => (finish = r));
+      return undefined;
+    });
+    // 1,000 ms budget: 750 ms of work time, then the reserve for closing connections.
+    const shutdown = new ShutdownSignal(1_000);
+    const strategy = server(nats, shutdown);
+    strategy.addHandler('a', handler, true);
+    strategy.listen(() => undefined);
+    await running;
+    await strategy.close();
+    expect(shutdown.requested).toBe(true);
+    expect(held.nak).toHaveBeenCalledTimes(1);
+    // The handler ends after all: its outcome must not reach the message handed back.
+    finish();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(held.ack).not.toHaveBeenCalled();
+    expect(held.nak).toHaveBeenCalledTimes(1);
   });
 });
 

@@ -4,7 +4,8 @@ import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-
 import type { JsMsg } from '@nats-io/jetstream';
 import { isObservable, lastValueFrom } from 'rxjs';
 import { AppConfig } from '../config/app-config.js';
-import { withRequestId } from '../common/logging.js';
+import { withLogContext } from '../common/logging.js';
+import { settlesWithin, ShutdownSignal } from '../common/shutdown.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { sanitizeReason } from '../domain/reason-text.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -14,6 +15,7 @@ import { toControlReply, type ControlReply } from './control-reply.js';
 import {
   CONSUMER_BINDINGS,
   controlSubject,
+  CORRELATION_ID_HEADER,
   DEAD_LETTER_DELIVERIES_HEADER,
   DEAD_LETTER_REASON_HEADER,
   DEAD_LETTER_SEQ_HEADER,
@@ -54,12 +56,15 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private closing?: Promise<void>;
   private readonly loops: Promise<void>[] = [];
   private readonly services: (() => void)[] = [];
+  /** Messages a handler is working on; one handed back at shutdown is removed, so it is settled once. */
+  private readonly inHand = new Set<JsMsg>();
 
   constructor(
     private readonly config: AppConfig,
     private readonly nats: NatsClient,
     private readonly metrics: MetricsService,
     @Inject(CONSUMER_BINDINGS) private readonly bindings: ConsumerBindings,
+    private readonly shutdown: ShutdownSignal,
   ) {
     super();
   }
@@ -79,12 +84,29 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     callback();
   }
 
-  /** Stops pulling and answering, and waits for the messages in hand. Nest may call it twice. */
+  /**
+   * Stops pulling and answering, and waits for the messages in hand until the shutdown's
+   * work deadline; those still in hand then are naked (another worker takes them at once,
+   * once this process's lock sessions end). Nest may call it twice.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.shutdown.begin();
       this.stopped = true;
       for (const stop of this.services) stop();
-      await Promise.all(this.loops);
+      if (await settlesWithin(Promise.all(this.loops), this.shutdown.remainingWorkMs())) return;
+      const held = [...this.inHand];
+      this.inHand.clear();
+      for (const msg of held) {
+        try {
+          msg.nak();
+        } catch {
+          // the connection is gone: the message comes back after its ack wait
+        }
+      }
+      // Sent now, before anything else closes: another worker can take them at once.
+      await this.nats.connection?.flush().catch(() => undefined);
+      this.logger.warn(`shutdown deadline: handed back ${held.length} message(s) still in hand`);
     })();
     return this.closing;
   }
@@ -150,27 +172,31 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     }
   }
 
-  private async dispatch(handler: MessageHandler, msg: JsMsg) {
+  /** Every line logged about the message, handling and settling it, names the request and the API call that made it. */
+  private dispatch(handler: MessageHandler, msg: JsMsg): Promise<void> {
     const requestId = msg.headers?.get(REQUEST_ID_HEADER) || undefined;
+    const correlationId = msg.headers?.get(CORRELATION_ID_HEADER) || undefined;
+    return withLogContext({ requestId, correlationId }, () => this.handle(handler, msg, requestId));
+  }
+
+  private async handle(handler: MessageHandler, msg: JsMsg, requestId: string | undefined) {
     const ctx = new JetStreamContext([msg.subject, requestId]);
     // Keeps the message ours while a slow Kubernetes call is in flight.
     const heartbeat = startHeartbeat(msg, Math.max(1000, this.config.JS_ACK_WAIT_MS / 3), (e) =>
       this.logger.warn(`heartbeat for ${requestId ?? msg.seq} stopped: ${(e as Error).message}`),
     );
+    this.inHand.add(msg);
     let error: unknown;
     let result: unknown;
-    const run = async () => {
-      try {
-        result = await invoke(handler, decode(msg), ctx);
-      } catch (e) {
-        error = e;
-      }
-    };
     try {
-      await (requestId ? withRequestId(requestId, run) : run());
+      result = await invoke(handler, decode(msg), ctx);
+    } catch (e) {
+      error = e;
     } finally {
       heartbeat.stop();
     }
+    // Handed back at the shutdown deadline: another worker owns its outcome now.
+    if (!this.inHand.delete(msg)) return;
     const outcome = outcomeFor(
       error,
       { deliveryCount: msg.info.deliveryCount, maxDeliver: this.config.JS_MAX_DELIVER },

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { connect, NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { jetstream, JetStreamClient, jetstreamManager, JetStreamManager } from '@nats-io/jetstream';
-import { AppConfig } from '../config/app-config.js';
+import { AppConfig, natsServers } from '../config/app-config.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { fromControlReply, type ControlReply } from './control-reply.js';
 import { ensureTopology } from './jetstream-topology.js';
@@ -118,7 +118,7 @@ export class NatsClient implements OnModuleInit, OnApplicationShutdown {
     while (!this.stopped) {
       try {
         const nc = await connect({
-          servers: this.config.NATS_URL,
+          servers: natsServers(this.config),
           name: `k8s-deployment-manager:${this.config.roles.join('+')}`,
           maxReconnectAttempts: -1,
           reconnectTimeWait: 1000,

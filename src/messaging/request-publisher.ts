@@ -3,7 +3,7 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { NatsClient } from './nats-client.js';
-import { REQUEST_ID_HEADER } from './jetstream-topology.js';
+import { CORRELATION_ID_HEADER, REQUEST_ID_HEADER } from './jetstream-topology.js';
 
 const PUBLISH_TIMEOUT_MS = 2_000;
 
@@ -33,11 +33,13 @@ export class RequestPublisher {
   /**
    * Nats-Msg-Id is messageIdFor(requestId, generation), so a publish repeated within the
    * duplicate window is dropped by the server. That is only an optimisation: the worker's
-   * check under a lock is what makes the effect single.
+   * check under a lock is what makes the effect single. The correlation id stored with the
+   * request travels in a header, so the worker's lines about it carry the API's X-Request-Id.
    */
-  async publish(requestId: string, generation: number): Promise<void> {
+  async publish(requestId: string, generation: number, correlationId?: string | null): Promise<void> {
     const h = natsHeaders();
     h.set(REQUEST_ID_HEADER, requestId);
+    if (correlationId) h.set(CORRELATION_ID_HEADER, correlationId);
     try {
       await this.nats.jetstream().publish(this.config.NATS_SUBJECT, JSON.stringify({ requestId }), {
         msgID: messageIdFor(requestId, generation),

@@ -1,5 +1,6 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Access } from '../auth/access.decorator.js';
 import { ApiErrors } from '../http/api-errors.js';
 import { PageQuery } from '../http/pagination.js';
 import {
@@ -13,6 +14,7 @@ import { ReconcileAdminService } from './reconcile-admin.service.js';
 
 @ApiTags('admin')
 @Controller('v1/admin')
+@Access('admin')
 export class ReconcileAdminController {
   constructor(private readonly admin: ReconcileAdminService) {}
 
@@ -20,7 +22,10 @@ export class ReconcileAdminController {
   @HttpCode(202)
   @ApiOperation({
     summary: 'Ask a reconciler for a pass now',
-    description: 'The API makes no Kubernetes calls: it asks the reconciler role over NATS.',
+    description:
+      'The API makes no Kubernetes calls: it asks the reconciler role over NATS. While a pass is running (scheduled ' +
+      'or manual), the answer names that pass with alreadyRunning: true instead of starting or queueing another, ' +
+      'so any number of triggers yields one pass at a time.',
   })
   @ApiAcceptedResponse({ type: ReconcileAcceptedDto })
   @ApiErrors(503)

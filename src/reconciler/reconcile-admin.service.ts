@@ -18,9 +18,15 @@ export class ReconcileAdminService {
     private readonly runs: ReconcileRunsRepository,
   ) {}
 
-  async trigger(): Promise<{ runId: number }> {
+  /** Asks a reconciler for a pass: a new run, or the one already running (alreadyRunning). */
+  async trigger(): Promise<{ runId: number; alreadyRunning: boolean }> {
     try {
-      return await this.nats.request<{ runId: number }>(reconcileSubject(this.config), {});
+      const answer = await this.nats.request<{ runId: number; alreadyRunning?: boolean }>(
+        reconcileSubject(this.config),
+        {},
+      );
+      // A reconciler from before this field only ever started new runs.
+      return { runId: answer.runId, alreadyRunning: answer.alreadyRunning ?? false };
     } catch (e) {
       if (e instanceof DomainError && e.code === ErrorCode.DependencyUnavailable) {
         throw new DomainError(

@@ -38,6 +38,8 @@ export interface ReconcileDetails {
   mirrorResets?: { scope: string; reason: string }[];
   /** Malformed resourceVersions the mirror repair met and reported. */
   invalidResourceVersions?: number;
+  /** The process began shutting down during the pass: whether the pass still finished, or was abandoned (the error says where). */
+  shutdown?: 'finished' | 'abandoned';
 }
 
 /** One reconcile pass: what triggered it, when it ran, and what it repaired. */
@@ -75,4 +77,8 @@ export class ReconcileRunEntity implements ReconcileCounts {
 
   @Column({ type: 'text', nullable: true })
   error!: string | null;
+
+  /** The PostgreSQL backend holding the pass lock for this run: a manual trigger finds the pass in progress by it. */
+  @Column({ name: 'runner_pid', type: 'int', nullable: true })
+  runnerPid!: number | null;
 }

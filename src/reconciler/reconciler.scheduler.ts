@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { AppConfig } from '../config/app-config.js';
+import { settlesWithin, ShutdownSignal } from '../common/shutdown.js';
 import { ReconcilerService } from './reconciler.service.js';
 
 /** Starts passes on RECONCILE_CRON (manual passes come through ReconcileControlController). */
@@ -14,6 +15,7 @@ export class ReconcilerScheduler implements OnApplicationBootstrap, OnApplicatio
     private readonly config: AppConfig,
     private readonly reconciler: ReconcilerService,
     private readonly registry: SchedulerRegistry,
+    private readonly shutdown: ShutdownSignal,
   ) {}
 
   onApplicationBootstrap() {
@@ -39,7 +41,8 @@ export class ReconcilerScheduler implements OnApplicationBootstrap, OnApplicatio
     this.logger.log(`reconcile passes on "${this.config.RECONCILE_CRON}"`);
   }
 
+  /** The pass itself is bounded by ReconcilerService's shutdown (it finishes or is recorded abandoned). */
   async onApplicationShutdown() {
-    await this.running;
+    await settlesWithin(this.running ?? Promise.resolve(), this.shutdown.remainingWorkMs());
   }
 }

@@ -1,13 +1,14 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import { DomainError } from '../domain/domain-error.js';
+import { settlesWithin, ShutdownSignal } from '../common/shutdown.js';
+import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeploymentsRepository } from '../deployments/deployments.repository.js';
 import { MirrorSyncService } from '../deployments/mirror-sync.service.js';
 import { Operation, SpecMode } from '../requests/deployment-request.entity.js';
 import type { DeploymentSpec } from '../domain/deployment-spec.js';
 import { RequestsRepository } from '../requests/requests.repository.js';
-import { RequestsService } from '../requests/requests.service.js';
+import { RECONCILER, RequestsService } from '../requests/requests.service.js';
 import { RequestQueue } from '../requests/request-queue.js';
 import { foreignOwners } from '../deployments/field-owners.js';
 import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
@@ -20,6 +21,10 @@ import {
   ReconcileTrigger,
 } from './reconcile-run.entity.js';
 import { ReconcileRunsRepository } from './reconcile-runs.repository.js';
+
+// A trigger that finds the pass lock held but no run recorded yet looks again this often, this many times.
+const TRIGGER_RETRY_MS = 25;
+const TRIGGER_ATTEMPTS = 80;
 
 const zero = (): ReconcileCounts => ({
   inserted: 0,
@@ -38,8 +43,10 @@ const zero = (): ReconcileCounts => ({
  * when an earlier one failed; the run records every count and the first error.
  */
 @Injectable()
-export class ReconcilerService {
+export class ReconcilerService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(ReconcilerService.name);
+  /** This process's passes not yet ended: run id -> where it is, and the pass itself. */
+  private readonly open = new Map<number, { at: string; pass: Promise<unknown> }>();
 
   constructor(
     private readonly config: AppConfig,
@@ -50,37 +57,98 @@ export class ReconcilerService {
     private readonly mirror: MirrorSyncService,
     private readonly deployments: DeploymentsRepository,
     private readonly metrics: MetricsService,
+    private readonly shutdown: ShutdownSignal,
   ) {}
+
+  /**
+   * Shutdown: a pass in progress runs no further step (it records itself abandoned, naming
+   * the steps it skipped, or finished when its last step was running). One still going at
+   * the work deadline is recorded abandoned here, naming the step it was in.
+   */
+  async beforeApplicationShutdown() {
+    this.shutdown.begin();
+    const passes = [...this.open.values()].map((p) => p.pass);
+    if (await settlesWithin(Promise.all(passes), this.shutdown.remainingWorkMs())) return;
+    for (const [id, { at }] of this.open) {
+      const error = `abandoned at shutdown: the process stopped ${at}`;
+      await this.runs.abandon(id, error).catch((e: Error) => this.logger.error(`pass ${id}: ${e.message}`));
+      this.logger.warn(`pass ${id} ${error}`);
+    }
+  }
 
   /** A scheduled pass; skipped when another reconciler is mid-pass. */
   async runScheduled(): Promise<ReconcileRunEntity | undefined> {
-    const run = await this.runs.withPassLock(false, () => this.execute(ReconcileTrigger.CRON));
+    if (this.shutdown.requested) return undefined;
+    const run = await this.runs.withPassLock(false, (pid) => this.execute(ReconcileTrigger.CRON, pid));
     if (!run) this.logger.log('another reconciler is running a pass; skipping this one');
     return run;
   }
 
   /** RECONCILE_ONCE: waits for any pass in progress, then runs one. */
   async runOnce(): Promise<ReconcileRunEntity> {
-    return (await this.runs.withPassLock(true, () => this.execute(ReconcileTrigger.ONCE)))!;
+    return (await this.runs.withPassLock(true, (pid) => this.execute(ReconcileTrigger.ONCE, pid)))!;
   }
 
-  /** Manual trigger: records the run at once (PENDING) and runs it after any pass in progress. */
-  async requestManual(): Promise<ReconcileRunEntity> {
-    const run = await this.runs.create(ReconcileTrigger.MANUAL, ReconcileStatus.PENDING);
-    void this.runs
-      .withPassLock(true, () => this.execute(ReconcileTrigger.MANUAL, run.id))
-      .catch((e: Error) => this.logger.error(`manual pass ${run.id} failed: ${e.message}`));
-    return run;
+  /**
+   * Manual trigger: starts a pass now and answers its run at once, or, while a pass is
+   * running (any trigger, any reconciler), answers that pass's run with alreadyRunning.
+   * It never queues a pass behind another, so triggers hold no connection waiting on the
+   * pass lock and a burst of them yields one run.
+   */
+  async requestManual(): Promise<{ run: ReconcileRunEntity; alreadyRunning: boolean }> {
+    if (this.shutdown.requested) {
+      throw new DomainError(ErrorCode.DependencyUnavailable, 'this reconciler is shutting down; try again');
+    }
+    for (let attempt = 1; ; attempt++) {
+      let recorded!: (run: ReconcileRunEntity) => void;
+      const started = new Promise<ReconcileRunEntity>((resolve) => (recorded = resolve));
+      const pass = this.runs.withPassLock(false, (pid) => this.execute(ReconcileTrigger.MANUAL, pid, recorded));
+      // The run is recorded before the pass's steps start; undefined: another pass holds the lock.
+      const first = await Promise.race([started, pass]);
+      if (first) {
+        void pass.catch((e: Error) => this.logger.error(`manual pass ${first.id} failed: ${e.message}`));
+        return { run: first, alreadyRunning: false };
+      }
+      const running = await this.runs.passInProgress();
+      if (running) return { run: running, alreadyRunning: true };
+      // The holder has not recorded its run yet, or its pass just ended: look again shortly.
+      if (attempt === TRIGGER_ATTEMPTS) {
+        throw new DomainError(ErrorCode.DependencyUnavailable, 'a reconcile pass is starting; try again');
+      }
+      await new Promise((r) => setTimeout(r, TRIGGER_RETRY_MS));
+    }
   }
 
-  private async execute(trigger: ReconcileTrigger, existingId?: number): Promise<ReconcileRunEntity> {
+  private async execute(
+    trigger: ReconcileTrigger,
+    runnerPid: number,
+    onRecorded?: (run: ReconcileRunEntity) => void,
+  ): Promise<ReconcileRunEntity> {
+    const run = await this.runs.create(trigger, ReconcileStatus.RUNNING, runnerPid);
+    onRecorded?.(run);
+    let done!: () => void;
+    const pass = new Promise<void>((resolve) => (done = resolve));
+    this.open.set(run.id, { at: 'before its first step', pass });
+    try {
+      return await this.executeSteps(trigger, run.id);
+    } finally {
+      this.open.delete(run.id);
+      done();
+    }
+  }
+
+  private async executeSteps(trigger: ReconcileTrigger, id: number): Promise<ReconcileRunEntity> {
     const endTimer = this.metrics.reconcilePassSeconds.startTimer({ trigger });
-    const id = existingId ?? (await this.runs.create(trigger, ReconcileStatus.RUNNING)).id;
-    if (existingId) await this.runs.markStarted(id);
     const counts = zero();
     const details: ReconcileDetails = {};
     const errors: string[] = [];
+    const skipped: string[] = [];
     const step = async (name: string, fn: () => Promise<void>): Promise<boolean> => {
+      if (this.shutdown.requested) {
+        skipped.push(name);
+        return false;
+      }
+      this.open.get(id)!.at = `during the ${name} step`;
       try {
         await fn();
         return true;
@@ -95,6 +163,8 @@ export class ReconcilerService {
     const mirrorRepaired = await step('mirror', () => this.repairMirror(counts, details));
     await step('requests', () => this.recoverRequests(counts));
     await step('drift', () => this.reportDrift(counts, details, startedAt, mirrorRepaired));
+    if (skipped.length) errors.push(`abandoned at shutdown: the ${skipped.join(', ')} step(s) did not run`);
+    if (this.shutdown.requested) details.shutdown = skipped.length ? 'abandoned' : 'finished';
     const error = errors.length ? errors.join('; ') : null;
     await this.runs.finish(id, counts, details, error);
     const result = error ? 'failed' : 'succeeded';
@@ -189,6 +259,7 @@ export class ReconcilerService {
           spec: heal.spec,
           specMode: heal.specMode,
           idempotencyKey: healKey(d.namespace, d.name, d.want.basis, heal),
+          requester: RECONCILER,
         });
         // A replay is a heal an earlier pass already queued for this very drift.
         if (replayed) continue;

@@ -26,7 +26,7 @@ export enum SpecMode {
 
 @Entity({ name: 'deployment_requests' })
 export class DeploymentRequestEntity {
-  /** The Idempotency-Key when the client sent one, otherwise a server-assigned UUID. */
+  /** Server-assigned: a UUID (rows accepted before issue 10 may hold the client's Idempotency-Key). */
   @PrimaryColumn({ name: 'request_id', type: 'varchar', length: 255 })
   requestId!: string;
 
@@ -99,4 +99,20 @@ export class DeploymentRequestEntity {
   /** Set after a transient failure: no worker tries the request again before then. */
   @Column({ name: 'retry_at', type: 'timestamptz', nullable: true })
   retryAt!: Date | null;
+
+  /** The API call's X-Request-Id (given or made), carried in every message of the request for log correlation. */
+  @Column({ name: 'correlation_id', type: 'varchar', length: 128, nullable: true })
+  correlationId!: string | null;
+
+  /** The API key that sent it; null for the reconciler's self-heal and for rows from before API keys. */
+  @Column({ name: 'requested_by_key_id', type: 'varchar', length: 64, nullable: true })
+  requestedByKeyId!: string | null;
+
+  /** That key's name when it was sent (`reconciler` for self-heal); null only on rows from before API keys. */
+  @Column({ name: 'requested_by_name', type: 'varchar', length: 255, nullable: true })
+  requestedByName!: string | null;
+
+  /** The client's Idempotency-Key, unique per API key (requested_by_key_id). */
+  @Column({ name: 'idempotency_key', type: 'varchar', length: 255, nullable: true })
+  idempotencyKey!: string | null;
 }

@@ -2,12 +2,15 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query
 import {
   ApiAcceptedResponse,
   ApiConflictResponse,
+  ApiForbiddenResponse,
+  ApiNotFoundResponse,
   ApiHeader,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { Access } from '../auth/access.decorator.js';
 import { ApiErrors, ErrorResponseDto } from '../http/api-errors.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { Operation, SpecMode } from './deployment-request.entity.js';
@@ -23,14 +26,24 @@ import { RequestPageDto, RequestRecordDto, toRequestRecord } from './dto/request
 import { IdempotencyKey, IDEMPOTENCY_KEY_HEADER } from './idempotency-key.decorator.js';
 import { RequestsService, Submitted } from './requests.service.js';
 import { PageQuery } from '../http/pagination.js';
+import { CurrentPrincipal } from '../auth/access.decorator.js';
+import type { Principal } from '../domain/principal.js';
 
 const IdempotencyHeader = ApiHeader({
   name: IDEMPOTENCY_KEY_HEADER,
   required: false,
   description:
-    'Makes the call safe to repeat: becomes the requestId. The same key with the same body returns the original ' +
-    'record and queues nothing; with a different body it answers 422. Keys are kept as long as the request record.',
+    'Makes the call safe to repeat. Keys belong to the API key that sends them: the same key from the same API key ' +
+    'with the same body returns the original record (header Idempotent-Replayed: true) and queues nothing; with a ' +
+    'different body it answers 422. Another API key using the same Idempotency-Key gets its own, separate request. ' +
+    'The requestId is always a new server-assigned UUID. Keys are kept as long as the request record.',
 });
+
+/** The write refusals every write route can give: the key's scope first, then MANAGED_NAMESPACES. */
+const WRITE_FORBIDDEN =
+  "code PermissionDenied: the namespace is outside the API key's scope (the message names the namespace and the " +
+  'scope; details.namespace, details.scope). code NamespaceNotAllowed: the namespace is outside MANAGED_NAMESPACES ' +
+  'or is a Kubernetes system namespace.';
 
 function accepted(res: Response, s: Submitted): RequestRecordDto {
   res.setHeader('Location', `/v1/requests/${encodeURIComponent(s.request.requestId)}`);
@@ -41,6 +54,7 @@ function accepted(res: Response, s: Submitted): RequestRecordDto {
 /** Write endpoints: each records a request and answers 202 at once; a worker applies it. */
 @ApiTags('deployments')
 @Controller('v1/deployments')
+@Access('writer')
 export class DeploymentWritesController {
   constructor(private readonly requests: RequestsService) {}
 
@@ -49,10 +63,12 @@ export class DeploymentWritesController {
   @ApiOperation({ summary: 'Create a Deployment', description: 'Queues a CREATE request and answers at once.' })
   @IdempotencyHeader
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(400, 403, 413, 422, 503)
+  @ApiErrors(400, 413, 422, 503)
+  @ApiForbiddenResponse({ type: ErrorResponseDto, description: WRITE_FORBIDDEN })
   async create(
     @Body() body: CreateDeploymentDto,
     @IdempotencyKey() key: string | undefined,
+    @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) res: Response,
   ): Promise<RequestRecordDto> {
     const { namespace, name, ...spec } = body;
@@ -65,6 +81,7 @@ export class DeploymentWritesController {
         spec,
         specMode: SpecMode.REPLACE,
         idempotencyKey: key,
+        requester: principal,
       }),
     );
   }
@@ -74,11 +91,13 @@ export class DeploymentWritesController {
   @ApiOperation({ summary: 'Replace the desired spec of a Deployment', description: 'Fields left out are removed.' })
   @IdempotencyHeader
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(400, 403, 413, 422, 503)
+  @ApiErrors(400, 413, 422, 503)
+  @ApiForbiddenResponse({ type: ErrorResponseDto, description: WRITE_FORBIDDEN })
   async replace(
     @Param() target: TargetParams,
     @Body() spec: DeploymentSpecDto,
     @IdempotencyKey() key: string | undefined,
+    @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) res: Response,
   ): Promise<RequestRecordDto> {
     return accepted(
@@ -89,6 +108,7 @@ export class DeploymentWritesController {
         spec: { ...spec },
         specMode: SpecMode.REPLACE,
         idempotencyKey: key,
+        requester: principal,
       }),
     );
   }
@@ -101,11 +121,13 @@ export class DeploymentWritesController {
   })
   @IdempotencyHeader
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(400, 403, 413, 422, 503)
+  @ApiErrors(400, 413, 422, 503)
+  @ApiForbiddenResponse({ type: ErrorResponseDto, description: WRITE_FORBIDDEN })
   async patch(
     @Param() target: TargetParams,
     @Body() patch: PatchDeploymentDto,
     @IdempotencyKey() key: string | undefined,
+    @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) res: Response,
   ): Promise<RequestRecordDto> {
     if (Object.values(patch).every((v) => v === undefined)) {
@@ -122,6 +144,7 @@ export class DeploymentWritesController {
         spec: { ...patch },
         specMode: SpecMode.MERGE,
         idempotencyKey: key,
+        requester: principal,
       }),
     );
   }
@@ -131,10 +154,12 @@ export class DeploymentWritesController {
   @ApiOperation({ summary: 'Delete a Deployment', description: 'Deleting one that is already gone ends SUCCESS.' })
   @IdempotencyHeader
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(400, 403, 422, 503)
+  @ApiErrors(400, 422, 503)
+  @ApiForbiddenResponse({ type: ErrorResponseDto, description: WRITE_FORBIDDEN })
   async remove(
     @Param() target: TargetParams,
     @IdempotencyKey() key: string | undefined,
+    @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) res: Response,
   ): Promise<RequestRecordDto> {
     return accepted(
@@ -145,34 +170,48 @@ export class DeploymentWritesController {
         spec: null,
         specMode: SpecMode.REPLACE,
         idempotencyKey: key,
+        requester: principal,
       }),
     );
   }
 }
 
+const NOT_FOUND =
+  "code RequestNotFound: no such request, or it is in a namespace outside the API key's scope (the answer is " +
+  'the same, so it never tells that the request exists).';
+
 @ApiTags('requests')
 @Controller('v1/requests')
+@Access('reader')
 export class RequestsController {
   constructor(private readonly requests: RequestsService) {}
 
   @Get()
-  @ApiOperation({ summary: 'List requests, newest first' })
+  @ApiOperation({
+    summary: 'List requests, newest first',
+    description: "Only requests in the API key's namespace scope.",
+  })
   @ApiOkResponse({ type: RequestPageDto })
   @ApiErrors(400, 503)
-  async list(@Query() q: ListRequestsQuery): Promise<RequestPageDto> {
-    const page = await this.requests.list(q);
+  async list(@Query() q: ListRequestsQuery, @CurrentPrincipal() principal: Principal): Promise<RequestPageDto> {
+    const page = await this.requests.list(principal, q);
     return { items: page.items.map(toRequestRecord), nextCursor: page.nextCursor };
   }
 
   @Get(':requestId')
   @ApiOperation({ summary: 'Get one request' })
   @ApiOkResponse({ type: RequestRecordDto })
-  @ApiErrors(400, 404, 503)
-  async get(@Param() { requestId }: RequestIdParams): Promise<RequestRecordDto> {
-    return toRequestRecord(await this.requests.get(requestId));
+  @ApiErrors(400, 503)
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: NOT_FOUND })
+  async get(
+    @Param() { requestId }: RequestIdParams,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<RequestRecordDto> {
+    return toRequestRecord(await this.requests.get(requestId, principal));
   }
 
   @Post(':requestId/retry')
+  @Access('writer')
   @HttpCode(202)
   @ApiOperation({
     summary: 'Queue a FAILURE request again as a new attempt',
@@ -182,7 +221,8 @@ export class RequestsController {
       'Deployment). Newer requests that ended FAILURE do not block a retry.',
   })
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(400, 404, 503)
+  @ApiErrors(400, 503)
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: NOT_FOUND })
   @ApiConflictResponse({
     type: ErrorResponseDto,
     description:
@@ -190,13 +230,17 @@ export class RequestsController {
       'Deployment succeeded or is still open (CREATED, QUEUED, PROCESSING); details.newerRequestId names the ' +
       'newest such request and details.newerStatus its status. Send a new request instead.',
   })
-  async retry(@Param() { requestId }: RequestIdParams): Promise<RequestRecordDto> {
-    return toRequestRecord(await this.requests.retry(requestId));
+  async retry(
+    @Param() { requestId }: RequestIdParams,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<RequestRecordDto> {
+    return toRequestRecord(await this.requests.retry(requestId, principal));
   }
 }
 
 @ApiTags('dead letters')
 @Controller('v1/dead-letters')
+@Access('admin')
 export class DeadLettersController {
   constructor(private readonly requests: RequestsService) {}
 
@@ -207,8 +251,8 @@ export class DeadLettersController {
   })
   @ApiOkResponse({ type: RequestPageDto })
   @ApiErrors(400, 503)
-  async list(@Query() q: PageQuery): Promise<RequestPageDto> {
-    const page = await this.requests.list({ ...q, deadLettered: true });
+  async list(@Query() q: PageQuery, @CurrentPrincipal() principal: Principal): Promise<RequestPageDto> {
+    const page = await this.requests.list(principal, { ...q, deadLettered: true });
     return { items: page.items.map(toRequestRecord), nextCursor: page.nextCursor };
   }
 }

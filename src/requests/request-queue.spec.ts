@@ -59,7 +59,7 @@ class MemoryRepo {
     const rows = [...this.rows.values()]
       .filter((r) => r.status === RequestStatus.CREATED)
       .slice(0, limit)
-      .map((r) => ({ requestId: r.requestId, generation: r.generation }));
+      .map((r) => ({ requestId: r.requestId, generation: r.generation, correlationId: r.correlationId }));
     // A transaction: marks count only when fn returns.
     let marked: string[] = [];
     const value = await fn(rows, async (ids) => void (marked = [...marked, ...ids]));
@@ -89,9 +89,12 @@ class FakePublisher {
   /** Publishes fail from this many successful ones on (NATS went away mid-batch). */
   failAfter = Infinity;
   published: { id: string; generation: number }[] = [];
-  publish = async (id: string, generation: number) => {
+  /** The correlation id each publish carried, by request id. */
+  correlationIds = new Map<string, string | null | undefined>();
+  publish = async (id: string, generation: number, correlationId?: string | null) => {
     if (this.published.length >= this.failAfter) throw new DomainError(ErrorCode.QueueUnavailable, 'publish failed');
     this.published.push({ id, generation });
+    this.correlationIds.set(id, correlationId);
   };
 }
 
@@ -204,5 +207,26 @@ describe("RequestQueue's recovery steps (the reconciler)", () => {
     };
     expect(await queue.requeueStalled()).toBe(1);
     expect(publisher.published).toEqual([{ id: 'stalled', generation: 1 }]);
+  });
+});
+
+describe('the correlation id', () => {
+  it("travels with every publish of a request: intake, relay, the reconciler's republish and requeue", async () => {
+    const { repo, publisher, queue } = setup();
+    const withId = (id: string, status?: RequestStatus) =>
+      repo.add(Object.assign(request(id, status), { correlationId: `corr-${id}` }));
+    const carried: (string | null | undefined)[] = [];
+    await queue.enqueue(withId('intake'));
+    carried.push(publisher.correlationIds.get('intake'));
+    withId('relayed');
+    await queue.relay();
+    carried.push(publisher.correlationIds.get('relayed'));
+    withId('stuck');
+    await queue.republishStuckCreated();
+    carried.push(publisher.correlationIds.get('stuck'));
+    publisher.correlationIds.clear();
+    await queue.requeueStalled(); // everything above is QUEUED now
+    carried.push(...['intake', 'relayed', 'stuck'].map((id) => publisher.correlationIds.get(id)));
+    expect(carried).toEqual(['corr-intake', 'corr-relayed', 'corr-stuck', 'corr-intake', 'corr-relayed', 'corr-stuck']);
   });
 });

@@ -38,7 +38,7 @@ export class RequestQueue {
   async enqueue(request: DeploymentRequestEntity): Promise<void> {
     if (!this.publisher.available) return;
     try {
-      await this.publisher.publish(request.requestId, request.generation);
+      await this.publisher.publish(request.requestId, request.generation, request.correlationId);
       this.queued.mark(request.requestId);
       request.status = RequestStatus.QUEUED;
       request.queuedAt = new Date();
@@ -98,7 +98,7 @@ export class RequestQueue {
     for (const r of await this.repo.findStalled(this.config.RECONCILE_STALLED_MS, RECOVERY_BATCH)) {
       const generation = await this.repo.bumpGeneration(r.requestId);
       if (generation === null) continue;
-      await this.publisher.publish(r.requestId, generation);
+      await this.publisher.publish(r.requestId, generation, r.correlationId);
       requeued++;
     }
     return requeued;
@@ -107,7 +107,7 @@ export class RequestQueue {
   /** One batch of CREATED requests older than minAgeMs: publish each, then mark them QUEUED, in one transaction. */
   private publishCreated(minAgeMs: number, limit: number): Promise<number> {
     return this.repo.withCreated(minAgeMs, limit, async (rows, markQueued) => {
-      for (const r of rows) await this.publisher.publish(r.requestId, r.generation);
+      for (const r of rows) await this.publisher.publish(r.requestId, r.generation, r.correlationId);
       await markQueued(rows.map((r) => r.requestId));
       return rows.length;
     });

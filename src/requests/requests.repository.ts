@@ -5,6 +5,8 @@ import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from './d
 import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
 import { sanitizeReason } from '../domain/reason-text.js';
 import { AdvisoryLockLost, type SessionQuery, tryWithAdvisoryLock } from '../database/advisory-lock.js';
+import { namespaceScopeWhere } from '../database/namespace-scope-sql.js';
+import type { NamespaceScope } from '../domain/principal.js';
 
 export interface NewRequest {
   requestId: string;
@@ -15,6 +17,12 @@ export interface NewRequest {
   specMode: SpecMode;
   bodyHash: string;
   deadlineMs: number;
+  /** The API call's X-Request-Id, for log correlation. */
+  correlationId?: string | null;
+  /** Who sent it: an API key (id and name), or the reconciler (keyId null). */
+  requestedBy: { keyId: string | null; name: string };
+  /** The client's Idempotency-Key; unique per requestedBy.keyId. */
+  idempotencyKey: string | null;
 }
 
 export interface SuccessfulRequestRow {
@@ -33,6 +41,8 @@ export interface RequestFilter {
   deadLettered?: boolean;
   beforeSeq?: number;
   limit: number;
+  /** Only requests in these namespaces (an API key's scope); undefined: all. */
+  scope?: NamespaceScope;
 }
 
 const OPEN = `status NOT IN ('SUCCESS', 'FAILURE')`;
@@ -63,6 +73,7 @@ const MARK_QUEUED_SQL = `UPDATE deployment_requests SET status = 'QUEUED', queue
 export interface CreatedRequest {
   requestId: string;
   generation: number;
+  correlationId?: string | null;
 }
 
 /**
@@ -137,13 +148,19 @@ export class RequestsRepository {
     @InjectDataSource() private readonly ds: DataSource,
   ) {}
 
-  /** Inserts unless the id exists; null means an earlier request holds this id (Idempotency-Key replay). */
+  /**
+   * Inserts unless the same API key already sent this Idempotency-Key; null means it did
+   * (a replay: read it with findByIdempotencyKey).
+   */
   async insertIfAbsent(r: NewRequest): Promise<DeploymentRequestEntity | null> {
     const rows: unknown[] = await this.repo.query(
       `INSERT INTO deployment_requests
-         (request_id, operation, namespace, name, spec, spec_mode, body_hash, status, deadline_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'CREATED', now() + make_interval(secs => $8::double precision / 1000))
-       ON CONFLICT (request_id) DO NOTHING
+         (request_id, operation, namespace, name, spec, spec_mode, body_hash, status, deadline_at,
+          requested_by_key_id, requested_by_name, idempotency_key, correlation_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'CREATED', now() + make_interval(secs => $8::double precision / 1000),
+               $9, $10, $11, $12)
+       ON CONFLICT ((coalesce(requested_by_key_id, '')), idempotency_key) WHERE idempotency_key IS NOT NULL
+       DO NOTHING
        RETURNING *`,
       [
         r.requestId,
@@ -154,17 +171,38 @@ export class RequestsRepository {
         r.specMode,
         r.bodyHash,
         r.deadlineMs,
+        r.requestedBy.keyId,
+        r.requestedBy.name,
+        r.idempotencyKey,
+        r.correlationId ?? null,
       ],
     );
     return rows.length ? this.hydrate(rows[0]) : null;
   }
 
-  findById(requestId: string): Promise<DeploymentRequestEntity | null> {
-    return this.repo.findOneBy({ requestId });
+  /** The request this API key (null: the reconciler) sent with this Idempotency-Key. */
+  findByIdempotencyKey(keyId: string | null, idempotencyKey: string): Promise<DeploymentRequestEntity | null> {
+    return this.repo
+      .createQueryBuilder('r')
+      .where(`coalesce(r.requested_by_key_id, '') = :keyId AND r.idempotency_key = :idempotencyKey`, {
+        keyId: keyId ?? '',
+        idempotencyKey,
+      })
+      .getOne();
+  }
+
+  /** One request; null when absent or, given a scope, outside it (the caller cannot tell which). */
+  findById(requestId: string, scope?: NamespaceScope): Promise<DeploymentRequestEntity | null> {
+    const q = this.repo.createQueryBuilder('r').where('r.request_id = :requestId', { requestId });
+    const inScope = namespaceScopeWhere('r.namespace', scope);
+    if (inScope) q.andWhere(inScope.sql, inScope.params);
+    return q.getOne();
   }
 
   async list(f: RequestFilter): Promise<DeploymentRequestEntity[]> {
     const q = this.repo.createQueryBuilder('r').orderBy('r.seq', 'DESC').limit(f.limit);
+    const inScope = namespaceScopeWhere('r.namespace', f.scope);
+    if (inScope) q.andWhere(inScope.sql, inScope.params);
     if (f.namespace) q.andWhere('r.namespace = :ns', { ns: f.namespace });
     if (f.name) q.andWhere('r.name = :name', { name: f.name });
     if (f.status) q.andWhere('r.status = :status', { status: f.status });
@@ -194,8 +232,8 @@ export class RequestsRepository {
     fn: (rows: CreatedRequest[], markQueued: (requestIds: string[]) => Promise<void>) => Promise<T>,
   ): Promise<T> {
     return this.ds.transaction(async (m) => {
-      const rows: { request_id: string; generation: number }[] = await m.query(
-        `SELECT request_id, generation FROM deployment_requests
+      const rows: { request_id: string; generation: number; correlation_id: string | null }[] = await m.query(
+        `SELECT request_id, generation, correlation_id FROM deployment_requests
          WHERE status = 'CREATED' AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
          ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED`,
         [minAgeMs, limit],
@@ -204,7 +242,7 @@ export class RequestsRepository {
         if (requestIds.length) await m.query(MARK_QUEUED_SQL, [requestIds]);
       };
       return fn(
-        rows.map((r) => ({ requestId: r.request_id, generation: r.generation })),
+        rows.map((r) => ({ requestId: r.request_id, generation: r.generation, correlationId: r.correlation_id })),
         markQueued,
       );
     });

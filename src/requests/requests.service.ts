@@ -3,11 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { canonicalJson, sha256 } from '../common/canonical-json.js';
+import { currentCorrelationId } from '../common/logging.js';
 import { decodeCursor, encodeCursor } from '../http/pagination.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from './deployment-request.entity.js';
 import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
 import { NamespacePolicy } from '../domain/namespace-policy.js';
+import type { Principal } from '../domain/principal.js';
 import { RequestQueue } from './request-queue.js';
 import { RequestsRepository } from './requests.repository.js';
 
@@ -18,7 +20,12 @@ export interface SubmitCommand {
   spec: DeploymentSpecPatch | null;
   specMode: SpecMode;
   idempotencyKey?: string;
+  /** The API key that sends it, or the reconciler's own self-heal (no key, no scope). */
+  requester: Principal | typeof RECONCILER;
 }
+
+/** The reconciler as a requester: its self-heal requests carry no API key. */
+export const RECONCILER = 'reconciler';
 
 export interface Submitted {
   request: DeploymentRequestEntity;
@@ -44,7 +51,13 @@ export class RequestsService {
   ) {}
 
   async submit(cmd: SubmitCommand): Promise<Submitted> {
+    // The key's scope first: it may only narrow MANAGED_NAMESPACES, and both refusals are 403s.
+    if (cmd.requester !== RECONCILER) assertWritable(cmd.requester, cmd.namespace);
     this.namespaces.assertAllowed(cmd.namespace);
+    const requestedBy =
+      cmd.requester === RECONCILER
+        ? { keyId: null, name: RECONCILER }
+        : { keyId: cmd.requester.keyId, name: cmd.requester.keyName };
     const bodyHash = sha256(
       canonicalJson({
         operation: cmd.operation,
@@ -54,9 +67,8 @@ export class RequestsService {
         spec: cmd.spec,
       }),
     );
-    const requestId = cmd.idempotencyKey ?? randomUUID();
     const inserted = await this.repo.insertIfAbsent({
-      requestId,
+      requestId: randomUUID(),
       operation: cmd.operation,
       namespace: cmd.namespace,
       name: cmd.name,
@@ -64,30 +76,46 @@ export class RequestsService {
       specMode: cmd.specMode,
       bodyHash,
       deadlineMs: this.config.REQUEST_DEADLINE_MS,
+      requestedBy,
+      idempotencyKey: cmd.idempotencyKey ?? null,
+      // The API call's X-Request-Id: its messages carry it, so the worker's lines match the API's.
+      correlationId: currentCorrelationId(),
     });
-    if (!inserted) return { request: await this.replay(requestId, bodyHash), replayed: true };
+    if (!inserted) {
+      return { request: await this.replay(requestedBy.keyId, cmd.idempotencyKey!, bodyHash), replayed: true };
+    }
 
     this.metrics.requestsAccepted.inc({ operation: cmd.operation });
     await this.queue.enqueue(inserted);
     return { request: inserted, replayed: false };
   }
 
-  async get(requestId: string): Promise<DeploymentRequestEntity> {
-    const r = await this.repo.findById(requestId);
+  /** One request; outside the caller's scope it is a 404 exactly like an absent one. */
+  async get(requestId: string, principal?: Principal): Promise<DeploymentRequestEntity> {
+    const r = await this.repo.findById(requestId, principal?.scope);
     if (!r) throw new DomainError(ErrorCode.RequestNotFound, `request "${requestId}" not found`);
     return r;
   }
 
-  async list(filter: {
-    namespace?: string;
-    name?: string;
-    status?: RequestStatus;
-    deadLettered?: boolean;
-    limit?: number;
-    cursor?: string;
-  }): Promise<{ items: DeploymentRequestEntity[]; nextCursor: string | null }> {
+  /** Newest first, only in the caller's scope. */
+  async list(
+    principal: Principal,
+    filter: {
+      namespace?: string;
+      name?: string;
+      status?: RequestStatus;
+      deadLettered?: boolean;
+      limit?: number;
+      cursor?: string;
+    },
+  ): Promise<{ items: DeploymentRequestEntity[]; nextCursor: string | null }> {
     const limit = filter.limit ?? 50;
-    const items = await this.repo.list({ ...filter, beforeSeq: decodeCursor(filter.cursor, isSeq), limit: limit + 1 });
+    const items = await this.repo.list({
+      ...filter,
+      scope: principal.scope,
+      beforeSeq: decodeCursor(filter.cursor, isSeq),
+      limit: limit + 1,
+    });
     const more = items.length > limit;
     const page = items.slice(0, limit);
     return { items: page, nextCursor: more ? encodeCursor(page[page.length - 1].seq) : null };
@@ -99,7 +127,9 @@ export class RequestsService {
    * deployment has succeeded or is open: re-applying the old intent would undo it (an old
    * DELETE would delete the recreated Deployment). Newer FAILUREs do not block a retry.
    */
-  async retry(requestId: string): Promise<DeploymentRequestEntity> {
+  async retry(requestId: string, principal: Principal): Promise<DeploymentRequestEntity> {
+    // Out of scope: 404 like an absent request (a record's namespace never changes, so this holds).
+    await this.get(requestId, principal);
     // The reopen checks atomically; the reads after a refusal only explain it. They may see a
     // state that has moved on since (a newer request just failed): then try again.
     for (let attempt = 1; ; attempt++) {
@@ -132,14 +162,30 @@ export class RequestsService {
     );
   }
 
-  private async replay(requestId: string, bodyHash: string): Promise<DeploymentRequestEntity> {
-    const existing = await this.get(requestId);
+  /** The earlier request this key sent with this Idempotency-Key: the same body replays it, another is a 422. */
+  private async replay(
+    keyId: string | null,
+    idempotencyKey: string,
+    bodyHash: string,
+  ): Promise<DeploymentRequestEntity> {
+    const existing = await this.repo.findByIdempotencyKey(keyId, idempotencyKey);
+    if (!existing) throw new Error(`Idempotency-Key "${idempotencyKey}" conflicted but its request is gone`);
     if (existing.bodyHash !== bodyHash) {
       throw new DomainError(
         ErrorCode.IdempotencyKeyReused,
-        `Idempotency-Key "${requestId}" was already used for a different request body`,
+        `Idempotency-Key "${idempotencyKey}" was already used for a different request body`,
       );
     }
     return existing;
   }
+}
+
+/** Writes need the namespace in the key's scope: a 403 naming both, before MANAGED_NAMESPACES is asked. */
+function assertWritable(principal: Principal, namespace: string) {
+  if (principal.scope.covers(namespace)) return;
+  throw new DomainError(
+    ErrorCode.PermissionDenied,
+    `API key "${principal.keyName}" may not write to namespace "${namespace}": its scope is ${principal.scope.patterns.join(', ')}`,
+    { namespace, scope: [...principal.scope.patterns] },
+  );
 }

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import pg from 'pg';
 import { AppConfig } from '../config/app-config.js';
-import { holdsAdvisoryLock, type SessionQuery, tryAdvisoryLock } from '../database/advisory-lock.js';
+import { advisoryUnlock, holdsAdvisoryLock, type SessionQuery, tryAdvisoryLock } from '../database/advisory-lock.js';
 
 /**
  * A PostgreSQL session advisory lock on a connection of its own (not the pool's: the
@@ -11,11 +11,15 @@ import { holdsAdvisoryLock, type SessionQuery, tryAdvisoryLock } from '../databa
  * calls (for as long as we lead), so it keeps this dedicated session rather than the
  * advisory-lock helper's run-and-release; it shares the helper's key and lock primitives.
  */
+/** Where a leader that steps down announces it, so standbys try the lock at once instead of at their next poll. */
+const RELEASED_CHANNEL = 'dm_watcher_leader_released';
+
 @Injectable()
 export class LeaderLockRepository {
   private readonly logger = new Logger(LeaderLockRepository.name);
   private client?: pg.Client;
   private connecting?: Promise<pg.Client>;
+  private onRelease?: (name: string) => void;
 
   constructor(private readonly config: AppConfig) {}
 
@@ -28,6 +32,28 @@ export class LeaderLockRepository {
   async holds(name: string): Promise<boolean> {
     if (!this.client) return false;
     return holdsAdvisoryLock(onClient(this.client), name);
+  }
+
+  /** Calls handler with the lock's name whenever a holder releases a lock on purpose (see release). */
+  listenForReleases(handler: (name: string) => void) {
+    this.onRelease = handler;
+  }
+
+  /**
+   * Gives the lock up on purpose and tells the standbys (they listen on their own lock
+   * sessions), then closes the session. Best effort: closing alone also frees the lock.
+   */
+  async release(name: string): Promise<void> {
+    const c = this.client;
+    if (c) {
+      try {
+        await advisoryUnlock(onClient(c), name);
+        await c.query('SELECT pg_notify($1, $2)', [RELEASED_CHANNEL, name]);
+      } catch (e) {
+        this.logger.warn(`could not announce the release of ${name}: ${(e as Error).message}`);
+      }
+    }
+    await this.close();
   }
 
   /** Closing the session releases the lock. */
@@ -66,6 +92,10 @@ export class LeaderLockRepository {
       // Server side: a holder whose host disappears (no FIN) loses the lock in ~5 + 3×2 s.
       await c.query(`SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3;
                      SET tcp_user_timeout = 10000`);
+      c.on('notification', (n) => {
+        if (n.channel === RELEASED_CHANNEL && n.payload) this.onRelease?.(n.payload);
+      });
+      await c.query(`LISTEN ${RELEASED_CHANNEL}`);
     } catch (e) {
       await c.end().catch(() => undefined);
       throw e;

@@ -200,6 +200,28 @@ describe('DeploymentApplier', () => {
       expect(m.spec?.replicas).toBe(5);
       expect(m.spec?.template.spec?.containers[0].image).toBe('nginx:1.27');
     });
+
+    it('keeps env set from references (valueFrom) unless the patch names env, which replaces it whole', async () => {
+      const withRefs = (): DeploymentObject => {
+        const d = live('7');
+        d.spec!.template.spec!.containers[0].env = [
+          { name: 'MODE', value: 'fast' },
+          { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'web', key: 'token' } } },
+        ];
+        return d;
+      };
+      const kept = setup({ reads: [withRefs()] });
+      await kept.applier.apply(request(Operation.UPDATE, { replicas: 5 }, SpecMode.MERGE));
+      expect((kept.writes()[0].arg as DeploymentObject).spec?.template.spec?.containers[0].env).toEqual([
+        { name: 'MODE', value: 'fast' },
+        { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'web', key: 'token' } } },
+      ]);
+      const replaced = setup({ reads: [withRefs()] });
+      await replaced.applier.apply(request(Operation.UPDATE, { env: { MODE: 'slow' } }, SpecMode.MERGE));
+      expect((replaced.writes()[0].arg as DeploymentObject).spec?.template.spec?.containers[0].env).toEqual([
+        { name: 'MODE', value: 'slow' },
+      ]);
+    });
   });
 
   describe('DELETE', () => {

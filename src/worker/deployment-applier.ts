@@ -3,7 +3,7 @@ import { AppConfig } from '../config/app-config.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { KubernetesGateway, type DeploymentObject } from '../kubernetes/kubernetes.gateway.js';
 import { mergeSpec } from '../domain/deployment-spec.js';
-import { buildDeploymentManifest, isManaged, specFromDeployment } from '../kubernetes/manifest.js';
+import { buildDeploymentManifest, envReferencesOf, isManaged, specFromDeployment } from '../kubernetes/manifest.js';
 import { DeploymentRequestEntity, Operation, SpecMode } from '../requests/deployment-request.entity.js';
 import type { DeploymentSpec } from '../domain/deployment-spec.js';
 
@@ -131,10 +131,20 @@ export class DeploymentApplier {
   /** The named fields merged over what Kubernetes has, applied on the resourceVersion we read. */
   private async patch(req: DeploymentRequestEntity, current: DeploymentObject | null): Promise<ApplyResult> {
     const live = this.managed(req, current);
-    const spec = mergeSpec(specFromDeployment(live), req.spec ?? {});
+    const patch = req.spec ?? {};
+    const spec = mergeSpec(specFromDeployment(live), patch);
+    // A patch that names env replaces it whole; otherwise references stay as they are.
+    const references = patch.env === undefined ? envReferencesOf(live) : [];
     return result(
       await this.k8s.applyDeployment(
-        buildDeploymentManifest(req.namespace, req.name, spec, req.requestId, live.metadata?.resourceVersion),
+        buildDeploymentManifest(
+          req.namespace,
+          req.name,
+          spec,
+          req.requestId,
+          live.metadata?.resourceVersion,
+          references,
+        ),
       ),
     );
   }

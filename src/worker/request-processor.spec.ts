@@ -1,7 +1,9 @@
 import { jest } from '@jest/globals';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import type { AppConfig } from '../config/app-config.js';
+import { currentCorrelationId, withLogContext } from '../common/logging.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { ShutdownSignal } from '../common/shutdown.js';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from '../requests/deployment-request.entity.js';
 import {
   TargetLockLost,
@@ -77,7 +79,11 @@ class MemoryRepo {
 
 const config = { JS_BACKOFF_BASE_MS: 1000, JS_BACKOFF_MAX_MS: 8000, WORKER_BUSY_RETRY_MS: 300 } as AppConfig;
 
-function setup(apply: (r: DeploymentRequestEntity) => Promise<unknown>, beforeFence = () => {}) {
+function setup(
+  apply: (r: DeploymentRequestEntity) => Promise<unknown>,
+  beforeFence = () => {},
+  shutdown = new ShutdownSignal(30_000),
+) {
   const repo = new MemoryRepo();
   const applied: string[] = [];
   const written: string[] = [];
@@ -97,6 +103,7 @@ function setup(apply: (r: DeploymentRequestEntity) => Promise<unknown>, beforeFe
     applier as unknown as DeploymentApplier,
     metrics,
     config,
+    shutdown,
   );
   processor.random = () => 0.5; // no jitter
   return { repo, applied, written, processor, metrics };
@@ -116,6 +123,39 @@ describe('RequestProcessor', () => {
     // The older messages arrive later and find nothing to do.
     await expect(processor.process('a')).resolves.toBeUndefined();
     expect(applied).toEqual(['a', 'b', 'c']);
+  });
+
+  it('once shutdown begins, finishes the request in hand, starts no other, and answers retry-later', async () => {
+    const shutdown = new ShutdownSignal(30_000);
+    const { repo, applied, processor } = setup(
+      async () => {
+        shutdown.begin(); // SIGTERM arrives during the first apply
+        return ok();
+      },
+      undefined,
+      shutdown,
+    );
+    repo.add('a', 1);
+    repo.add('b', 2);
+    const answer = await processor.process('b');
+    expect(applied).toEqual(['a']);
+    expect(repo.rows.get('a')!.status).toBe(RequestStatus.SUCCESS);
+    expect(repo.rows.get('b')!.status).toBe(RequestStatus.QUEUED);
+    expect(answer).toMatchObject({ retryAfterMs: 300 });
+  });
+
+  it("logs each request it applies under that request's correlation id, not the one of the message that woke it", async () => {
+    const seen: Record<string, string | undefined> = {};
+    const { repo, processor } = setup(async (r) => {
+      seen[r.requestId] = currentCorrelationId();
+      return ok();
+    });
+    repo.add('a', 1);
+    repo.add('b', 2);
+    for (const id of ['a', 'b']) repo.rows.get(id)!.correlationId = `corr-${id}`;
+    // As the transport runs it: in the context of the message's headers (b's).
+    await withLogContext({ requestId: 'b', correlationId: 'corr-b' }, () => processor.process('b'));
+    expect(seen).toEqual({ a: 'corr-a', b: 'corr-b' });
   });
 
   it('ends a permanent failure at once and moves on to the next request', async () => {

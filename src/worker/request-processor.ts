@@ -1,7 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { backoffDelay } from '../common/backoff.js';
+import { withLogContext } from '../common/logging.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { AppConfig } from '../config/app-config.js';
+import { ShutdownSignal } from '../common/shutdown.js';
 import { toDomainError } from '../kubernetes/kubernetes-error.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeploymentRequestEntity, RequestStatus, TERMINAL_STATUSES } from '../requests/deployment-request.entity.js';
@@ -34,6 +36,7 @@ export class RequestProcessor {
     private readonly applier: DeploymentApplier,
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
+    private readonly shutdown: ShutdownSignal,
   ) {}
 
   /** The jitter source; tests replace it. */
@@ -81,10 +84,16 @@ export class RequestProcessor {
   /** Applies the deployment's open requests in order; returns how long until the oldest may be retried, or null when none is left. */
   private async drain(lock: TargetLock): Promise<number | null> {
     for (;;) {
+      // Shutting down: finish the request in hand, start no other; the message comes back to another worker.
+      if (this.shutdown.requested) return 0;
       const claim = await lock.claimOldestOpen();
       if (claim.kind === 'none') return null;
       if (claim.kind === 'waiting') return claim.waitMs;
-      const retryInMs = await this.attempt(lock, claim.request);
+      // The message may have woken us for another request of this deployment: log as this one's.
+      const { requestId, correlationId } = claim.request;
+      const retryInMs = await withLogContext({ requestId, correlationId: correlationId ?? undefined }, () =>
+        this.attempt(lock, claim.request),
+      );
       if (retryInMs !== null) return retryInMs;
     }
   }

@@ -37,7 +37,7 @@ function oldNode(): { path: string; version: string } {
 describe('entry points on an old Node', () => {
   const old = oldNode();
 
-  it.each(['dist/src/main.js', 'dist/src/migrate.main.js', 'dist/src/openapi-export.main.js'])(
+  it.each(['dist/src/main.js', 'dist/src/migrate.main.js', 'dist/src/openapi-export.main.js', 'dist/src/keys.main.js'])(
     '%s exits with status 2 and one line naming the Node it needs',
     (entry) => {
       const r = spawnSync(old.path, [entry], { encoding: 'utf8', env: { ...process.env, ROLE: 'api' } });

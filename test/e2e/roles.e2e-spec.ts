@@ -73,9 +73,14 @@ describe('ROLE-selected processes', () => {
     },
   );
 
-  it('boots the api role with Swagger UI, /healthz and /readyz', async () => {
-    const port = await freePort();
-    const { child, output } = start({ ...baseEnv, ROLE: 'api', HTTP_PORT: String(port) });
+  it('boots the api role with Swagger UI, /healthz and /readyz, and /metrics on HEALTH_PORT only', async () => {
+    const [port, healthPort] = [await freePort(), await freePort()];
+    const { child, output } = start({
+      ...baseEnv,
+      ROLE: 'api',
+      HTTP_PORT: String(port),
+      HEALTH_PORT: String(healthPort),
+    });
     try {
       await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 60_000).catch(
         (e: Error) => {
@@ -90,6 +95,11 @@ describe('ROLE-selected processes', () => {
         paths: Record<string, unknown>;
       };
       expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/v1/deployments', '/v1/requests/{requestId}']));
+      // Metrics are not public: off the API port, on the health port like every role.
+      expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
+      const metrics = await fetch(`http://127.0.0.1:${healthPort}/metrics`);
+      expect(await metrics.text()).toContain('process_cpu_seconds_total');
+      expect((await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status).toBe(200);
     } finally {
       await stop(child);
     }

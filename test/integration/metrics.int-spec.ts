@@ -139,6 +139,8 @@ describe('metrics', () => {
       specMode: SpecMode.REPLACE,
       bodyHash: '0'.repeat(64),
       deadlineMs: 600_000,
+      requestedBy: { keyId: null, name: 'metrics-test' },
+      idempotencyKey: null,
     });
     // Accepted an hour ago and never published: what a lost publish looks like.
     await suite.pool.query(

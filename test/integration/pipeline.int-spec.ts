@@ -129,14 +129,17 @@ describe('request pipeline', () => {
     const second = await http(suite.api, 'POST', '/v1/deployments', { ...body }, { 'Idempotency-Key': key });
     expect(first.status).toBe(202);
     expect(second.status).toBe(202);
-    expect(first.body.requestId).toBe(key);
-    expect(second.body.requestId).toBe(key);
+    // The requestId is the server's UUID, never the key; the replay answers the same record.
+    expect(first.body.requestId).not.toBe(key);
+    expect(second.body.requestId).toBe(first.body.requestId);
     expect(second.headers.get('idempotent-replayed')).toBe('true');
-    await settled(suite.api, key);
+    await settled(suite.api, first.body.requestId);
     const third = await http(suite.api, 'POST', '/v1/deployments', body, { 'Idempotency-Key': key });
-    expect(third.body).toMatchObject({ requestId: key, status: 'SUCCESS', attempts: 1 });
+    expect(third.body).toMatchObject({ requestId: first.body.requestId, status: 'SUCCESS', attempts: 1 });
 
-    const rows = await pool.query('SELECT count(*)::int AS n FROM deployment_requests WHERE request_id = $1', [key]);
+    const rows = await pool.query('SELECT count(*)::int AS n FROM deployment_requests WHERE idempotency_key = $1', [
+      key,
+    ]);
     expect(rows.rows[0].n).toBe(1);
     const d = await read('idem');
     expect(d.metadata?.generation).toBe(1);

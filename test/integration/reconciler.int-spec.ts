@@ -151,7 +151,7 @@ describe('reconciler', () => {
   const healRequestsFor = async (name: string) =>
     (
       await pool.query(
-        `SELECT request_id, status FROM deployment_requests WHERE namespace = $1 AND name = $2 AND request_id LIKE 'heal:%'`,
+        `SELECT request_id, status FROM deployment_requests WHERE namespace = $1 AND name = $2 AND idempotency_key LIKE 'heal:%'`,
         [ns, name],
       )
     ).rows;
@@ -268,7 +268,8 @@ describe('reconciler', () => {
       const first = await loneReconciler.runOnce();
       expect(first.details.drifted).toContainEqual({ namespace: ns, name: 'heal-once', fields: ['env'] });
       const [heal] = await healRequestsFor('heal-once');
-      expect(heal.request_id).toMatch(/^heal:/);
+      // The heal's Idempotency-Key is stable; its requestId is a fresh UUID like every other.
+      expect(heal.request_id).toMatch(/^[0-9a-f-]{36}$/);
       await pool.query(
         `UPDATE deployment_requests SET status = 'FAILURE', error_code = 'Invalid', completed_at = now() WHERE request_id = $1`,
         [heal.request_id],

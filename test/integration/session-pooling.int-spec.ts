@@ -1,7 +1,7 @@
 import type { Running } from '../../src/bootstrap.js';
 import { probeSessionPooling, SessionPoolingError } from '../../src/database/session-pooling.check.js';
 import { PgBouncer } from '../support/pgbouncer.js';
-import { boot, dropTopology, testConfig } from '../support/harness.js';
+import { adminAuth, boot, dropTopology, testConfig } from '../support/harness.js';
 
 // Boot refuses a transaction-mode pooler for roles that hold session advisory locks,
 // against a real pgbouncer in front of the stack's PostgreSQL.
@@ -63,7 +63,7 @@ describe('session pooling check at boot', () => {
     ];
     try {
       for (const config of configs) apps.push(await boot(config));
-      const ready = await fetch(`${apps[1].apiUrl}/v1/requests?limit=1`);
+      const ready = await fetch(`${apps[1].apiUrl}/v1/requests?limit=1`, { headers: adminAuth() });
       expect(ready.status).toBe(200);
     } finally {
       for (const app of apps) await app.close();

@@ -42,6 +42,8 @@ describe('RequestsRepository (PostgreSQL)', () => {
       specMode: SpecMode.MERGE,
       bodyHash: 'h',
       deadlineMs: 600_000,
+      requestedBy: { keyId: null, name: 'test' },
+      idempotencyKey: null,
     });
     return r!;
   }

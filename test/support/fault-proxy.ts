@@ -25,6 +25,8 @@ export interface FaultRule {
   holdUntil?: Promise<unknown>;
   /** Matches the method by pattern (e.g. /^(POST|PATCH)$/), where `method` matches it exactly. */
   methodPattern?: RegExp;
+  /** With status and body: the body's content type (default text/html), e.g. application/json for a malformed object. */
+  contentType?: string;
 }
 
 /** A request held by a `holdUntil` rule, and what became of it. */
@@ -110,7 +112,7 @@ export class KubeFaultProxy {
     if (rule?.status) {
       req.resume();
       if (rule.body !== undefined) {
-        res.writeHead(rule.status, { 'content-type': 'text/html' });
+        res.writeHead(rule.status, { 'content-type': rule.contentType ?? 'text/html' });
         res.end(rule.body);
         return;
       }

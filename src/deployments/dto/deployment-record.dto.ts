@@ -3,6 +3,7 @@ import { RequestRecordDto, toRequestRecord } from '../../requests/dto/request-re
 import type { DeploymentSpecPatch } from '../../domain/deployment-spec.js';
 import { DeploymentEntity, RolloutState } from '../deployment.entity.js';
 import { SOURCES, type DeploymentDetail, type DeploymentPage, type Source } from '../deployments.service.js';
+import { hideUnmanagedEnv } from '../mirror-row.mapper.js';
 
 export class DeploymentConditionDto {
   @ApiProperty({ example: 'Available' })
@@ -49,8 +50,19 @@ export class DeploymentRecordDto {
     type: 'object',
     nullable: true,
     additionalProperties: true,
-    example: { image: 'nginx:1.27', replicas: 2, labels: { team: 'payments' } },
-    description: 'The managed fields as Kubernetes has them, in request-spec shape',
+    example: {
+      image: 'nginx:1.27',
+      replicas: 2,
+      env: { LOG_LEVEL: 'info' },
+      envReferences: { DB_PASSWORD: 'secretKeyRef' },
+      labels: { team: 'payments' },
+    },
+    description:
+      'The managed fields as Kubernetes has them, in request-spec shape. env holds literal values only. Env vars ' +
+      'whose value comes from a reference (valueFrom) are listed in envReferences, name → kind of reference ' +
+      '(secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef); their values are never stored or shown. For ' +
+      'Deployments this service does not manage (seen with WATCH_ALL_DEPLOYMENTS), env and envReferences are ' +
+      'replaced by envNames: the sorted names of the env vars, no values.',
   })
   spec!: DeploymentSpecPatch | null;
 
@@ -188,7 +200,7 @@ export function toDeploymentRecord(e: DeploymentEntity): DeploymentRecordDto {
     uid: e.uid,
     labels: e.labels,
     images: e.images,
-    spec: e.spec,
+    spec: hideUnmanagedEnv(e.spec, e.labels),
     desiredReplicas: e.desiredReplicas,
     readyReplicas: e.readyReplicas,
     updatedReplicas: e.updatedReplicas,

@@ -63,6 +63,13 @@ export class ReconcileRunPageDto {
 
 export class ReconcileAcceptedDto {
   @ApiProperty({ example: 42, description: 'Poll GET /v1/admin/reconcile-runs/{runId}' }) runId!: number;
+  @ApiProperty({
+    example: false,
+    description:
+      'true: a pass was already running, and runId is that pass (no new pass was started or queued); ' +
+      'false: runId is a pass started by this call',
+  })
+  alreadyRunning!: boolean;
 }
 
 export function toReconcileRunDto(r: ReconcileRunEntity): ReconcileRunDto {

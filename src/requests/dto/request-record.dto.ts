@@ -18,10 +18,27 @@ export class RequestResultDto {
   resourceVersion!: string | null;
 }
 
+export class RequestedByDto {
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: '3f6d2a8e-5b7c-4e1f-9d0a-2c4b6e8f1a3d',
+    description: "The API key's id; null for the reconciler's self-heal",
+  })
+  keyId!: string | null;
+
+  @ApiProperty({
+    example: 'ci-payments',
+    description: "The API key's name when the request was sent; `reconciler` for self-heal",
+  })
+  name!: string;
+}
+
 export class RequestRecordDto {
   @ApiProperty({
     example: '0b9a6a57-4c79-4c8b-9a8e-3f5b3e0f6a41',
-    description: 'The Idempotency-Key, or a server-assigned UUID',
+    description:
+      'A server-assigned UUID, never the Idempotency-Key (records accepted before API keys existed may hold the key they were sent with)',
   })
   requestId!: string;
 
@@ -72,6 +89,13 @@ export class RequestRecordDto {
 
   @ApiPropertyOptional({ type: RequestResultDto })
   result?: RequestResultDto;
+
+  @ApiProperty({
+    type: RequestedByDto,
+    nullable: true,
+    description: 'Who sent it: the API key (id and name); null only on records accepted before API keys existed',
+  })
+  requestedBy!: RequestedByDto | null;
 }
 
 export class RequestPageDto {
@@ -103,5 +127,6 @@ export function toRequestRecord(e: DeploymentRequestEntity): RequestRecordDto {
     ...(e.resultGeneration != null || e.resultResourceVersion
       ? { result: { generation: e.resultGeneration, resourceVersion: e.resultResourceVersion } }
       : {}),
+    requestedBy: e.requestedByName === null ? null : { keyId: e.requestedByKeyId, name: e.requestedByName },
   };
 }
