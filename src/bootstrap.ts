@@ -23,6 +23,7 @@ import { HttpExceptionFilter, toErrorBody } from './http/http-exception.filter.j
 import { createNestLogger, createRootLogger } from './common/logging.js';
 import { httpLogging } from './common/logging-http.js';
 import { RawInputPipe } from './http/raw-input.pipe.js';
+import { methodNotAllowed, requireJsonBody } from './http/http-edges.js';
 import { HealthServer } from './health/health.server.js';
 import { HandlerErrorFilter } from './messaging/handler-error.filter.js';
 import { buildOpenApi } from './openapi.js';
@@ -149,8 +150,13 @@ async function start(config: AppConfig, log: Pino): Promise<Omit<Running, 'shutd
     if (draining.requested) res.setHeader('Connection', 'close');
     next();
   });
+  // 405 with Allow for methods a known path lacks; 415 for bodies that are not JSON.
+  app.use(
+    methodNotAllowed(() => buildOpenApi(app)),
+    requireJsonBody,
+  );
   app.useBodyParser('json', { limit: config.MAX_BODY_BYTES });
-  // Body-parser failures (bad JSON, too large) happen before Nest's filters can see them.
+  // Body-parser failures (bad JSON, too large), 405 and 415 happen before Nest's filters can see them.
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (!err) return next();
     const body = toErrorBody(err);

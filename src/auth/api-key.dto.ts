@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsISO8601, IsOptional, IsString, IsUUID } from 'class-validator';
 import { API_ROLES, type ApiRole } from '../domain/principal.js';
-import { MAX_NAMESPACE_PATTERNS } from './api-key-input.js';
+import { MAX_NAMESPACE_PATTERNS, NAMESPACE_PATTERN } from './api-key-input.js';
 import type { ApiKeyEntity } from './api-key.entity.js';
 
 /** The shape of POST /v1/api-keys; ApiKeysService checks the content (patterns, admin scope, expiry). */
@@ -35,10 +35,67 @@ export class CreateApiKeyDto {
 }
 
 export class ApiKeyIdParams {
-  @ApiProperty({ format: 'uuid' })
+  @ApiProperty({
+    format: 'uuid',
+    pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
+  })
   @IsUUID('all', { message: 'id must be an API key id (a UUID)' })
   id!: string;
 }
+
+const KEY_NAME = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 100,
+  pattern: '^[\\x20-\\x7e]*[\\x21-\\x7e][\\x20-\\x7e]*$',
+  description: '1 to 100 printable ASCII characters, not only spaces',
+  example: 'ci-team-a',
+};
+const EXPIRES_AT = {
+  type: 'string',
+  format: 'date-time',
+  description: 'ISO 8601 date-time in the future',
+  example: '2030-12-31T00:00:00Z',
+};
+
+/** The body of POST /v1/api-keys as the service checks it: an admin key has scope *; the others need a scope. */
+export const CREATE_API_KEY_SCHEMA = {
+  oneOf: [
+    {
+      title: 'An admin key (scope: every namespace)',
+      type: 'object',
+      additionalProperties: false,
+      required: ['name', 'role'],
+      properties: {
+        name: KEY_NAME,
+        role: { type: 'string', enum: ['admin'] },
+        namespaces: { type: 'array', items: { type: 'string', enum: ['*'] }, minItems: 1, maxItems: 1 },
+        expiresAt: EXPIRES_AT,
+      },
+    },
+    {
+      title: 'A reader or writer key, with its namespace scope',
+      type: 'object',
+      additionalProperties: false,
+      required: ['name', 'role', 'namespaces'],
+      properties: {
+        name: KEY_NAME,
+        role: { type: 'string', enum: ['reader', 'writer'] },
+        namespaces: {
+          type: 'array',
+          minItems: 1,
+          maxItems: MAX_NAMESPACE_PATTERNS,
+          items: { type: 'string', maxLength: 63, pattern: NAMESPACE_PATTERN.source },
+          description:
+            'Namespace names and prefix patterns (team-*), or ["*"] for every namespace. Scopes never widen ' +
+            'MANAGED_NAMESPACES.',
+          example: ['team-a', 'team-b-*'],
+        },
+        expiresAt: EXPIRES_AT,
+      },
+    },
+  ],
+};
 
 /** An API key as lists show it: never the secret or its hash. */
 export class ApiKeyDto {

@@ -1,11 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../http/api-errors.js';
 import { Access } from './access.decorator.js';
 import {
   ApiKeyDto,
   ApiKeyIdParams,
   ApiKeyListDto,
+  CREATE_API_KEY_SCHEMA,
   CreateApiKeyDto,
   CreatedApiKeyDto,
   toApiKeyDto,
@@ -24,6 +25,7 @@ export class ApiKeysController {
     summary: 'Create an API key',
     description: 'The answer holds the key itself; it is shown only this once (only its SHA-256 is stored).',
   })
+  @ApiBody({ schema: CREATE_API_KEY_SCHEMA })
   @ApiCreatedResponse({ type: CreatedApiKeyDto })
   @ApiErrors(400, 503)
   async create(@Body() body: CreateApiKeyDto): Promise<CreatedApiKeyDto> {

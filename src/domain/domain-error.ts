@@ -42,6 +42,11 @@ export enum ErrorCode {
   /** Too many calls from one key (or one address without a key) in the window: 429 with Retry-After. */
   RateLimited = 'RateLimited',
   ApiKeyNotFound = 'ApiKeyNotFound',
+  // The HTTP edge
+  /** A method the path does not have: 405 with Allow. */
+  MethodNotAllowed = 'MethodNotAllowed',
+  /** A body that is not JSON: 415. */
+  UnsupportedMediaType = 'UnsupportedMediaType',
 }
 
 /** Codes whose cause may go away on its own: retried with backoff, never failed at once. */

@@ -278,3 +278,24 @@ export const IsLabelTerms = () =>
   predicateDecorator('isLabelTerm', isLabelTerm, 'label must be key=value with a Kubernetes label key and value', {
     each: true,
   });
+
+// The same rules as OpenAPI schema keywords, so the document states what the validators enforce.
+// Written with explicit ASCII classes: JSON Schema tools read patterns as ECMA-262 or Python
+// regexes, where \d, \w and \s differ.
+export const DNS_LABEL = { minLength: 1, maxLength: 63, pattern: DNS1123_LABEL.source } as const;
+export const DNS_SUBDOMAIN = { minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN.source } as const;
+export const LABEL_VALUE_PATTERN = LABEL_VALUE.source;
+/** A label or annotation key: an optional DNS-1123 subdomain prefix and "/", then a name of at most 63. */
+export const QUALIFIED_NAME = {
+  maxLength: 317,
+  pattern:
+    '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$',
+} as const;
+/** IMAGE_REFERENCE with ECMAScript's \s spelled out, and NUL (refused in every string). */
+export const IMAGE_PATTERN =
+  '^[^\\u0000\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]+$';
+/** isResourceQuantity: QUANTITY without negative values (a minus sign only before zero). */
+export const QUANTITY_PATTERN =
+  '^(\\+?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)|-(0+(\\.0*)?|\\.0+))((Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])|([eE][+-]?[0-9]+))?$';
+/** isLabelTerm: a label key, "=", a label value. */
+export const LABEL_TERM_PATTERN = `${QUALIFIED_NAME.pattern.slice(0, -1)}=(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$`;

@@ -30,18 +30,27 @@ export class ErrorResponseDto {
 
 const DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid input; message names each bad field',
+  401: 'code AuthenticationRequired: no API key, or one that is malformed, unknown, revoked or expired',
   403:
     "code PermissionDenied: the API key's role or namespace scope does not allow it; code NamespaceNotAllowed: " +
     'outside MANAGED_NAMESPACES, or a Kubernetes system namespace',
   404: 'Not found',
   409: 'Not possible in the current state',
   413: 'Body larger than MAX_BODY_BYTES',
+  415: 'code UnsupportedMediaType: the body is not application/json',
   422: 'Idempotency-Key reused with a different body',
+  429: 'code RateLimited: too many calls from this API key (or address, without one) in the window',
   503: 'A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds',
 };
 
 const RETRY_AFTER = {
   'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer', example: 5 } },
+};
+
+const HEADERS: Record<number, Record<string, { description: string; schema: Record<string, unknown> }>> = {
+  401: { 'WWW-Authenticate': { description: 'Bearer', schema: { type: 'string', example: 'Bearer' } } },
+  429: RETRY_AFTER,
+  503: RETRY_AFTER,
 };
 
 export const ApiErrors = (...statuses: number[]) =>
@@ -51,7 +60,14 @@ export const ApiErrors = (...statuses: number[]) =>
         status,
         description: DESCRIPTIONS[status],
         type: ErrorResponseDto,
-        ...(status === 503 ? { headers: RETRY_AFTER } : {}),
+        ...(HEADERS[status] ? { headers: HEADERS[status] } : {}),
       }),
     ),
   );
+
+/** The same response as a plain OpenAPI object, for the statuses buildOpenApi adds to every /v1 route. */
+export const errorResponse = (status: number, schema: { $ref: string }) => ({
+  description: DESCRIPTIONS[status],
+  ...(HEADERS[status] ? { headers: HEADERS[status] } : {}),
+  content: { 'application/json': { schema } },
+});

@@ -4,8 +4,10 @@ import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { rawInputProblems } from '../domain/validators.js';
 import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 
+const CURSOR = /^[A-Za-z0-9_-]{1,400}$/;
+
 export class PageQuery {
-  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 500, default: 50 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -13,10 +15,15 @@ export class PageQuery {
   @Max(500)
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'nextCursor from the previous page' })
+  @ApiPropertyOptional({
+    description:
+      'nextCursor from the previous page of the same list, as it was returned (opaque: base64url). Other values ' +
+      'answer 400.',
+    pattern: CURSOR.source,
+  })
   @IsOptional()
   @IsString()
-  @Matches(/^[A-Za-z0-9_-]{1,400}$/, { message: 'cursor is not a cursor this API returned' })
+  @Matches(CURSOR, { message: 'cursor is not a cursor this API returned' })
   cursor?: string;
 }
 

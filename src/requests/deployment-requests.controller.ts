@@ -13,6 +13,7 @@ import type { Response } from 'express';
 import { Access } from '../auth/access.decorator.js';
 import { ApiErrors, ErrorResponseDto } from '../http/api-errors.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
+import { REQUEST_ID } from '../domain/validators.js';
 import { Operation, SpecMode } from './deployment-request.entity.js';
 import {
   CreateDeploymentDto,
@@ -32,6 +33,7 @@ import type { Principal } from '../domain/principal.js';
 const IdempotencyHeader = ApiHeader({
   name: IDEMPOTENCY_KEY_HEADER,
   required: false,
+  schema: { type: 'string', minLength: 1, maxLength: 255, pattern: REQUEST_ID.source, example: 'deploy-web-42' },
   description:
     'Makes the call safe to repeat. Keys belong to the API key that sends them: the same key from the same API key ' +
     'with the same body returns the original record (header Idempotent-Replayed: true) and queues nothing; with a ' +

@@ -5,13 +5,13 @@ import { PageQuery } from '../../http/pagination.js';
 import type { AuditEntry } from '../audit.repository.js';
 
 export class AuditQuery extends PageQuery {
-  @ApiPropertyOptional({ description: "An API key's id or name", example: 'ops' })
+  @ApiPropertyOptional({ description: "An API key's id or name", example: 'ops', maxLength: 255 })
   @IsOptional()
   @IsString()
   @MaxLength(255)
   actor?: string;
 
-  @ApiPropertyOptional({ example: 'default' })
+  @ApiPropertyOptional({ example: 'default', maxLength: 253 })
   @IsOptional()
   @IsString()
   @MaxLength(253)
@@ -20,20 +20,31 @@ export class AuditQuery extends PageQuery {
   @ApiPropertyOptional({
     description: '`<controller>.<handler>` as entries show it',
     example: 'deploymentWrites.create',
+    pattern: '^[A-Za-z0-9_.]{1,100}$',
   })
   @IsOptional()
   @IsString()
   @Matches(/^[A-Za-z0-9_.]{1,100}$/, { message: 'action must be an action name such as deploymentWrites.create' })
   action?: string;
 
-  @ApiPropertyOptional({ description: 'Entries at or after this time (ISO 8601)', example: '2026-11-28T00:00:00Z' })
+  @ApiPropertyOptional({
+    description: 'Entries at or after this time (ISO 8601)',
+    example: '2026-11-28T00:00:00Z',
+    format: 'date-time',
+  })
   @IsOptional()
   @IsISO8601({ strict: true }, { message: 'since must be an ISO 8601 date-time' })
   since?: string;
 }
 
 export class PurgeAuditDto {
-  @ApiProperty({ minimum: 1, maximum: 36_500, example: 90, description: 'Delete entries older than this many days' })
+  @ApiProperty({
+    type: 'integer',
+    minimum: 1,
+    maximum: 36_500,
+    example: 90,
+    description: 'Delete entries older than this many days',
+  })
   @Type(() => Number)
   @IsInt()
   @Min(1)
@@ -61,13 +72,19 @@ export class AuditEntryDto {
   @ApiProperty({ example: '/v1/deployments', description: 'The route template (the raw path when none matched)' })
   route!: string;
   @ApiProperty({ example: 'deploymentWrites.create' }) action!: string;
-  @ApiProperty({ example: 'default', nullable: true }) namespace!: string | null;
-  @ApiProperty({ example: 'web', nullable: true }) name!: string | null;
+  @ApiProperty({ type: String, example: 'default', nullable: true }) namespace!: string | null;
+  @ApiProperty({ type: String, example: 'web', nullable: true }) name!: string | null;
   @ApiProperty({ example: 202 }) statusCode!: number;
-  @ApiProperty({ example: null, nullable: true, description: 'The error code of a refused call' })
+  @ApiProperty({ type: String, example: null, nullable: true, description: 'The error code of a refused call' })
   errorCode!: string | null;
-  @ApiProperty({ example: '6f1c0c3e-2b1f-4c1e-9a55-0d1f3c2b7a10', nullable: true }) requestId!: string | null;
-  @ApiProperty({ example: '10.0.0.7', nullable: true, description: 'The caller (TRUST_PROXY decides proxies)' })
+  @ApiProperty({ type: String, example: '6f1c0c3e-2b1f-4c1e-9a55-0d1f3c2b7a10', nullable: true }) requestId!:
+    string | null;
+  @ApiProperty({
+    type: String,
+    example: '10.0.0.7',
+    nullable: true,
+    description: 'The caller (TRUST_PROXY decides proxies)',
+  })
   sourceIp!: string | null;
   @ApiPropertyOptional({ type: Object, additionalProperties: true, example: { olderThanDays: 90, deleted: 1234 } })
   details?: Record<string, unknown>;

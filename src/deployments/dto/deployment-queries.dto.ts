@@ -1,7 +1,14 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsBoolean, IsEnum, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
-import { IsDns1123Label, IsDns1123Subdomain, IsLabelTerms } from '../../domain/validators.js';
+import {
+  DNS_LABEL,
+  DNS_SUBDOMAIN,
+  IsDns1123Label,
+  IsDns1123Subdomain,
+  IsLabelTerms,
+  LABEL_TERM_PATTERN,
+} from '../../domain/validators.js';
 import { PageQuery } from '../../http/pagination.js';
 import { RolloutState } from '../deployment.entity.js';
 
@@ -9,13 +16,15 @@ const toBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : 
 const toList = ({ value }: { value: unknown }) => (typeof value === 'string' ? [value] : value);
 
 export class ListDeploymentsQuery extends PageQuery {
-  @ApiPropertyOptional({ example: 'default' })
+  @ApiPropertyOptional({ example: 'default', ...DNS_LABEL })
   @IsOptional()
   @IsDns1123Label()
   namespace?: string;
 
   @ApiPropertyOptional({
     type: [String],
+    items: { type: 'string', maxLength: 400, pattern: LABEL_TERM_PATTERN },
+    maxItems: 10,
     example: ['team=payments'],
     description: 'key=value; repeat the parameter to require several labels',
   })
@@ -72,11 +81,11 @@ export class GetDeploymentQuery {
 
 /** Mirrored Deployments may carry any valid name (a DNS-1123 subdomain), not only the labels we create. */
 export class DeploymentParams {
-  @ApiProperty({ example: 'default' })
+  @ApiProperty({ example: 'default', ...DNS_LABEL })
   @IsDns1123Label()
   namespace!: string;
 
-  @ApiProperty({ example: 'web' })
+  @ApiProperty({ example: 'web', ...DNS_SUBDOMAIN })
   @IsDns1123Subdomain()
   name!: string;
 }

@@ -101,6 +101,7 @@ export class DeploymentRecordDto {
   rollout!: RolloutState;
 
   @ApiProperty({
+    type: String,
     nullable: true,
     example: '0b9a6a57-4c79-4c8b-9a8e-3f5b3e0f6a41',
     description: 'The request that last wrote it, from its annotation',
@@ -113,7 +114,12 @@ export class DeploymentRecordDto {
   })
   drifted!: boolean;
 
-  @ApiProperty({ nullable: true, example: '2026-11-28T07:30:00.000Z', description: 'metadata.creationTimestamp' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: '2026-11-28T07:30:00.000Z',
+    description: 'metadata.creationTimestamp',
+  })
   kubernetesCreatedAt!: string | null;
 
   @ApiProperty({ example: '2026-11-28T07:30:00.210Z', description: 'When the mirror first saw it' })
@@ -122,7 +128,7 @@ export class DeploymentRecordDto {
   @ApiProperty({ example: '2026-11-28T07:31:12.004Z', description: 'When the mirror row last changed' })
   updatedAt!: string;
 
-  @ApiProperty({ nullable: true, example: null, description: 'When it was seen deleted from Kubernetes' })
+  @ApiProperty({ type: String, nullable: true, example: null, description: 'When it was seen deleted from Kubernetes' })
   deletedAt!: string | null;
 
   @ApiProperty({
@@ -137,6 +143,7 @@ export class DeploymentPageDto {
   items!: DeploymentRecordDto[];
 
   @ApiProperty({
+    type: String,
     nullable: true,
     example: 'WyJkZWZhdWx0Iiwid2ViIl0',
     description: 'Pass as cursor for the next page; null on the last page',
@@ -147,6 +154,7 @@ export class DeploymentPageDto {
   source!: Source;
 
   @ApiProperty({
+    type: String,
     nullable: true,
     example: '2026-11-28T07:31:40.000Z',
     description:
@@ -155,6 +163,7 @@ export class DeploymentPageDto {
   syncedAt!: string | null;
 
   @ApiProperty({
+    type: String,
     nullable: true,
     example: '2026-11-28T07:31:40.000Z',
     description: 'When the watcher last heard an event or bookmark',
@@ -171,6 +180,7 @@ export class DeploymentDetailDto {
   source!: Source;
 
   @ApiProperty({
+    type: String,
     nullable: true,
     example: '2026-11-28T07:31:40.000Z',
     description: 'cache: when the mirror last matched Kubernetes; kubernetes: when it was read',
@@ -178,6 +188,7 @@ export class DeploymentDetailDto {
   syncedAt!: string | null;
 
   @ApiProperty({
+    type: String,
     nullable: true,
     example: '2026-11-28T07:31:40.000Z',
     description: 'When the watcher last heard an event or bookmark',

@@ -58,7 +58,7 @@ export class ReconcileRunDto {
 
 export class ReconcileRunPageDto {
   @ApiProperty({ type: [ReconcileRunDto] }) items!: ReconcileRunDto[];
-  @ApiProperty({ nullable: true, example: 'NDE' }) nextCursor!: string | null;
+  @ApiProperty({ type: String, nullable: true, example: 'NDE' }) nextCursor!: string | null;
 }
 
 export class ReconcileAcceptedDto {
@@ -98,7 +98,7 @@ export function toReconcileRunDto(r: ReconcileRunEntity): ReconcileRunDto {
 
 /** Run ids are bigserial, read as JS numbers: a positive integer up to 2^53-1, digits only. */
 export class ReconcileRunParams {
-  @ApiProperty({ type: 'integer', minimum: 1, example: 42 })
+  @ApiProperty({ type: 'integer', format: 'int64', minimum: 1, maximum: 9_999_999_999_999_999, example: 42 })
   @IsString()
   @Matches(/^[1-9][0-9]{0,15}$/, { message: 'id must be a positive integer of at most 16 digits' })
   id!: string;

@@ -1,16 +1,16 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsEnum, IsOptional } from 'class-validator';
-import { IsDns1123Label } from '../../domain/validators.js';
+import { DNS_LABEL, IsDns1123Label } from '../../domain/validators.js';
 import { PageQuery } from '../../http/pagination.js';
 import { RequestStatus } from '../deployment-request.entity.js';
 
 export class ListRequestsQuery extends PageQuery {
-  @ApiPropertyOptional({ example: 'default' })
+  @ApiPropertyOptional({ example: 'default', ...DNS_LABEL })
   @IsOptional()
   @IsDns1123Label()
   namespace?: string;
 
-  @ApiPropertyOptional({ example: 'web' })
+  @ApiPropertyOptional({ example: 'web', ...DNS_LABEL })
   @IsOptional()
   @IsDns1123Label()
   name?: string;

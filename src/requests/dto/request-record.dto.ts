@@ -11,10 +11,15 @@ export class RequestErrorDto {
 }
 
 export class RequestResultDto {
-  @ApiProperty({ example: 3, description: 'metadata.generation of the Deployment after the change' })
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    example: 3,
+    description: 'metadata.generation of the Deployment after the change',
+  })
   generation!: number | null;
 
-  @ApiProperty({ example: '48213' })
+  @ApiProperty({ type: String, nullable: true, example: '48213' })
   resourceVersion!: string | null;
 }
 
@@ -103,6 +108,7 @@ export class RequestPageDto {
   items!: RequestRecordDto[];
 
   @ApiProperty({
+    type: String,
     nullable: true,
     example: 'MTIz',
     description: 'Pass as cursor for the next page; null on the last page',
