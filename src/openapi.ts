@@ -20,7 +20,7 @@ export function buildOpenApi(app: INestApplication): OpenAPIObject {
         'record at once; poll GET /v1/requests/{requestId} until status is SUCCESS or FAILURE. ' +
         'Every error body is {statusCode, error, message, code?}. Every /v1 call needs an API key: ' +
         'Authorization: Bearer kdm_... (Swagger UI: "Authorize"). A method a path does not list answers 405 ' +
-        'with Allow; a body that is not application/json answers 415.',
+        'with Allow; a body that is not application/json answers 415. No string may hold NUL (\\u0000).',
     )
     .setVersion('1')
     .setOpenAPIVersion('3.1.0')

@@ -96,10 +96,17 @@ export function toReconcileRunDto(r: ReconcileRunEntity): ReconcileRunDto {
   };
 }
 
+const RUN_ID = /^[1-9][0-9]{0,15}$/;
+
 /** Run ids are bigserial, read as JS numbers: a positive integer up to 2^53-1, digits only. */
 export class ReconcileRunParams {
-  @ApiProperty({ type: 'integer', format: 'int64', minimum: 1, maximum: 9_999_999_999_999_999, example: 42 })
+  @ApiProperty({
+    type: String,
+    pattern: RUN_ID.source,
+    example: '42',
+    description: 'A run id: a positive integer of at most 16 digits',
+  })
   @IsString()
-  @Matches(/^[1-9][0-9]{0,15}$/, { message: 'id must be a positive integer of at most 16 digits' })
+  @Matches(RUN_ID, { message: 'id must be a positive integer of at most 16 digits' })
   id!: string;
 }
