@@ -8,7 +8,7 @@ NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 STACK_ENV = eval "$$(scripts/stack.sh env)"
 
-.PHONY: help deps build stack-up stack-down stack-status stack-env migrate run test test-unit lint format bench openapi compose-config
+.PHONY: help deps build stack-up stack-down stack-status stack-env migrate run test test-unit lint format bench openapi fuzz compose-config
 
 help:
 	@echo "make run          set everything up, migrate, and run all roles (Swagger UI at /docs)"
@@ -16,6 +16,7 @@ help:
 	@echo "make stack-env    print export lines for DATABASE_URL, NATS_URL, KUBECONFIG, ETCD_ENDPOINTS, Node 22 and kubectl"
 	@echo "make stack-down   stop PostgreSQL, NATS and the Kubernetes control plane"
 	@echo "make bench        run the benchmarks and print their figures"
+	@echo "make fuzz         fuzz the API with schemathesis against its OpenAPI document (FUZZ=long: a longer run)"
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -78,9 +79,14 @@ test: build stack-up
 	scripts/check-alerts.sh
 	npx prettier --check . >/dev/null
 	$(STACK_ENV); npm run -s test -- --runInBand
+	$(STACK_ENV); scripts/fuzz.sh
 
 openapi: build stack-up
 	$(STACK_ENV); npm run -s openapi:export
+
+# schemathesis against an API it boots, every check and phase; FUZZ=long for a longer, random-seeded run.
+fuzz: build stack-up
+	$(STACK_ENV); scripts/fuzz.sh
 
 # BENCH=intake runs only the named bench modules; see bench/intake.ts for its BENCH_* knobs.
 bench: deps stack-up
