@@ -79,8 +79,10 @@ test: build stack-up
 	npx prettier --check . >/dev/null
 	$(STACK_ENV); npm run -s test -- --runInBand
 
+# Regenerates openapi.json from the API, then the typed client's types from it (clients/typescript/src/schema.ts).
 openapi: build stack-up
 	$(STACK_ENV); npm run -s openapi:export
+	npm run -s client:generate
 
 # BENCH=intake runs only the named bench modules; see bench/intake.ts for its BENCH_* knobs.
 bench: deps stack-up
