@@ -184,7 +184,15 @@ function describeDeployment(detail: DeploymentDetail): string {
 
 /** Builds the `kdm` program; `io` receives its output and the exit code a command asks for. */
 export function buildProgram(io: Io): Command {
+  // Set before the subcommands are added: they copy these settings when made.
   const program = new Command('kdm')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.out(s.trimEnd()),
+      writeErr: (s) => io.err(s.trimEnd()),
+      // Usage errors in one line, like every other refusal.
+      outputError: (s, write) => write(`kdm: ${s.trim().replace(/^error: /, '')} (see kdm --help)\n`),
+    })
     .description('Command-line client of the k8s-deployment-manager API')
     .addOption(new Option('-s, --server <url>', 'the API address').env('KDM_URL').default('http://127.0.0.1:3000'))
     .addOption(new Option('--token <key>', 'an API key (kdm_…)').env('KDM_TOKEN'))

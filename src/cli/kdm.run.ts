@@ -5,14 +5,7 @@ import { CliError, EXIT } from './cli-error.js';
 /** Runs `kdm` with `argv` (as process.argv) and returns its exit code; output goes through `io`. */
 export async function runKdm(argv: string[], io: Omit<Io, 'exitCode'>): Promise<number> {
   const state: Io = { ...io, exitCode: EXIT.OK };
-  const program = buildProgram(state)
-    .exitOverride()
-    .configureOutput({
-      writeOut: (s) => io.out(s.trimEnd()),
-      writeErr: (s) => io.err(s.trimEnd()),
-      // Usage errors in one line, like every other refusal.
-      outputError: (s, write) => write(`kdm: ${s.trim().replace(/^error: /, '')} (see kdm --help)\n`),
-    });
+  const program = buildProgram(state);
   try {
     await program.parseAsync(argv);
     return state.exitCode;

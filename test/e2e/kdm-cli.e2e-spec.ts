@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -213,6 +213,38 @@ describe('the kdm CLI', () => {
     expect(r.stderr.trim().split('\n').at(-1)).toMatch(
       new RegExp(`^kdm: request ${requestId} ended FAILURE: \\w+: .+`),
     );
+  });
+});
+
+describe('kdm completion', () => {
+  /** What bash completes for the words typed so far (the last one is being typed). */
+  const complete = (script: string, ...words: string[]) =>
+    execFileSync(
+      'bash',
+      [
+        '-c',
+        `${script}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _kdm; echo "\${COMPREPLY[*]}"`,
+      ],
+      { encoding: 'utf8' },
+    ).trim();
+
+  it('bash completes commands, subcommands and their options, and option values', async () => {
+    const r = await kdm({}, 'completion', 'bash');
+    expect(r.status).toBe(0);
+    expect(complete(r.stdout, 'kdm', '')).toBe('apply create patch delete get describe wait keys reconcile completion');
+    expect(complete(r.stdout, 'kdm', 'get', 'dep')).toBe('deployments');
+    expect(complete(r.stdout, 'kdm', 'get', 'deploy', '--sel')).toBe('--selector');
+    expect(complete(r.stdout, 'kdm', 'keys', 'create', '--role', '')).toBe('reader writer admin');
+    expect(complete(r.stdout, 'kdm', 'get', 'requests', '-o', 'y')).toBe('yaml');
+  });
+
+  it('zsh gets the same completion through bashcompinit', async () => {
+    const r = await kdm({}, 'completion', 'zsh');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^#compdef kdm\n/);
+    expect(r.stdout).toContain('complete -o default -F _kdm kdm');
+    const bad = await kdm({}, 'completion', 'fish');
+    expect([bad.status, bad.stderr]).toEqual([1, expect.stringMatching(/^kdm: .*fish.*\n$/)]);
   });
 });
 
