@@ -36,6 +36,20 @@ module.exports = {
       to: { path: '^src/(app\\.module|bootstrap|app\\.run|api\\.module)\\.ts$' },
     },
     {
+      name: 'cli-is-a-client',
+      comment: 'kdm talks to the API through the typed client only: none of the service, so it runs anywhere.',
+      severity: 'error',
+      from: { path: '^src/cli/' },
+      to: { path: '^src/', pathNot: '^src/(cli/|node-version\\.ts$)' },
+    },
+    {
+      name: 'nothing-imports-the-cli',
+      severity: 'error',
+      comment: 'The service does not depend on its command-line client.',
+      from: { path: '^src/', pathNot: '^src/cli/' },
+      to: { path: '^src/cli/' },
+    },
+    {
       name: 'not-to-unresolvable',
       severity: 'error',
       comment: 'Every relative import resolves to a file.',

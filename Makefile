@@ -81,8 +81,10 @@ test: build stack-up
 	$(STACK_ENV); npm run -s test -- --runInBand
 	$(STACK_ENV); scripts/fuzz.sh
 
+# Regenerates openapi.json from the API, then the typed client's types from it (clients/typescript/src/schema.ts).
 openapi: build stack-up
 	$(STACK_ENV); npm run -s openapi:export
+	npm run -s client:generate
 
 # schemathesis against an API it boots, every check and phase; FUZZ=long for a longer, random-seeded run.
 fuzz: build stack-up

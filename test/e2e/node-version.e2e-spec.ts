@@ -37,15 +37,18 @@ function oldNode(): { path: string; version: string } {
 describe('entry points on an old Node', () => {
   const old = oldNode();
 
-  it.each(['dist/src/main.js', 'dist/src/migrate.main.js', 'dist/src/openapi-export.main.js', 'dist/src/keys.main.js'])(
-    '%s exits with status 2 and one line naming the Node it needs',
-    (entry) => {
-      const r = spawnSync(old.path, [entry], { encoding: 'utf8', env: { ...process.env, ROLE: 'api' } });
-      expect({ status: r.status, stderr: r.stderr, stdout: r.stdout }).toEqual({
-        status: 2,
-        stderr: `k8s-deployment-manager needs Node >= 22.19 (this is v${old.version}); run through make, or put Node 22 on PATH\n`,
-        stdout: '',
-      });
-    },
-  );
+  it.each([
+    'dist/src/main.js',
+    'dist/src/migrate.main.js',
+    'dist/src/openapi-export.main.js',
+    'dist/src/keys.main.js',
+    'dist/src/cli/kdm.main.js',
+  ])('%s exits with status 2 and one line naming the Node it needs', (entry) => {
+    const r = spawnSync(old.path, [entry], { encoding: 'utf8', env: { ...process.env, ROLE: 'api' } });
+    expect({ status: r.status, stderr: r.stderr, stdout: r.stdout }).toEqual({
+      status: 2,
+      stderr: `k8s-deployment-manager needs Node >= 22.19 (this is v${old.version}); run through make, or put Node 22 on PATH\n`,
+      stdout: '',
+    });
+  });
 });

@@ -1,0 +1,647 @@
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
+import type {
+  ApiKey,
+  DeploymentDetail,
+  DeploymentRecord,
+  DeploymentSpec,
+  PatchDeployment,
+  RequestRecord,
+} from '../../clients/typescript/src/index.js';
+import { Api } from './api.js';
+import { CliError, EXIT } from './cli-error.js';
+import { completionScript, SHELLS, type Shell } from './completion.js';
+import { readManifests } from './manifests.js';
+import { age, humanDuration, keyValues, none, OUTPUT_FORMATS, render, table, type OutputFormat } from './output.js';
+import { waitForRequest } from './wait.js';
+
+/** Where the program writes; tests and the entry point pass process streams. */
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  /** Set by a command whose outcome is not plain success (wait: 1 on FAILURE, 2 on timeout). */
+  exitCode: number;
+}
+
+interface GlobalOptions {
+  server: string;
+  token?: string;
+  output: OutputFormat;
+}
+
+const API_ROLES = ['reader', 'writer', 'admin'] as const;
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+function duration(value: string): number {
+  const m = /^(\d{1,7})(ms|s|m|h|d)$/.exec(value);
+  if (!m || Number(m[1]) === 0) throw new InvalidArgumentError('use a positive number and a unit: 500ms, 30s, 5m, 1h');
+  return Number(m[1]) * DURATION_UNITS[m[2]];
+}
+
+function integer(value: string): number {
+  if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError('not an integer');
+  return Number(value);
+}
+
+/** `k=v`, collected into a map (repeatable flags). */
+function pair(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const at = value.indexOf('=');
+  if (at <= 0) throw new InvalidArgumentError(`"${value}" is not key=value`);
+  return { ...previous, [value.slice(0, at)]: value.slice(at + 1) };
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const list = (value: string) =>
+  value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/** `namespace/name`. */
+function target(value: string): { namespace: string; name: string } {
+  const m = /^([^/\s]+)\/([^/\s]+)$/.exec(value);
+  if (!m) throw new CliError(`"${value}" is not namespace/name (e.g. demo/web)`);
+  return { namespace: m[1], name: m[2] };
+}
+
+/**
+ * The API's nullable strings (cursors, times) as strings: the client's types follow the
+ * committed openapi.json, which declares some of them as objects until the spec is corrected.
+ */
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+function requestsTable(items: RequestRecord[]): string {
+  if (items.length === 0) return 'No requests found.';
+  return table(
+    ['ID', 'OPERATION', 'NAMESPACE', 'NAME', 'STATUS', 'ATTEMPTS', 'AGE', 'ERROR'],
+    items.map((r) => [
+      r.requestId,
+      r.operation,
+      r.namespace,
+      r.name,
+      r.status,
+      String(r.attempts),
+      age(r.createdAt),
+      r.error ? `${r.error.code}: ${r.error.message}`.slice(0, 80) : '',
+    ]),
+  );
+}
+
+function deploymentsTable(items: DeploymentRecord[], withNamespace: boolean): string {
+  if (items.length === 0) return 'No deployments found.';
+  const header = ['NAME', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'ROLLOUT', 'DRIFTED', 'IMAGES', 'AGE'];
+  return table(
+    withNamespace ? ['NAMESPACE', ...header] : header,
+    items.map((d) => {
+      const row = [
+        d.name,
+        `${d.readyReplicas}/${d.desiredReplicas}`,
+        String(d.updatedReplicas),
+        String(d.availableReplicas),
+        str(d.deletedAt) ? 'DELETED' : d.rollout,
+        d.drifted ? 'yes' : 'no',
+        d.images.join(','),
+        age(str(d.kubernetesCreatedAt) ?? d.createdAt),
+      ];
+      return withNamespace ? [d.namespace, ...row] : row;
+    }),
+  );
+}
+
+function keyStatus(k: ApiKey, now = Date.now()): string {
+  if (k.revokedAt) return 'revoked';
+  if (k.expiresAt && Date.parse(k.expiresAt) <= now) return 'expired';
+  return 'active';
+}
+
+function keysTable(items: ApiKey[]): string {
+  if (items.length === 0) return 'No API keys found.';
+  return table(
+    ['ID', 'NAME', 'ROLE', 'NAMESPACES', 'PREFIX', 'STATUS', 'AGE', 'EXPIRES', 'LAST-USED'],
+    items.map((k) => [
+      k.id,
+      k.name,
+      k.role,
+      k.namespaces.join(','),
+      k.prefix,
+      keyStatus(k),
+      age(k.createdAt),
+      k.expiresAt ? humanDuration(Date.parse(k.expiresAt) - Date.now()) : '<never>',
+      k.lastUsedAt ? age(k.lastUsedAt) : '<never>',
+    ]),
+  );
+}
+
+function describeDeployment(detail: DeploymentDetail): string {
+  const d = detail.deployment;
+  const field = (name: string, value: string) => `${`${name}:`.padEnd(20)}${value}`;
+  const indent = (text: string) =>
+    text
+      .split('\n')
+      .map((l) => `  ${l}`)
+      .join('\n');
+  const lines = [
+    field('Name', d.name),
+    field('Namespace', d.namespace),
+    field('UID', none(d.uid)),
+    field('Labels', keyValues(d.labels) || '<none>'),
+    field('Images', d.images.join(',') || '<none>'),
+    field(
+      'Replicas',
+      `${d.desiredReplicas} desired | ${d.updatedReplicas} updated | ${d.readyReplicas} ready | ` +
+        `${d.availableReplicas} available | ${d.unavailableReplicas} unavailable`,
+    ),
+    field('Rollout', d.rollout),
+    field('Drifted', d.drifted ? 'yes' : 'no'),
+    field('Generation', `${d.generation} (observed ${d.observedGeneration})`),
+    field('Resource version', d.resourceVersion),
+    field('Last request', none(str(d.lastRequestId))),
+    field(
+      'Created',
+      `${none(str(d.kubernetesCreatedAt) ?? d.createdAt)} (${age(str(d.kubernetesCreatedAt) ?? d.createdAt)} ago)`,
+    ),
+  ];
+  const deletedAt = str(d.deletedAt);
+  if (deletedAt) lines.push(field('Deleted', `${deletedAt} (${age(deletedAt)} ago)`));
+  lines.push(field('Source', `${detail.source}, synced ${none(str(detail.syncedAt))}`));
+  lines.push('Spec:', d.spec ? indent(render('yaml', d.spec, () => '')) : '  <none>');
+  lines.push(
+    'Conditions:',
+    d.conditions.length === 0
+      ? '  <none>'
+      : indent(
+          table(
+            ['TYPE', 'STATUS', 'REASON', 'AGE', 'MESSAGE'],
+            d.conditions.map((c) => [c.type, c.status, none(c.reason), age(c.lastTransitionTime), c.message ?? '']),
+          ),
+        ),
+  );
+  lines.push(
+    'Recent requests:',
+    detail.recentRequests.length === 0 ? '  <none>' : indent(requestsTable(detail.recentRequests)),
+  );
+  return lines.join('\n');
+}
+
+/** Builds the `kdm` program; `io` receives its output and the exit code a command asks for. */
+export function buildProgram(io: Io): Command {
+  // Set before the subcommands are added: they copy these settings when made.
+  const program = new Command('kdm')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.out(s.trimEnd()),
+      writeErr: (s) => io.err(s.trimEnd()),
+      // Usage errors in one line, like every other refusal.
+      outputError: (s, write) => write(`kdm: ${s.trim().replace(/^error: /, '')} (see kdm --help)\n`),
+    })
+    .description('Command-line client of the k8s-deployment-manager API')
+    .addOption(new Option('-s, --server <url>', 'the API address').env('KDM_URL').default('http://127.0.0.1:3000'))
+    .addOption(new Option('--token <key>', 'an API key (kdm_…)').env('KDM_TOKEN'))
+    .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 success; 1 refused, unreachable, bad input, or the request ended FAILURE; 2 wait timed out.',
+    );
+
+  const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>();
+  const api = (cmd: Command) => {
+    const g = globals(cmd);
+    return new Api({ server: g.server, token: g.token });
+  };
+  const print = <T>(cmd: Command, value: T, asTable: (value: T) => string) =>
+    io.out(render(globals(cmd).output, value, asTable));
+
+  const writeOptions = (c: Command) =>
+    c
+      .option('--idempotency-key <key>', 'makes the call safe to repeat (Idempotency-Key header)')
+      .option('--wait', 'wait until the request ends SUCCESS or FAILURE')
+      .option('--timeout <duration>', 'how long --wait waits', duration, 600_000);
+
+  /** After a write: prints the record, or waits for it (exit code 1 on FAILURE, 2 on timeout). */
+  async function finishWrite(cmd: Command, a: Api, records: RequestRecord[], o: { wait?: boolean; timeout: number }) {
+    if (o.wait) {
+      const ended: RequestRecord[] = [];
+      for (const r of records) {
+        const done = await waitFor(a, r.requestId, o.timeout);
+        if (done) ended.push(done);
+      }
+      records = ended;
+    }
+    print(cmd, records, (rs) =>
+      rs
+        .map((r) => `deployment ${r.namespace}/${r.name}: ${r.operation} ${r.status} (request ${r.requestId})`)
+        .join('\n'),
+    );
+  }
+
+  async function waitFor(a: Api, requestId: string, timeoutMs: number): Promise<RequestRecord | undefined> {
+    const done = await waitForRequest(a, requestId, { timeoutMs, intervalMs: 500, progress: (l) => io.err(l) });
+    if (!done) {
+      io.err(`kdm: request ${requestId}: still not finished after ${timeoutMs / 1000}s`);
+      io.exitCode = Math.max(io.exitCode, EXIT.TIMEOUT);
+    } else if (done.status === 'FAILURE') {
+      io.err(
+        `kdm: request ${requestId} ended FAILURE: ${done.error ? `${done.error.code}: ${done.error.message}` : 'no reason given'}`,
+      );
+      if (io.exitCode !== EXIT.TIMEOUT) io.exitCode = EXIT.FAILED;
+    }
+    return done;
+  }
+
+  writeOptions(
+    program
+      .command('apply')
+      .description('Create or replace Deployments from YAML or JSON files (several documents per file; - is stdin)')
+      .requiredOption('-f, --filename <file>', 'a file of deployment documents (repeatable)', collect),
+  ).action(
+    async (o: { filename: string[]; idempotencyKey?: string; wait?: boolean; timeout: number }, cmd: Command) => {
+      const a = api(cmd);
+      const records: RequestRecord[] = [];
+      let failed = 0;
+      for (const m of readManifests(o.filename)) {
+        const { namespace, name } = m.body;
+        const where = `${m.source} (${namespace}/${name})`;
+        const header = o.idempotencyKey ? { 'Idempotency-Key': `${o.idempotencyKey}:${m.source}` } : {};
+        try {
+          // Create when Kubernetes has no such Deployment now, else replace its spec (PUT: fields left out are removed).
+          const current = await a.send(
+            a.client.GET('/v1/deployments/{namespace}/{name}', {
+              params: { path: { namespace, name }, query: { consistency: 'strong' } },
+            }),
+          );
+          if (current.error !== undefined && current.response.status !== 404)
+            throw new CliError(`${where}: ${a.explain(current.response.status, current.error)}`);
+          if (current.error !== undefined) {
+            records.push(await a.call(where, a.client.POST('/v1/deployments', { body: m.body, params: { header } })));
+          } else {
+            // The document's other fields are the spec; the API names any it does not know.
+            const spec = Object.fromEntries(
+              Object.entries(m.body).filter(([k]) => k !== 'namespace' && k !== 'name'),
+            ) as DeploymentSpec;
+            records.push(
+              await a.call(
+                where,
+                a.client.PUT('/v1/deployments/{namespace}/{name}', {
+                  body: spec,
+                  params: { path: { namespace, name }, header },
+                }),
+              ),
+            );
+          }
+        } catch (e) {
+          if (!(e instanceof CliError)) throw e;
+          io.err(`kdm: ${e.message}`);
+          failed++;
+        }
+      }
+      await finishWrite(cmd, a, records, o);
+      if (failed > 0) io.exitCode = Math.max(io.exitCode, EXIT.FAILED);
+    },
+  );
+
+  writeOptions(
+    program
+      .command('create')
+      .description('Create a Deployment')
+      .argument('<namespace/name>', 'the Deployment')
+      .requiredOption('--image <image>', 'container image, e.g. nginx:1.27')
+      .option('--replicas <n>', 'number of replicas', integer, 1)
+      .option('--port <n>', 'container port', integer)
+      .option('--env <k=v>', 'an environment variable (repeatable)', pair)
+      .option('-l, --label <k=v>', 'a label (repeatable)', pair)
+      .option('--annotation <k=v>', 'an annotation (repeatable)', pair),
+  ).action(
+    async (
+      ref: string,
+      o: {
+        image: string;
+        replicas: number;
+        port?: number;
+        env?: Record<string, string>;
+        label?: Record<string, string>;
+        annotation?: Record<string, string>;
+        idempotencyKey?: string;
+        wait?: boolean;
+        timeout: number;
+      },
+      cmd: Command,
+    ) => {
+      const { namespace, name } = target(ref);
+      const a = api(cmd);
+      const record = await a.call(
+        `create ${ref}`,
+        a.client.POST('/v1/deployments', {
+          body: {
+            namespace,
+            name,
+            image: o.image,
+            replicas: o.replicas,
+            containerPort: o.port,
+            env: o.env,
+            labels: o.label,
+            annotations: o.annotation,
+          },
+          params: { header: o.idempotencyKey ? { 'Idempotency-Key': o.idempotencyKey } : {} },
+        }),
+      );
+      await finishWrite(cmd, a, [record], o);
+    },
+  );
+
+  writeOptions(
+    program
+      .command('patch')
+      .description('Change some fields of a Deployment (each given field replaces the current value whole)')
+      .argument('<namespace/name>', 'the Deployment')
+      .option('--image <image>', 'container image')
+      .option('--replicas <n>', 'number of replicas', integer)
+      .option('--env <k=v>', 'the environment, whole (repeatable)', pair)
+      .option('-l, --label <k=v>', 'the labels, whole (repeatable)', pair)
+      .option('--annotation <k=v>', 'the annotations, whole (repeatable)', pair)
+      .option('-p, --patch <json>', 'the fields as a JSON object, e.g. \'{"replicas":3}\''),
+  ).action(
+    async (
+      ref: string,
+      o: {
+        image?: string;
+        replicas?: number;
+        env?: Record<string, string>;
+        label?: Record<string, string>;
+        annotation?: Record<string, string>;
+        patch?: string;
+        idempotencyKey?: string;
+        wait?: boolean;
+        timeout: number;
+      },
+      cmd: Command,
+    ) => {
+      const { namespace, name } = target(ref);
+      let body: PatchDeployment = {};
+      if (o.patch !== undefined) {
+        try {
+          body = JSON.parse(o.patch) as PatchDeployment;
+        } catch (e) {
+          throw new CliError(`--patch: not JSON (${(e as Error).message})`);
+        }
+      }
+      const flags: PatchDeployment = {
+        image: o.image,
+        replicas: o.replicas,
+        env: o.env,
+        labels: o.label,
+        annotations: o.annotation,
+      };
+      for (const [k, v] of Object.entries(flags)) if (v !== undefined) Object.assign(body, { [k]: v });
+      if (Object.keys(body).length === 0)
+        throw new CliError('patch: give at least one field (--image, --replicas, --env, -l, --annotation or -p)');
+      const a = api(cmd);
+      const record = await a.call(
+        `patch ${ref}`,
+        a.client.PATCH('/v1/deployments/{namespace}/{name}', {
+          body,
+          params: {
+            path: { namespace, name },
+            header: o.idempotencyKey ? { 'Idempotency-Key': o.idempotencyKey } : {},
+          },
+        }),
+      );
+      await finishWrite(cmd, a, [record], o);
+    },
+  );
+
+  writeOptions(
+    program.command('delete').description('Delete a Deployment').argument('<namespace/name>', 'the Deployment'),
+  ).action(async (ref: string, o: { idempotencyKey?: string; wait?: boolean; timeout: number }, cmd: Command) => {
+    const { namespace, name } = target(ref);
+    const a = api(cmd);
+    const record = await a.call(
+      `delete ${ref}`,
+      a.client.DELETE('/v1/deployments/{namespace}/{name}', {
+        params: { path: { namespace, name }, header: o.idempotencyKey ? { 'Idempotency-Key': o.idempotencyKey } : {} },
+      }),
+    );
+    await finishWrite(cmd, a, [record], o);
+  });
+
+  const get = program.command('get').description('List deployments or requests');
+
+  get
+    .command('deployments')
+    .aliases(['deployment', 'deploy'])
+    .description('List Deployments (from the mirror), every page')
+    .option('-n, --namespace <namespace>', 'only this namespace')
+    .option('-l, --selector <k=v>', 'only with this label (repeatable)', collect)
+    .addOption(
+      new Option('--rollout <state>', 'only in this rollout state').choices(['PROGRESSING', 'AVAILABLE', 'FAILED']),
+    )
+    .option('--drifted', 'only those the reconciler found drifted')
+    .option('--include-deleted', 'also those deleted from Kubernetes')
+    .action(
+      async (
+        o: {
+          namespace?: string;
+          selector?: string[];
+          rollout?: 'PROGRESSING' | 'AVAILABLE' | 'FAILED';
+          drifted?: boolean;
+          includeDeleted?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const a = api(cmd);
+        const items: DeploymentRecord[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await a.call(
+            'get deployments',
+            a.client.GET('/v1/deployments', {
+              params: {
+                query: {
+                  limit: 500,
+                  cursor,
+                  namespace: o.namespace,
+                  label: o.selector,
+                  rollout: o.rollout,
+                  drifted: o.drifted,
+                  includeDeleted: o.includeDeleted,
+                },
+              },
+            }),
+          );
+          items.push(...page.items);
+          cursor = str(page.nextCursor);
+        } while (cursor);
+        print(cmd, items, (ds) => deploymentsTable(ds, o.namespace === undefined));
+      },
+    );
+
+  get
+    .command('requests')
+    .aliases(['request', 'req'])
+    .description('List requests, newest first, or show one')
+    .argument('[requestId]', 'only this request')
+    .option('-n, --namespace <namespace>', 'only this namespace')
+    .option('--name <name>', 'only this Deployment name')
+    .addOption(
+      new Option('--status <status>', 'only in this status').choices([
+        'CREATED',
+        'QUEUED',
+        'PROCESSING',
+        'SUCCESS',
+        'FAILURE',
+      ]),
+    )
+    .option('--limit <n>', 'at most this many', integer, 50)
+    .action(
+      async (
+        requestId: string | undefined,
+        o: { namespace?: string; name?: string; status?: RequestRecord['status']; limit: number },
+        cmd: Command,
+      ) => {
+        const a = api(cmd);
+        if (requestId !== undefined) {
+          const r = await a.call(
+            `request ${requestId}`,
+            a.client.GET('/v1/requests/{requestId}', { params: { path: { requestId } } }),
+          );
+          print(cmd, r, (one) => requestsTable([one]));
+          return;
+        }
+        const items: RequestRecord[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await a.call(
+            'get requests',
+            a.client.GET('/v1/requests', {
+              params: {
+                query: {
+                  limit: Math.min(500, o.limit - items.length),
+                  cursor,
+                  namespace: o.namespace,
+                  name: o.name,
+                  status: o.status,
+                },
+              },
+            }),
+          );
+          items.push(...page.items);
+          cursor = str(page.nextCursor);
+        } while (cursor && items.length < o.limit);
+        print(cmd, items, requestsTable);
+      },
+    );
+
+  program
+    .command('describe')
+    .description('Show one Deployment in detail, with its recent requests')
+    .argument('<kind>', 'deployment')
+    .argument('<namespace/name>', 'the Deployment')
+    .option('--strong', 'read from Kubernetes now instead of the mirror')
+    .action(async (kind: string, ref: string, o: { strong?: boolean }, cmd: Command) => {
+      if (!['deployment', 'deployments', 'deploy'].includes(kind))
+        throw new CliError(`describe: unknown kind "${kind}" (only deployment)`);
+      const { namespace, name } = target(ref);
+      const a = api(cmd);
+      const detail = await a.call(
+        `deployment ${ref}`,
+        a.client.GET('/v1/deployments/{namespace}/{name}', {
+          params: { path: { namespace, name }, query: { consistency: o.strong ? 'strong' : 'eventual' } },
+        }),
+      );
+      print(cmd, detail, describeDeployment);
+    });
+
+  program
+    .command('wait')
+    .description('Wait until a request ends; exit code 0 SUCCESS, 1 FAILURE, 2 timed out')
+    .argument('<requestId>', 'the request')
+    .option('--timeout <duration>', 'how long to wait', duration, 600_000)
+    .option('--interval <duration>', 'how often to look', duration, 500)
+    .action(async (requestId: string, o: { timeout: number; interval: number }, cmd: Command) => {
+      const a = api(cmd);
+      const done = await waitForRequest(a, requestId, {
+        timeoutMs: o.timeout,
+        intervalMs: o.interval,
+        progress: (l) => io.err(l),
+      });
+      if (!done)
+        throw new CliError(`request ${requestId}: still not finished after ${o.timeout / 1000}s`, EXIT.TIMEOUT);
+      print(cmd, done, (r) => requestsTable([r]));
+      if (done.status === 'FAILURE') {
+        io.err(
+          `kdm: request ${requestId} ended FAILURE: ${done.error ? `${done.error.code}: ${done.error.message}` : 'no reason given'}`,
+        );
+        io.exitCode = EXIT.FAILED;
+      }
+    });
+
+  const keys = program.command('keys').description('Manage API keys (admin)');
+
+  keys
+    .command('create')
+    .description('Create an API key; in table output the key alone goes to stdout (shown only this once)')
+    .requiredOption('--name <name>', 'who or what uses it')
+    .addOption(new Option('--role <role>', 'what it may do').choices(API_ROLES).makeOptionMandatory())
+    .option(
+      '--namespaces <list>',
+      'comma-separated names and prefix* patterns, or * (required for reader and writer)',
+      list,
+    )
+    .option('--expires-at <time>', 'an ISO 8601 time; default never')
+    .action(
+      async (
+        o: { name: string; role: (typeof API_ROLES)[number]; namespaces?: string[]; expiresAt?: string },
+        cmd: Command,
+      ) => {
+        const a = api(cmd);
+        const created = await a.call(
+          'keys create',
+          a.client.POST('/v1/api-keys', {
+            body: { name: o.name, role: o.role, namespaces: o.namespaces, expiresAt: o.expiresAt },
+          }),
+        );
+        print(cmd, created, (k) => {
+          io.err(
+            `Created API key ${k.id} "${k.name}" (${k.role}, namespaces ${k.namespaces.join(',')}). Store it now: it is shown only this once.`,
+          );
+          return k.key;
+        });
+      },
+    );
+
+  keys
+    .command('list')
+    .description('List API keys, newest first (never their secrets)')
+    .action(async (_o: unknown, cmd: Command) => {
+      const a = api(cmd);
+      const page = await a.call('keys list', a.client.GET('/v1/api-keys'));
+      print(cmd, page.items, keysTable);
+    });
+
+  keys
+    .command('revoke')
+    .description('Revoke an API key by id')
+    .argument('<id>', 'the key id, as keys list shows it')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const a = api(cmd);
+      const key = await a.call(`keys revoke ${id}`, a.client.DELETE('/v1/api-keys/{id}', { params: { path: { id } } }));
+      print(cmd, key, (k) => `revoked ${k.id} "${k.name}"`);
+    });
+
+  program
+    .command('reconcile')
+    .description('Start a reconcile pass now (admin), or name the one already running')
+    .action(async (_o: unknown, cmd: Command) => {
+      const a = api(cmd);
+      const accepted = await a.call('reconcile', a.client.POST('/v1/admin/reconcile'));
+      print(cmd, accepted, (r) =>
+        r.alreadyRunning ? `reconcile run ${r.runId} already running` : `reconcile run ${r.runId} started`,
+      );
+    });
+
+  program
+    .command('completion')
+    .description('Print a shell completion script: source <(kdm completion bash)')
+    .addArgument(new Argument('<shell>', 'bash or zsh').choices(SHELLS))
+    .action((shell: Shell) => io.out(completionScript(program, shell)));
+
+  return program;
+}
