@@ -63,11 +63,8 @@ function target(value: string): { namespace: string; name: string } {
   return { namespace: m[1], name: m[2] };
 }
 
-/**
- * The API's nullable strings (cursors, times) as strings: the client's types follow the
- * committed openapi.json, which declares some of them as objects until the spec is corrected.
- */
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+/** The API's nullable strings (cursors, times), for places that take an optional string. */
+const str = (v: string | null | undefined): string | undefined => v ?? undefined;
 
 function requestsTable(items: RequestRecord[]): string {
   if (items.length === 0) return 'No requests found.';
@@ -595,7 +592,11 @@ export function buildProgram(io: Io): Command {
         const created = await a.call(
           'keys create',
           a.client.POST('/v1/api-keys', {
-            body: { name: o.name, role: o.role, namespaces: o.namespaces, expiresAt: o.expiresAt },
+            // Admin keys have scope * (the server names the problem if other namespaces are sent).
+            body:
+              o.role === 'admin'
+                ? { name: o.name, role: 'admin', namespaces: o.namespaces as '*'[] | undefined, expiresAt: o.expiresAt }
+                : { name: o.name, role: o.role, namespaces: o.namespaces ?? [], expiresAt: o.expiresAt },
           }),
         );
         print(cmd, created, (k) => {

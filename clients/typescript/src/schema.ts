@@ -338,31 +338,6 @@ export interface components {
                 [key: string]: unknown;
             };
         };
-        CreateApiKeyDto: {
-            /**
-             * @description 1 to 100 printable ASCII characters
-             * @example ci-team-a
-             */
-            name: string;
-            /**
-             * @example writer
-             * @enum {string}
-             */
-            role: "reader" | "writer" | "admin";
-            /**
-             * @description Namespace names and prefix patterns (team-*), or ["*"] for every namespace. Required for reader and writer; an admin key always has ["*"]. Scopes never widen MANAGED_NAMESPACES.
-             * @example [
-             *       "team-a",
-             *       "team-b-*"
-             *     ]
-             */
-            namespaces?: string[];
-            /**
-             * @description ISO 8601 date-time in the future
-             * @example 2026-12-31T00:00:00Z
-             */
-            expiresAt?: string;
-        };
         CreatedApiKeyDto: {
             /**
              * Format: uuid
@@ -447,12 +422,12 @@ export interface components {
         };
         QuantitiesDto: {
             /**
-             * @description Kubernetes quantity
+             * @description Kubernetes quantity, not negative
              * @example 250m
              */
             cpu?: string;
             /**
-             * @description Kubernetes quantity
+             * @description Kubernetes quantity, not negative
              * @example 256Mi
              */
             memory?: string;
@@ -475,6 +450,7 @@ export interface components {
             /** @example 8080 */
             containerPort?: number;
             /**
+             * @description Environment variables: C-identifier-like names (also "." and "-") to literal values
              * @example {
              *       "LOG_LEVEL": "info"
              *     }
@@ -495,6 +471,7 @@ export interface components {
              */
             resources?: components["schemas"]["ResourcesDto"];
             /**
+             * @description Kubernetes labels: qualified names ([DNS-1123 subdomain/]name) to label values
              * @example {
              *       "team": "payments"
              *     }
@@ -503,6 +480,7 @@ export interface components {
                 [key: string]: string;
             };
             /**
+             * @description Kubernetes annotations: qualified names to any text; at most 256 KiB in all
              * @example {
              *       "example.com/owner": "alice"
              *     }
@@ -532,9 +510,9 @@ export interface components {
              * @description metadata.generation of the Deployment after the change
              * @example 3
              */
-            generation: Record<string, never>;
+            generation: number | null;
             /** @example 48213 */
-            resourceVersion: Record<string, never>;
+            resourceVersion: string | null;
         };
         RequestedByDto: {
             /**
@@ -614,6 +592,7 @@ export interface components {
             /** @example 8080 */
             containerPort?: number;
             /**
+             * @description Environment variables: C-identifier-like names (also "." and "-") to literal values
              * @example {
              *       "LOG_LEVEL": "info"
              *     }
@@ -634,6 +613,7 @@ export interface components {
              */
             resources?: components["schemas"]["ResourcesDto"];
             /**
+             * @description Kubernetes labels: qualified names ([DNS-1123 subdomain/]name) to label values
              * @example {
              *       "team": "payments"
              *     }
@@ -642,6 +622,7 @@ export interface components {
                 [key: string]: string;
             };
             /**
+             * @description Kubernetes annotations: qualified names to any text; at most 256 KiB in all
              * @example {
              *       "example.com/owner": "alice"
              *     }
@@ -662,6 +643,7 @@ export interface components {
              */
             replicas?: number;
             /**
+             * @description Environment variables: C-identifier-like names (also "." and "-") to literal values
              * @example {
              *       "LOG_LEVEL": "info"
              *     }
@@ -682,6 +664,7 @@ export interface components {
              */
             resources?: components["schemas"]["ResourcesDto"];
             /**
+             * @description Kubernetes labels: qualified names ([DNS-1123 subdomain/]name) to label values
              * @example {
              *       "team": "payments"
              *     }
@@ -690,6 +673,7 @@ export interface components {
                 [key: string]: string;
             };
             /**
+             * @description Kubernetes annotations: qualified names to any text; at most 256 KiB in all
              * @example {
              *       "example.com/owner": "alice"
              *     }
@@ -704,7 +688,7 @@ export interface components {
              * @description Pass as cursor for the next page; null on the last page
              * @example MTIz
              */
-            nextCursor: Record<string, never> | null;
+            nextCursor: string | null;
         };
         ReconcileAcceptedDto: {
             /**
@@ -827,7 +811,7 @@ export interface components {
         ReconcileRunPageDto: {
             items: components["schemas"]["ReconcileRunDto"][];
             /** @example NDE */
-            nextCursor: Record<string, never> | null;
+            nextCursor: string | null;
         };
         DeploymentConditionDto: {
             /** @example Available */
@@ -922,7 +906,7 @@ export interface components {
              * @description The request that last wrote it, from its annotation
              * @example 0b9a6a57-4c79-4c8b-9a8e-3f5b3e0f6a41
              */
-            lastRequestId: Record<string, never> | null;
+            lastRequestId: string | null;
             /**
              * @description Kubernetes differs from the last successful request (set by the reconciler)
              * @example false
@@ -932,7 +916,7 @@ export interface components {
              * @description metadata.creationTimestamp
              * @example 2026-11-28T07:30:00.000Z
              */
-            kubernetesCreatedAt: Record<string, never> | null;
+            kubernetesCreatedAt: string | null;
             /**
              * @description When the mirror first saw it
              * @example 2026-11-28T07:30:00.210Z
@@ -947,7 +931,7 @@ export interface components {
              * @description When it was seen deleted from Kubernetes
              * @example null
              */
-            deletedAt: Record<string, never> | null;
+            deletedAt: string | null;
             /**
              * @description When the watcher last wrote this row from Kubernetes
              * @example 2026-11-28T07:31:12.004Z
@@ -960,7 +944,7 @@ export interface components {
              * @description Pass as cursor for the next page; null on the last page
              * @example WyJkZWZhdWx0Iiwid2ViIl0
              */
-            nextCursor: Record<string, never> | null;
+            nextCursor: string | null;
             /**
              * @description Lists always come from the mirror
              * @example cache
@@ -971,12 +955,12 @@ export interface components {
              * @description The mirror matched Kubernetes at this time (last event, bookmark or relist); null before the first sync
              * @example 2026-11-28T07:31:40.000Z
              */
-            syncedAt: Record<string, never> | null;
+            syncedAt: string | null;
             /**
              * @description When the watcher last heard an event or bookmark
              * @example 2026-11-28T07:31:40.000Z
              */
-            lastEventAt: Record<string, never> | null;
+            lastEventAt: string | null;
         };
         DeploymentDetailDto: {
             /**
@@ -989,12 +973,12 @@ export interface components {
              * @description cache: when the mirror last matched Kubernetes; kubernetes: when it was read
              * @example 2026-11-28T07:31:40.000Z
              */
-            syncedAt: Record<string, never> | null;
+            syncedAt: string | null;
             /**
              * @description When the watcher last heard an event or bookmark
              * @example 2026-11-28T07:31:40.000Z
              */
-            lastEventAt: Record<string, never> | null;
+            lastEventAt: string | null;
             deployment: components["schemas"]["DeploymentRecordDto"];
             /** @description Its most recent requests, newest first */
             recentRequests: components["schemas"]["RequestRecordDto"][];
@@ -1022,23 +1006,23 @@ export interface components {
             /** @example deploymentWrites.create */
             action: string;
             /** @example default */
-            namespace: Record<string, never> | null;
+            namespace: string | null;
             /** @example web */
-            name: Record<string, never> | null;
+            name: string | null;
             /** @example 202 */
             statusCode: number;
             /**
              * @description The error code of a refused call
              * @example null
              */
-            errorCode: Record<string, never> | null;
+            errorCode: string | null;
             /** @example 6f1c0c3e-2b1f-4c1e-9a55-0d1f3c2b7a10 */
-            requestId: Record<string, never> | null;
+            requestId: string | null;
             /**
              * @description The caller (TRUST_PROXY decides proxies)
              * @example 10.0.0.7
              */
-            sourceIp: Record<string, never> | null;
+            sourceIp: string | null;
             /**
              * @example {
              *       "olderThanDays": 90,
@@ -1126,7 +1110,10 @@ export interface operations {
     ApiKeysController_list: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1138,6 +1125,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApiKeyListDto"];
+                };
+            };
+            /** @description Invalid input; message names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description code AuthenticationRequired: no API key, or a malformed, unknown, revoked or expired one */
@@ -1160,6 +1156,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
@@ -1176,13 +1183,53 @@ export interface operations {
     ApiKeysController_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateApiKeyDto"];
+                "application/json": {
+                    /**
+                     * @description 1 to 100 printable ASCII characters, not only spaces
+                     * @example ci-team-a
+                     */
+                    name: string;
+                    /** @enum {string} */
+                    role: "admin";
+                    namespaces?: "*"[];
+                    /**
+                     * Format: date-time
+                     * @description ISO 8601 date-time in the future
+                     * @example 2030-12-31T00:00:00Z
+                     */
+                    expiresAt?: string;
+                } | {
+                    /**
+                     * @description 1 to 100 printable ASCII characters, not only spaces
+                     * @example ci-team-a
+                     */
+                    name: string;
+                    /** @enum {string} */
+                    role: "reader" | "writer";
+                    /**
+                     * @description Namespace names and prefix patterns (team-*), or ["*"] for every namespace. Scopes never widen MANAGED_NAMESPACES.
+                     * @example [
+                     *       "team-a",
+                     *       "team-b-*"
+                     *     ]
+                     */
+                    namespaces: string[];
+                    /**
+                     * Format: date-time
+                     * @description ISO 8601 date-time in the future
+                     * @example 2030-12-31T00:00:00Z
+                     */
+                    expiresAt?: string;
+                };
             };
         };
         responses: {
@@ -1223,6 +1270,35 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description Body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code UnsupportedMediaType: the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
@@ -1239,7 +1315,10 @@ export interface operations {
     ApiKeysController_revoke: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
+            };
             path: {
                 id: string;
             };
@@ -1293,6 +1372,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
@@ -1310,7 +1400,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
-                /** @description nextCursor from the previous page */
+                /** @description nextCursor from the previous page of the same list, as it was returned (opaque: base64url). Other values answer 400. */
                 cursor?: string;
                 namespace?: string;
                 /** @description key=value; repeat the parameter to require several labels */
@@ -1321,7 +1411,10 @@ export interface operations {
                 /** @description Also list Deployments deleted from Kubernetes */
                 includeDeleted?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1364,6 +1457,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
@@ -1383,6 +1487,8 @@ export interface operations {
             header?: {
                 /** @description Makes the call safe to repeat. Keys belong to the API key that sends them: the same key from the same API key with the same body returns the original record (header Idempotent-Replayed: true) and queues nothing; with a different body it answers 422. Another API key using the same Idempotency-Key gets its own, separate request. The requestId is always a new server-assigned UUID. Keys are kept as long as the request record. */
                 "Idempotency-Key"?: string;
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1439,9 +1545,29 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description code UnsupportedMediaType: the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description Idempotency-Key reused with a different body */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1467,7 +1593,10 @@ export interface operations {
                 /** @description eventual: from the mirror; strong: read from Kubernetes now */
                 consistency?: "eventual" | "strong";
             };
-            header?: never;
+            header?: {
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
+            };
             path: {
                 namespace: string;
                 name: string;
@@ -1522,6 +1651,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
@@ -1541,6 +1681,8 @@ export interface operations {
             header?: {
                 /** @description Makes the call safe to repeat. Keys belong to the API key that sends them: the same key from the same API key with the same body returns the original record (header Idempotent-Replayed: true) and queues nothing; with a different body it answers 422. Another API key using the same Idempotency-Key gets its own, separate request. The requestId is always a new server-assigned UUID. Keys are kept as long as the request record. */
                 "Idempotency-Key"?: string;
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
             };
             path: {
                 namespace: string;
@@ -1600,9 +1742,29 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description code UnsupportedMediaType: the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description Idempotency-Key reused with a different body */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1628,6 +1790,8 @@ export interface operations {
             header?: {
                 /** @description Makes the call safe to repeat. Keys belong to the API key that sends them: the same key from the same API key with the same body returns the original record (header Idempotent-Replayed: true) and queues nothing; with a different body it answers 422. Another API key using the same Idempotency-Key gets its own, separate request. The requestId is always a new server-assigned UUID. Keys are kept as long as the request record. */
                 "Idempotency-Key"?: string;
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
             };
             path: {
                 namespace: string;
@@ -1683,6 +1847,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
@@ -1702,6 +1877,8 @@ export interface operations {
             header?: {
                 /** @description Makes the call safe to repeat. Keys belong to the API key that sends them: the same key from the same API key with the same body returns the original record (header Idempotent-Replayed: true) and queues nothing; with a different body it answers 422. Another API key using the same Idempotency-Key gets its own, separate request. The requestId is always a new server-assigned UUID. Keys are kept as long as the request record. */
                 "Idempotency-Key"?: string;
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
             };
             path: {
                 namespace: string;
@@ -1761,9 +1938,29 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description code UnsupportedMediaType: the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description Idempotency-Key reused with a different body */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1787,13 +1984,16 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
-                /** @description nextCursor from the previous page */
+                /** @description nextCursor from the previous page of the same list, as it was returned (opaque: base64url). Other values answer 400. */
                 cursor?: string;
                 namespace?: string;
                 name?: string;
                 status?: "CREATED" | "QUEUED" | "PROCESSING" | "SUCCESS" | "FAILURE";
             };
-            header?: never;
+            header?: {
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1836,6 +2036,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
@@ -1852,7 +2063,10 @@ export interface operations {
     RequestsController_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description An Idempotency-Key or a UUID */
                 requestId: string;
@@ -1907,6 +2121,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
@@ -1923,7 +2148,10 @@ export interface operations {
     RequestsController_retry: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
+            };
             path: {
                 /** @description An Idempotency-Key or a UUID */
                 requestId: string;
@@ -1987,6 +2215,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
@@ -2004,10 +2243,13 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
-                /** @description nextCursor from the previous page */
+                /** @description nextCursor from the previous page of the same list, as it was returned (opaque: base64url). Other values answer 400. */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2050,6 +2292,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
@@ -2066,7 +2319,10 @@ export interface operations {
     ReconcileAdminController_trigger: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2078,6 +2334,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReconcileAcceptedDto"];
+                };
+            };
+            /** @description Invalid input; message names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description code AuthenticationRequired: no API key, or a malformed, unknown, revoked or expired one */
@@ -2094,6 +2359,17 @@ export interface operations {
             /** @description code PermissionDenied: the API key is not an admin key */
             403: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2117,10 +2393,13 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
-                /** @description nextCursor from the previous page */
+                /** @description nextCursor from the previous page of the same list, as it was returned (opaque: base64url). Other values answer 400. */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2163,6 +2442,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
@@ -2179,9 +2469,13 @@ export interface operations {
     ReconcileAdminController_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
+            };
             path: {
-                id: number;
+                /** @description A run id: a positive integer of at most 16 digits */
+                id: string;
             };
             cookie?: never;
         };
@@ -2233,6 +2527,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
@@ -2250,7 +2555,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
-                /** @description nextCursor from the previous page */
+                /** @description nextCursor from the previous page of the same list, as it was returned (opaque: base64url). Other values answer 400. */
                 cursor?: string;
                 /** @description An API key's id or name */
                 actor?: string;
@@ -2260,7 +2565,10 @@ export interface operations {
                 /** @description Entries at or after this time (ISO 8601) */
                 since?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2303,6 +2611,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
             503: {
                 headers: {
@@ -2319,7 +2638,10 @@ export interface operations {
     AuditController_purge: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2360,6 +2682,35 @@ export interface operations {
             /** @description code PermissionDenied: the API key is not an admin key */
             403: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code UnsupportedMediaType: the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
