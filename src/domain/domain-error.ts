@@ -47,6 +47,11 @@ export enum ErrorCode {
   MethodNotAllowed = 'MethodNotAllowed',
   /** A body that is not JSON: 415. */
   UnsupportedMediaType = 'UnsupportedMediaType',
+  // Revisions and rollback
+  /** No such revision of the deployment (or none in the key's scope): 404. */
+  RevisionNotFound = 'RevisionNotFound',
+  /** A rollback while a DELETE is open or after the deployment was deleted: 409. */
+  DeploymentBeingDeleted = 'DeploymentBeingDeleted',
 }
 
 /** Codes whose cause may go away on its own: retried with backoff, never failed at once. */

@@ -36,6 +36,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.ApiKeyNotFound]: HttpStatus.NOT_FOUND,
   [ErrorCode.MethodNotAllowed]: HttpStatus.METHOD_NOT_ALLOWED,
   [ErrorCode.UnsupportedMediaType]: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+  [ErrorCode.RevisionNotFound]: HttpStatus.NOT_FOUND,
+  [ErrorCode.DeploymentBeingDeleted]: HttpStatus.CONFLICT,
 };
 
 /** Sent with every 503: long enough for a connection pool to reconnect, short enough to notice recovery. */

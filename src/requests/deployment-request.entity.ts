@@ -115,4 +115,12 @@ export class DeploymentRequestEntity {
   /** The client's Idempotency-Key, unique per API key (requested_by_key_id). */
   @Column({ name: 'idempotency_key', type: 'varchar', length: 255, nullable: true })
   idempotencyKey!: string | null;
+
+  /** A rollback: the revision number it restores; null on every other request. */
+  @Column({ name: 'rollback_of_revision', type: 'int', nullable: true })
+  rollbackOfRevision!: number | null;
+
+  /** A rollback: the request that made the revision it restores. */
+  @Column({ name: 'rollback_of_request_id', type: 'varchar', length: 255, nullable: true })
+  rollbackOfRequestId!: string | null;
 }

@@ -30,7 +30,7 @@ import { PageQuery } from '../http/pagination.js';
 import { CurrentPrincipal } from '../auth/access.decorator.js';
 import type { Principal } from '../domain/principal.js';
 
-const IdempotencyHeader = ApiHeader({
+export const IdempotencyHeader = ApiHeader({
   name: IDEMPOTENCY_KEY_HEADER,
   required: false,
   schema: { type: 'string', minLength: 1, maxLength: 255, pattern: REQUEST_ID.source, example: 'deploy-web-42' },
@@ -42,12 +42,12 @@ const IdempotencyHeader = ApiHeader({
 });
 
 /** The write refusals every write route can give: the key's scope first, then MANAGED_NAMESPACES. */
-const WRITE_FORBIDDEN =
+export const WRITE_FORBIDDEN =
   "code PermissionDenied: the namespace is outside the API key's scope (the message names the namespace and the " +
   'scope; details.namespace, details.scope). code NamespaceNotAllowed: the namespace is outside MANAGED_NAMESPACES ' +
   'or is a Kubernetes system namespace.';
 
-function accepted(res: Response, s: Submitted): RequestRecordDto {
+export function accepted(res: Response, s: Submitted): RequestRecordDto {
   res.setHeader('Location', `/v1/requests/${encodeURIComponent(s.request.requestId)}`);
   if (s.replayed) res.setHeader('Idempotent-Replayed', 'true');
   return toRequestRecord(s.request);

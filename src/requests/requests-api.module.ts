@@ -7,13 +7,15 @@ import {
 import { MaxReplicasConstraint } from './dto/max-replicas.constraint.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { RequestIntakeModule } from './request-intake.module.js';
+import { DeploymentRevisionsController } from './revisions.controller.js';
+import { RevisionsService } from './revisions.service.js';
 
 /** Custom class-validator constraints that are providers, for class-validator's container. */
 export const VALIDATOR_PROVIDERS = [MaxReplicasConstraint];
 
 @Module({
   imports: [RequestIntakeModule],
-  controllers: [DeploymentWritesController, RequestsController, DeadLettersController],
-  providers: [OutboxRelay, MaxReplicasConstraint],
+  controllers: [DeploymentWritesController, RequestsController, DeadLettersController, DeploymentRevisionsController],
+  providers: [OutboxRelay, MaxReplicasConstraint, RevisionsService],
 })
 export class RequestsApiModule {}

@@ -23,6 +23,8 @@ export interface NewRequest {
   requestedBy: { keyId: string | null; name: string };
   /** The client's Idempotency-Key; unique per requestedBy.keyId. */
   idempotencyKey: string | null;
+  /** A rollback: the revision it restores and the request that made it. */
+  rollbackOf?: { revision: number; requestId: string } | null;
 }
 
 export interface SuccessfulRequestRow {
@@ -156,9 +158,10 @@ export class RequestsRepository {
     const rows: unknown[] = await this.repo.query(
       `INSERT INTO deployment_requests
          (request_id, operation, namespace, name, spec, spec_mode, body_hash, status, deadline_at,
-          requested_by_key_id, requested_by_name, idempotency_key, correlation_id)
+          requested_by_key_id, requested_by_name, idempotency_key, correlation_id,
+          rollback_of_revision, rollback_of_request_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, 'CREATED', now() + make_interval(secs => $8::double precision / 1000),
-               $9, $10, $11, $12)
+               $9, $10, $11, $12, $13, $14)
        ON CONFLICT ((coalesce(requested_by_key_id, '')), idempotency_key) WHERE idempotency_key IS NOT NULL
        DO NOTHING
        RETURNING *`,
@@ -175,6 +178,8 @@ export class RequestsRepository {
         r.requestedBy.name,
         r.idempotencyKey,
         r.correlationId ?? null,
+        r.rollbackOf?.revision ?? null,
+        r.rollbackOf?.requestId ?? null,
       ],
     );
     return rows.length ? this.hydrate(rows[0]) : null;
@@ -418,6 +423,28 @@ export class RequestsRepository {
       byStatus: rows.map((r) => ({ status: r.status, count: Number(r.count) })),
       oldestCreatedAgeSeconds: Math.max(0, Number(rows.find((r) => r.oldest_age !== null)?.oldest_age ?? 0)),
     };
+  }
+
+  /** Every SUCCESS request of one deployment, in acceptance order: its revisions are folded from them. */
+  successfulFor(namespace: string, name: string): Promise<DeploymentRequestEntity[]> {
+    return this.repo
+      .createQueryBuilder('r')
+      .where(`r.namespace = :namespace AND r.name = :name AND r.status = 'SUCCESS'`, { namespace, name })
+      .orderBy('r.seq', 'ASC')
+      .getMany();
+  }
+
+  /** The oldest DELETE of one deployment that is still open, if any. */
+  openDeleteFor(namespace: string, name: string): Promise<DeploymentRequestEntity | null> {
+    return this.repo
+      .createQueryBuilder('r')
+      .where(`r.namespace = :namespace AND r.name = :name AND r.operation = 'DELETE' AND r.${OPEN}`, {
+        namespace,
+        name,
+      })
+      .orderBy('r.seq', 'ASC')
+      .limit(1)
+      .getOne();
   }
 
   private async updateReturning(sql: string, params: unknown[]): Promise<DeploymentRequestEntity[]> {

@@ -22,6 +22,8 @@ export interface SubmitCommand {
   idempotencyKey?: string;
   /** The API key that sends it, or the reconciler's own self-heal (no key, no scope). */
   requester: Principal | typeof RECONCILER;
+  /** A rollback: the revision it restores and the request that made it. */
+  rollbackOf?: { revision: number; requestId: string };
 }
 
 /** The reconciler as a requester: its self-heal requests carry no API key. */
@@ -65,6 +67,8 @@ export class RequestsService {
         name: cmd.name,
         specMode: cmd.specMode,
         spec: cmd.spec,
+        // Only rollbacks hash it, so every other body keeps the hash it always had.
+        ...(cmd.rollbackOf ? { rollbackOf: cmd.rollbackOf } : {}),
       }),
     );
     const inserted = await this.repo.insertIfAbsent({
@@ -80,6 +84,7 @@ export class RequestsService {
       idempotencyKey: cmd.idempotencyKey ?? null,
       // The API call's X-Request-Id: its messages carry it, so the worker's lines match the API's.
       correlationId: currentCorrelationId(),
+      rollbackOf: cmd.rollbackOf ?? null,
     });
     if (!inserted) {
       return { request: await this.replay(requestedBy.keyId, cmd.idempotencyKey!, bodyHash), replayed: true };
@@ -181,7 +186,7 @@ export class RequestsService {
 }
 
 /** Writes need the namespace in the key's scope: a 403 naming both, before MANAGED_NAMESPACES is asked. */
-function assertWritable(principal: Principal, namespace: string) {
+export function assertWritable(principal: Principal, namespace: string) {
   if (principal.scope.covers(namespace)) return;
   throw new DomainError(
     ErrorCode.PermissionDenied,

@@ -39,6 +39,14 @@ export class RequestedByDto {
   name!: string;
 }
 
+export class RollbackOfDto {
+  @ApiProperty({ type: 'integer', example: 1, minimum: 1, description: 'The revision this request restores' })
+  revision!: number;
+
+  @ApiProperty({ example: '0b9a6a57-4c79-4c8b-9a8e-3f5b3e0f6a41', description: 'The request that made that revision' })
+  requestId!: string;
+}
+
 export class RequestRecordDto {
   @ApiProperty({
     example: '0b9a6a57-4c79-4c8b-9a8e-3f5b3e0f6a41',
@@ -101,6 +109,12 @@ export class RequestRecordDto {
     description: 'Who sent it: the API key (id and name); null only on records accepted before API keys existed',
   })
   requestedBy!: RequestedByDto | null;
+
+  @ApiPropertyOptional({
+    type: RollbackOfDto,
+    description: 'Only on a rollback (POST /v1/deployments/{namespace}/{name}/rollback): the revision it restores',
+  })
+  rollbackOf?: RollbackOfDto;
 }
 
 export class RequestPageDto {
@@ -134,5 +148,8 @@ export function toRequestRecord(e: DeploymentRequestEntity): RequestRecordDto {
       ? { result: { generation: e.resultGeneration, resourceVersion: e.resultResourceVersion } }
       : {}),
     requestedBy: e.requestedByName === null ? null : { keyId: e.requestedByKeyId, name: e.requestedByName },
+    ...(e.rollbackOfRevision != null && e.rollbackOfRequestId
+      ? { rollbackOf: { revision: e.rollbackOfRevision, requestId: e.rollbackOfRequestId } }
+      : {}),
   };
 }
