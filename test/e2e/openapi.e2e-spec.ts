@@ -34,6 +34,8 @@ describe('OpenAPI document', () => {
       '/v1/requests/{requestId}': ['get'],
       '/v1/requests/{requestId}/retry': ['post'],
       '/v1/dead-letters': ['get'],
+      '/v1/deployments/{namespace}/{name}/revisions': ['get'],
+      '/v1/deployments/{namespace}/{name}/rollback': ['post'],
     };
     for (const [path, methods] of Object.entries(expected)) {
       for (const m of methods) {

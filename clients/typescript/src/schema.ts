@@ -212,6 +212,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/deployments/{namespace}/{name}/revisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a Deployment's revisions, oldest first
+         * @description The whole desired spec after each successful change, numbered from 1, with the request that made it and who asked. A DELETE ends a line and a later CREATE starts the next one; numbers keep counting across lines.
+         */
+        get: operations["DeploymentRevisionsController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/deployments/{namespace}/{name}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Roll a Deployment back to a revision
+         * @description Queues a REPLACE (an UPDATE, as a PUT would) with that revision's whole spec; the record carries rollbackOf. Once it succeeds it is the next revision.
+         */
+        post: operations["DeploymentRevisionsController_rollback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/reconcile": {
         parameters: {
             query?: never;
@@ -526,6 +566,18 @@ export interface components {
              */
             name: string;
         };
+        RollbackOfDto: {
+            /**
+             * @description The revision this request restores
+             * @example 1
+             */
+            revision: number;
+            /**
+             * @description The request that made that revision
+             * @example 0b9a6a57-4c79-4c8b-9a8e-3f5b3e0f6a41
+             */
+            requestId: string;
+        };
         RequestRecordDto: {
             /**
              * @description A server-assigned UUID, never the Idempotency-Key (records accepted before API keys existed may hold the key they were sent with)
@@ -577,6 +629,8 @@ export interface components {
             result?: components["schemas"]["RequestResultDto"];
             /** @description Who sent it: the API key (id and name); null only on records accepted before API keys existed */
             requestedBy: components["schemas"]["RequestedByDto"] | null;
+            /** @description Only on a rollback (POST /v1/deployments/{namespace}/{name}/rollback): the revision it restores */
+            rollbackOf?: components["schemas"]["RollbackOfDto"];
         };
         DeploymentSpecDto: {
             /**
@@ -689,6 +743,88 @@ export interface components {
              * @example MTIz
              */
             nextCursor: string | null;
+        };
+        RevisionDto: {
+            /**
+             * @description Numbered from 1 across every line
+             * @example 3
+             */
+            revision: number;
+            /**
+             * @description Which life of the Deployment: a CREATE starts line n+1, a DELETE ends line n
+             * @example 1
+             */
+            line: number;
+            /**
+             * @description The whole desired spec in effect after this change (a PATCH merged over the revision before it)
+             * @example {
+             *       "image": "nginx:1.27",
+             *       "replicas": 2
+             *     }
+             */
+            spec: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description The request that made it
+             * @example 0b9a6a57-4c79-4c8b-9a8e-3f5b3e0f6a41
+             */
+            requestId: string;
+            /**
+             * @example UPDATE
+             * @enum {string}
+             */
+            operation: "CREATE" | "UPDATE";
+            /**
+             * @description REPLACE: CREATE, PUT or rollback; MERGE: PATCH
+             * @example REPLACE
+             * @enum {string}
+             */
+            specMode: "REPLACE" | "MERGE";
+            /** @description Who asked; null only on requests accepted before API keys existed */
+            requestedBy: components["schemas"]["RequestedByDto"] | null;
+            /**
+             * @description When the change succeeded
+             * @example 2026-11-28T07:30:00.450Z
+             */
+            completedAt: string;
+            /** @description When this revision is a rollback: the one it restored */
+            rollbackOf?: components["schemas"]["RollbackOfDto"];
+        };
+        RevisionLineDto: {
+            /** @example 1 */
+            line: number;
+            /** @example 1 */
+            fromRevision: number;
+            /** @example 3 */
+            toRevision: number;
+            /**
+             * @description The DELETE request that ended the line; null while the line lives
+             * @example null
+             */
+            deletedByRequestId: string | null;
+        };
+        RevisionHistoryDto: {
+            /** @example default */
+            namespace: string;
+            /** @example web */
+            name: string;
+            /**
+             * @description The revision in effect now; null when the last line ended with a DELETE
+             * @example 3
+             */
+            current: number | null;
+            /** @description Oldest first */
+            items: components["schemas"]["RevisionDto"][];
+            /** @description Each life of the Deployment, oldest first */
+            lines: components["schemas"]["RevisionLineDto"][];
+        };
+        RollbackBodyDto: {
+            /**
+             * @description The revision to restore
+             * @example 1
+             */
+            revision: number;
         };
         ReconcileAcceptedDto: {
             /**
@@ -2285,6 +2421,222 @@ export interface operations {
             };
             /** @description code PermissionDenied: the API key is not an admin key */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    DeploymentRevisionsController_list: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                namespace: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevisionHistoryDto"];
+                };
+            };
+            /** @description Invalid input; message names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code AuthenticationRequired: no API key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    /** @description Always `Bearer` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code PermissionDenied: the API key's role is below reader, or the namespace is outside its scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code DeploymentNotFound: no successful change was ever made, or the namespace is outside the API key's scope (the same answer, so it never tells that it exists) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    DeploymentRevisionsController_rollback: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the call safe to repeat. Keys belong to the API key that sends them: the same key from the same API key with the same body returns the original record (header Idempotent-Replayed: true) and queues nothing; with a different body it answers 422. Another API key using the same Idempotency-Key gets its own, separate request. The requestId is always a new server-assigned UUID. Keys are kept as long as the request record. */
+                "Idempotency-Key"?: string;
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                namespace: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RollbackBodyDto"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestRecordDto"];
+                };
+            };
+            /** @description Invalid input; message names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code AuthenticationRequired: no API key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    /** @description Always `Bearer` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /**
+             * @description code PermissionDenied: the namespace is outside the API key's scope (the message names the namespace and the scope; details.namespace, details.scope). code NamespaceNotAllowed: the namespace is outside MANAGED_NAMESPACES or is a Kubernetes system namespace.
+             *
+             *     code PermissionDenied: the API key's role is below writer, or the namespace is outside its scope
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code RevisionNotFound: the Deployment has no such revision (details.revisions: how many it has) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code DeploymentBeingDeleted: a DELETE of the Deployment is open, or the last one succeeded (a rollback never recreates); details.deleteRequestId and details.deleteStatus name it */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Body larger than MAX_BODY_BYTES */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code UnsupportedMediaType: the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Idempotency-Key reused with a different body */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
