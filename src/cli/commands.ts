@@ -6,6 +6,7 @@ import type {
   DeploymentSpec,
   PatchDeployment,
   RequestRecord,
+  RevisionHistory,
 } from '../../clients/typescript/src/index.js';
 import { Api } from './api.js';
 import { CliError, EXIT } from './cli-error.js';
@@ -180,6 +181,22 @@ function describeDeployment(detail: DeploymentDetail): string {
 }
 
 /** Builds the `kdm` program; `io` receives its output and the exit code a command asks for. */
+/** One row per revision, oldest first; `*` marks the one in effect, and a line's end is said below it. */
+function revisionsTable(h: RevisionHistory): string {
+  const ended = new Map(h.lines.filter((l) => l.deletedByRequestId).map((l) => [l.toRevision, l]));
+  const rows = h.items.map((r) => [
+    `${r.revision}${r.revision === h.current ? '*' : ''}`,
+    String(r.line),
+    r.rollbackOf ? `ROLLBACK to ${r.rollbackOf.revision}` : r.specMode === 'MERGE' ? 'PATCH' : r.operation,
+    none(r.spec.image as string | undefined),
+    none(r.spec.replicas as number | undefined),
+    none(r.requestedBy?.name),
+    age(r.completedAt),
+    r.requestId + (ended.has(r.revision) ? ` (line ${ended.get(r.revision)!.line} deleted)` : ''),
+  ]);
+  return table(['REVISION', 'LINE', 'CHANGE', 'IMAGE', 'REPLICAS', 'BY', 'AGE', 'REQUEST'], rows);
+}
+
 export function buildProgram(io: Io): Command {
   // Set before the subcommands are added: they copy these settings when made.
   const program = new Command('kdm')
@@ -569,6 +586,44 @@ export function buildProgram(io: Io): Command {
         io.exitCode = EXIT.FAILED;
       }
     });
+
+  program
+    .command('history')
+    .description("List a Deployment's revisions (the desired spec after each successful change)")
+    .argument('<namespace/name>', 'the Deployment')
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      const { namespace, name } = target(ref);
+      const a = api(cmd);
+      const history = await a.call(
+        `history ${ref}`,
+        a.client.GET('/v1/deployments/{namespace}/{name}/revisions', { params: { path: { namespace, name } } }),
+      );
+      print(cmd, history, revisionsTable);
+    });
+
+  writeOptions(
+    program
+      .command('rollback')
+      .description("Queue a replace of a Deployment's spec with one of its revisions (see kdm history)")
+      .argument('<namespace/name>', 'the Deployment')
+      .requiredOption('--to <revision>', 'the revision to restore', integer),
+  ).action(
+    async (ref: string, o: { to: number; idempotencyKey?: string; wait?: boolean; timeout: number }, cmd: Command) => {
+      const { namespace, name } = target(ref);
+      const a = api(cmd);
+      const record = await a.call(
+        `rollback ${ref} to revision ${o.to}`,
+        a.client.POST('/v1/deployments/{namespace}/{name}/rollback', {
+          body: { revision: o.to },
+          params: {
+            path: { namespace, name },
+            header: o.idempotencyKey ? { 'Idempotency-Key': o.idempotencyKey } : {},
+          },
+        }),
+      );
+      await finishWrite(cmd, a, [record], o);
+    },
+  );
 
   const keys = program.command('keys').description('Manage API keys (admin)');
 

@@ -137,6 +137,43 @@ describe('the kdm CLI', () => {
     ]);
   });
 
+  it('history lists the revisions of web, rollback --to 1 --wait restores revision 1, and a missing revision exits 1', async () => {
+    // web has two revisions by now: the first apply's CREATE and the second apply's replace.
+    const before = await kdm(as(), 'history', `${ns}/web`);
+    expect([before.status, before.stderr]).toEqual([0, '']);
+    const [header, ...rows] = before.stdout.trim().split('\n');
+    expect(header.split(/\s+/)).toEqual(['REVISION', 'LINE', 'CHANGE', 'IMAGE', 'REPLICAS', 'BY', 'AGE', 'REQUEST']);
+    expect(rows.map((r) => r.split(/\s+/).slice(0, 5))).toEqual([
+      ['1', '1', 'CREATE', 'nginx:1.27', '2'],
+      ['2*', '1', 'UPDATE', 'nginx:1.28', '1'],
+    ]);
+
+    const rolled = await kdm(as(), 'rollback', `${ns}/web`, '--to', '1', '--wait', '-o', 'json');
+    expect(rolled.status).toBe(0);
+    expect(JSON.parse(rolled.stdout)).toEqual([
+      expect.objectContaining({
+        operation: 'UPDATE',
+        status: 'SUCCESS',
+        spec: expect.objectContaining({ image: 'nginx:1.27', replicas: 2 }),
+        rollbackOf: { revision: 1, requestId: ids[0] },
+      }),
+    ]);
+    const after = await kdm(as(), 'history', `${ns}/web`);
+    expect(after.stdout.trim().split('\n').at(-1)!.split(/\s+/).slice(0, 6)).toEqual([
+      '3*',
+      '1',
+      'ROLLBACK',
+      'to',
+      '1',
+      'nginx:1.27',
+    ]);
+
+    const missing = await kdm(as(), 'rollback', `${ns}/web`, '--to', '9');
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/^kdm: rollback .* to revision 9: 404 .*RevisionNotFound.*\n$/);
+    expect(missing.stderr).not.toContain('    at ');
+  });
+
   it('a validation error is one line naming the field, with exit code 1 and no stack trace', async () => {
     const r = await kdm(as(), 'create', `${ns}/bad`, '--image', 'nginx:1.27', '--replicas', '-3');
     expect(r.status).toBe(1);
@@ -231,7 +268,9 @@ describe('kdm completion', () => {
   it('bash completes commands, subcommands and their options, and option values', async () => {
     const r = await kdm({}, 'completion', 'bash');
     expect(r.status).toBe(0);
-    expect(complete(r.stdout, 'kdm', '')).toBe('apply create patch delete get describe wait keys reconcile completion');
+    expect(complete(r.stdout, 'kdm', '')).toBe(
+      'apply create patch delete get describe wait history rollback keys reconcile completion',
+    );
     expect(complete(r.stdout, 'kdm', 'get', 'dep')).toBe('deployments');
     expect(complete(r.stdout, 'kdm', 'get', 'deploy', '--sel')).toBe('--selector');
     expect(complete(r.stdout, 'kdm', 'keys', 'create', '--role', '')).toBe('reader writer admin');

@@ -20,6 +20,7 @@ export type PatchDeployment = Schemas['PatchDeploymentDto'];
 export type ApiKey = Schemas['ApiKeyDto'];
 export type CreatedApiKey = Schemas['CreatedApiKeyDto'];
 export type ReconcileRun = Schemas['ReconcileRunDto'];
+export type RevisionHistory = Schemas['RevisionHistoryDto'];
 /** The body of every error answer: `{statusCode, error, message, code?, details?}`. */
 export type ApiError = Schemas['ErrorResponseDto'];
 
