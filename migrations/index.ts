@@ -8,6 +8,7 @@ import { RequestPrincipalAndScope1764400200000 } from './1764400200000-request-p
 import { AuditLog1764400300000 } from './1764400300000-audit-log.js';
 import { RateLimitWindows1764400310000 } from './1764400310000-rate-limit-windows.js';
 import { RequestCorrelationId1764400500000 } from './1764400500000-request-correlation-id.js';
+import { DriftAttribution1764400700000 } from './1764400700000-drift-attribution.js';
 
 /** Every migration, in order. Listed explicitly so the compiled ESM build needs no glob loading. */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   AuditLog1764400300000,
   RateLimitWindows1764400310000,
   RequestCorrelationId1764400500000,
+  DriftAttribution1764400700000,
 ];

@@ -50,6 +50,7 @@ describe('DeploymentsRepository and WatcherStateRepository (PostgreSQL)', () => 
       k8sCreatedAt: null,
       deleted: false,
       fieldOwners: {},
+      managerTimes: {},
       ...over,
     };
   }
