@@ -9,6 +9,7 @@ import { AuditLog1764400300000 } from './1764400300000-audit-log.js';
 import { RateLimitWindows1764400310000 } from './1764400310000-rate-limit-windows.js';
 import { RequestCorrelationId1764400500000 } from './1764400500000-request-correlation-id.js';
 import { RequestRollbackOf1764400600000 } from './1764400600000-request-rollback-of.js';
+import { DriftAttribution1764400700000 } from './1764400700000-drift-attribution.js';
 
 /** Every migration, in order. Listed explicitly so the compiled ESM build needs no glob loading. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   RateLimitWindows1764400310000,
   RequestCorrelationId1764400500000,
   RequestRollbackOf1764400600000,
+  DriftAttribution1764400700000,
 ];

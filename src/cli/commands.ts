@@ -162,6 +162,26 @@ function describeDeployment(detail: DeploymentDetail): string {
   if (deletedAt) lines.push(field('Deleted', `${deletedAt} (${age(deletedAt)} ago)`));
   lines.push(field('Source', `${detail.source}, synced ${none(str(detail.syncedAt))}`));
   lines.push('Spec:', d.spec ? indent(render('yaml', d.spec, () => '')) : '  <none>');
+  if (d.drift) {
+    // Who changed what: each drifted field by its owners now, then the fields another controller manages.
+    const rows = [
+      ...d.drift.fields.flatMap((f) =>
+        f.managers.length
+          ? f.managers.map((m) => [f.field, 'drift', m.manager, m.changedAt ? `${age(m.changedAt)} ago` : '<unknown>'])
+          : [[f.field, 'drift', '<unknown>', '<unknown>']],
+      ),
+      ...d.drift.managedElsewhere.map((m) => [
+        m.field,
+        'managedElsewhere',
+        m.manager,
+        m.changedAt ? `${age(m.changedAt)} ago` : '<unknown>',
+      ]),
+    ];
+    lines.push(
+      `Drift (checked ${d.drift.checkedAt}):`,
+      rows.length ? indent(table(['FIELD', 'STATE', 'MANAGER', 'CHANGED'], rows)) : '  <none>',
+    );
+  }
   lines.push(
     'Conditions:',
     d.conditions.length === 0

@@ -325,6 +325,19 @@ export class AppConfig {
   })
   CORS_ORIGINS: string[] = [];
 
+  /**
+   * Field managers whose fields are managed elsewhere by design: a difference they own is not
+   * drift and is never healed. kube-controller-manager is the HPA controller's (it scales
+   * through the scale subresource).
+   */
+  @Transform(toList)
+  @IsString({ each: true })
+  @Matches(/^[^\s,]{1,128}$/, {
+    each: true,
+    message: 'MANAGED_ELSEWHERE_FIELD_MANAGERS entries must be field manager names',
+  })
+  MANAGED_ELSEWHERE_FIELD_MANAGERS: string[] = ['kube-controller-manager'];
+
   roles: Role[] = [];
 }
 

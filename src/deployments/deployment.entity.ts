@@ -1,7 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { bigintAsNumber } from '../database/column-transformers.js';
 import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
-import type { FieldOwners } from './field-owners.js';
+import type { DriftReport, FieldOwners, StoredManagerTimes } from './field-owners.js';
 
 export enum RolloutState {
   PROGRESSING = 'PROGRESSING',
@@ -93,4 +93,12 @@ export class DeploymentEntity {
   /** Field managers owning each managed field (from managedFields), for self-heal. */
   @Column({ name: 'field_owners', type: 'jsonb', default: () => "'{}'" })
   fieldOwners!: FieldOwners;
+
+  /** When each field manager last changed the object (managedFields[].time). */
+  @Column({ name: 'manager_times', type: 'jsonb', default: () => "'{}'" })
+  managerTimes!: StoredManagerTimes;
+
+  /** The reconciler's last judgement: who owns each drifted field now, and what is managed elsewhere. */
+  @Column({ type: 'jsonb', nullable: true })
+  drift!: DriftReport | null;
 }

@@ -8,7 +8,7 @@ import { DeploymentEntity, RolloutState } from './deployment.entity.js';
 import type { MirrorRow } from './mirror-row.mapper.js';
 import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
 import type { WatchScope } from '../watcher/watch-scope.js';
-import type { FieldOwners } from './field-owners.js';
+import type { DriftReport, FieldOwners, StoredManagerTimes } from './field-owners.js';
 import { isWellFormedResourceVersion, RV_PATTERN_SQL, sqlRvAtMost, sqlRvOlder } from './resource-version.js';
 
 export interface DeploymentFilter {
@@ -35,6 +35,25 @@ function newer(a: string, b: string): boolean {
   if (!isWellFormedResourceVersion(a)) return false;
   if (!isWellFormedResourceVersion(b)) return true;
   return a.length !== b.length ? a.length > b.length : a > b;
+}
+
+const SEEN_NOW = `jsonb_build_object('seenAt', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`;
+
+/**
+ * SQL for the manager_times to store. A manager Kubernetes gave a time keeps it. One without
+ * (the scale subresource records none) is stamped {seenAt} when the mirror sees it: on insert,
+ * and on update when it is new or a field it owns changed value; otherwise it keeps its stamp.
+ * On update, `times` is the inserted candidate (EXCLUDED), already stamped.
+ */
+function stampedManagerTimes(times: string, old?: { times: string; owners: string; spec: string; oldSpec: string }) {
+  const fresh = old
+    ? `CASE WHEN ${old.times}->t.k IS NOT NULL AND jsonb_typeof(${old.times}->t.k) <> 'null' AND NOT EXISTS (
+          SELECT 1 FROM jsonb_each(coalesce(${old.owners}, '{}')) AS o(f, ms)
+          WHERE o.ms ? t.k AND (${old.spec}->o.f) IS DISTINCT FROM (${old.oldSpec}->o.f))
+        THEN ${old.times}->t.k ELSE t.v END`
+    : SEEN_NOW;
+  return `(SELECT coalesce(jsonb_object_agg(t.k, CASE WHEN jsonb_typeof(t.v) = 'string' THEN t.v ELSE ${fresh} END), '{}')
+    FROM jsonb_each(coalesce(${times}, '{}')) AS t(k, v))`;
 }
 
 /** Keeps the newest version of each object, since one INSERT … ON CONFLICT may touch a row only once. */
@@ -87,22 +106,24 @@ export class DeploymentsRepository {
       k8s_created_at: r.k8sCreatedAt,
       deleted: r.deleted,
       field_owners: r.fieldOwners,
+      manager_times: r.managerTimes,
     }));
     const result: { inserted: boolean }[] = await this.repo.query(
       `INSERT INTO deployments AS d (
          namespace, name, uid, labels, images, spec, desired_replicas, ready_replicas, updated_replicas,
          available_replicas, unavailable_replicas, conditions, generation, observed_generation, resource_version,
-         rollout, last_request_id, k8s_created_at, updated_at, deleted_at, synced_at, field_owners)
+         rollout, last_request_id, k8s_created_at, updated_at, deleted_at, synced_at, field_owners, manager_times)
        SELECT x.namespace, x.name, x.uid, x.labels, x.images, x.spec, x.desired_replicas, x.ready_replicas,
               x.updated_replicas, x.available_replicas, x.unavailable_replicas, x.conditions, x.generation,
               x.observed_generation, x.resource_version, x.rollout, x.last_request_id, x.k8s_created_at,
               clock_timestamp(), CASE WHEN x.deleted THEN clock_timestamp() END, clock_timestamp(),
-              coalesce(x.field_owners, '{}')
+              coalesce(x.field_owners, '{}'), ${stampedManagerTimes('x.manager_times')}
        FROM jsonb_to_recordset($1::jsonb) AS x(
          namespace text, name text, uid uuid, labels jsonb, images jsonb, spec jsonb, desired_replicas int,
          ready_replicas int, updated_replicas int, available_replicas int, unavailable_replicas int,
          conditions jsonb, generation bigint, observed_generation bigint, resource_version text, rollout text,
-         last_request_id text, k8s_created_at timestamptz, deleted boolean, field_owners jsonb)
+         last_request_id text, k8s_created_at timestamptz, deleted boolean, field_owners jsonb,
+         manager_times jsonb)
        ON CONFLICT (namespace, name) DO UPDATE SET
          uid = EXCLUDED.uid, labels = EXCLUDED.labels, images = EXCLUDED.images, spec = EXCLUDED.spec,
          desired_replicas = EXCLUDED.desired_replicas, ready_replicas = EXCLUDED.ready_replicas,
@@ -112,6 +133,12 @@ export class DeploymentsRepository {
          resource_version = EXCLUDED.resource_version, rollout = EXCLUDED.rollout,
          last_request_id = EXCLUDED.last_request_id, k8s_created_at = EXCLUDED.k8s_created_at,
          updated_at = EXCLUDED.updated_at, synced_at = EXCLUDED.synced_at, field_owners = EXCLUDED.field_owners,
+         manager_times = ${stampedManagerTimes('EXCLUDED.manager_times', {
+           times: 'd.manager_times',
+           owners: 'EXCLUDED.field_owners',
+           spec: 'EXCLUDED.spec',
+           oldSpec: 'd.spec',
+         })},
          deleted_at = CASE WHEN EXCLUDED.deleted_at IS NULL THEN NULL ELSE coalesce(d.deleted_at, EXCLUDED.deleted_at) END
        WHERE $2::boolean OR ${sqlRvOlder('d.resource_version', 'EXCLUDED.resource_version')}
        RETURNING (xmax = 0) AS inserted`,
@@ -158,34 +185,44 @@ export class DeploymentsRepository {
 
   /** The managed fields of every live row and who owns them, for the reconciler's drift check. */
   async liveSpecs(): Promise<
-    { namespace: string; name: string; spec: DeploymentSpecPatch | null; fieldOwners: FieldOwners | null }[]
+    {
+      namespace: string;
+      name: string;
+      spec: DeploymentSpecPatch | null;
+      fieldOwners: FieldOwners | null;
+      managerTimes: StoredManagerTimes | null;
+    }[]
   > {
     return this.repo.query(
-      `SELECT namespace, name, spec, field_owners AS "fieldOwners" FROM deployments WHERE deleted_at IS NULL`,
+      `SELECT namespace, name, spec, field_owners AS "fieldOwners", manager_times AS "managerTimes"
+       FROM deployments WHERE deleted_at IS NULL`,
     );
   }
 
   /**
    * Sets `drifted` on exactly the given deployments and clears it everywhere else, except
    * on `unjudged` ones (skipped this pass: a request is in flight), which keep their flag.
+   * `drift` (the report: who owns each drifted field) goes with it; `managedElsewhereOnly`
+   * rows differ only in fields another controller manages: not drifted, but their report is kept.
    */
   async markDrifted(
-    drifted: { namespace: string; name: string }[],
+    drifted: { namespace: string; name: string; report?: DriftReport }[],
     unjudged: { namespace: string; name: string }[] = [],
+    managedElsewhereOnly: { namespace: string; name: string; report: DriftReport }[] = [],
   ): Promise<void> {
+    const judged = [
+      ...drifted.map((d) => ({ namespace: d.namespace, name: d.name, drifted: true, drift: d.report ?? null })),
+      ...managedElsewhereOnly.map((d) => ({ namespace: d.namespace, name: d.name, drifted: false, drift: d.report })),
+    ];
     await this.repo.query(
-      `UPDATE deployments d SET drifted = k.namespace IS NOT NULL
-       FROM deployments d2 LEFT JOIN unnest($1::text[], $2::text[]) AS k(namespace, name)
+      `UPDATE deployments d SET drifted = coalesce(k.drifted, false), drift = k.drift
+       FROM deployments d2 LEFT JOIN jsonb_to_recordset($1::jsonb) AS k(namespace text, name text, drifted boolean, drift jsonb)
          ON k.namespace = d2.namespace AND k.name = d2.name
-       WHERE d.namespace = d2.namespace AND d.name = d2.name AND d.drifted IS DISTINCT FROM (k.namespace IS NOT NULL)
-         AND NOT EXISTS (SELECT 1 FROM unnest($3::text[], $4::text[]) AS u(namespace, name)
+       WHERE d.namespace = d2.namespace AND d.name = d2.name
+         AND (d.drifted IS DISTINCT FROM coalesce(k.drifted, false) OR d.drift IS DISTINCT FROM k.drift)
+         AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[]) AS u(namespace, name)
                          WHERE u.namespace = d.namespace AND u.name = d.name)`,
-      [
-        drifted.map((d) => d.namespace),
-        drifted.map((d) => d.name),
-        unjudged.map((d) => d.namespace),
-        unjudged.map((d) => d.name),
-      ],
+      [JSON.stringify(judged), unjudged.map((d) => d.namespace), unjudged.map((d) => d.name)],
     );
   }
 

@@ -1,7 +1,7 @@
 import type { DeploymentObject as V1Deployment } from '../kubernetes/kubernetes.gateway.js';
 
 type V1ManagedFieldsEntry = NonNullable<NonNullable<V1Deployment['metadata']>['managedFields']>[number];
-import { fieldOwnersOf, foreignOwners } from './field-owners.js';
+import { attributeDrift, fieldOwnersOf, foreignOwners, managerTimesOf } from './field-owners.js';
 
 const ours = 'k8s-deployment-manager';
 
@@ -122,5 +122,69 @@ describe('fieldOwnersOf (managedFields ownership)', () => {
     const anonymous: V1ManagedFieldsEntry = { operation: 'Update', fieldsV1: { 'f:spec': { 'f:replicas': {} } } };
     expect(fieldOwnersOf(deployment(odd, anonymous))).toEqual({});
     expect(foreignOwners(null, ['replicas'], ours)).toEqual([]);
+  });
+});
+
+describe('managerTimesOf', () => {
+  it('keeps the latest time of each manager across its entries; a manager with none gets null', () => {
+    const at = (manager: string, time: string | undefined, subresource?: string): V1ManagedFieldsEntry => ({
+      manager,
+      operation: 'Update',
+      ...(time ? { time: new Date(time) } : {}),
+      ...(subresource ? { subresource } : {}),
+      fieldsV1: {},
+    });
+    const d = deployment(
+      at(ours, '2026-11-28T07:30:00Z'),
+      at('kubectl-scale', '2026-11-28T07:40:00Z', 'scale'),
+      at('kubectl-scale', '2026-11-28T07:35:00Z'),
+      at('no-time', undefined),
+    );
+    expect(managerTimesOf(d)).toEqual({
+      [ours]: '2026-11-28T07:30:00.000Z',
+      'kubectl-scale': '2026-11-28T07:40:00.000Z',
+      'no-time': null,
+    });
+  });
+});
+
+describe('attributeDrift', () => {
+  const times = { 'kubectl-scale': '2026-11-28T07:40:00.000Z', [ours]: '2026-11-28T07:30:00.000Z' };
+  const elsewhere = new Set(['kube-controller-manager']);
+
+  it('names the managers owning each drifted field with when they last changed the object', () => {
+    const report = attributeDrift(
+      ['replicas', 'env'],
+      { replicas: ['kubectl-scale'], env: [ours] },
+      times,
+      elsewhere,
+      '2026-11-28T08:00:00.000Z',
+    );
+    expect(report).toEqual({
+      checkedAt: '2026-11-28T08:00:00.000Z',
+      fields: [
+        { field: 'replicas', managers: [{ manager: 'kubectl-scale', changedAt: '2026-11-28T07:40:00.000Z' }] },
+        { field: 'env', managers: [{ manager: ours, changedAt: '2026-11-28T07:30:00.000Z' }] },
+      ],
+      managedElsewhere: [],
+    });
+  });
+
+  it('lists a field a managed-elsewhere manager owns as managedElsewhere, not as drift', () => {
+    const report = attributeDrift(
+      ['replicas', 'image'],
+      { replicas: ['kube-controller-manager'], image: ['kubectl-set'] },
+      {},
+      elsewhere,
+      '2026-11-28T08:00:00.000Z',
+    );
+    expect(report.fields).toEqual([{ field: 'image', managers: [{ manager: 'kubectl-set', changedAt: null }] }]);
+    expect(report.managedElsewhere).toEqual([
+      { field: 'replicas', manager: 'kube-controller-manager', changedAt: null },
+    ]);
+  });
+
+  it('reports a drifted field with no known owner with an empty manager list', () => {
+    expect(attributeDrift(['labels'], null, null, elsewhere, 't').fields).toEqual([{ field: 'labels', managers: [] }]);
   });
 });

@@ -81,3 +81,71 @@ export function foreignOwners(owners: FieldOwners | null | undefined, fields: st
   }
   return out;
 }
+
+/**
+ * When each field manager last changed the object: manager → ISO time, from managedFields[].time.
+ * null: Kubernetes gave no time (updates through the scale subresource, as `kubectl scale` and
+ * the HPA controller make, carry none); the mirror then stamps when it saw that manager's fields change.
+ */
+export type ManagerTimes = Record<string, string | null>;
+
+/** ManagerTimes as the mirror stores them: a stamp the mirror made is `{seenAt}` (see the repository). */
+export type StoredManagerTimes = Record<string, string | null | { seenAt: string }>;
+
+/** A stored manager time as an ISO time, or null. */
+export const managerTime = (v: StoredManagerTimes[string] | undefined): string | null =>
+  v == null ? null : typeof v === 'string' ? v : (v.seenAt ?? null);
+
+/** The latest managedFields time of each manager (one manager may have several entries: Apply and Update, or the scale subresource). */
+export function managerTimesOf(d: DeploymentObject): ManagerTimes {
+  const times: ManagerTimes = {};
+  for (const entry of (d.metadata?.managedFields ?? []) as ManagedFieldsEntry[]) {
+    if (!entry.manager) continue;
+    const t = entry.time ? new Date(entry.time).toISOString() : null;
+    const seen = times[entry.manager];
+    if (!(entry.manager in times) || (t && (!seen || seen < t))) times[entry.manager] = t;
+  }
+  return times;
+}
+
+/** A field manager that owns a field now, and when it last changed the object (null: unknown). */
+export interface FieldManagerStamp {
+  manager: string;
+  changedAt: string | null;
+}
+
+/**
+ * The reconciler's judgement of one Deployment (stored on its mirror row):
+ * - `fields`: drifted fields, each with the managers that own it now;
+ * - `managedElsewhere`: fields that differ but another controller manages by design (an
+ *   HPA's replicas): not drift, never healed.
+ */
+export interface DriftReport {
+  checkedAt: string;
+  fields: { field: OwnedField; managers: FieldManagerStamp[] }[];
+  managedElsewhere: ({ field: OwnedField } & FieldManagerStamp)[];
+}
+
+/**
+ * Splits the fields that differ from the desired spec into drift (with who owns each now)
+ * and fields managed elsewhere: owned by one of `elsewhere` (not by us), e.g. the HPA
+ * controller's replicas. A drifted field nobody else owns is reported with its owners as
+ * they are (often ours alone, when the change came through a path that keeps ownership).
+ */
+export function attributeDrift(
+  fields: string[],
+  owners: FieldOwners | null | undefined,
+  times: StoredManagerTimes | null | undefined,
+  elsewhere: ReadonlySet<string>,
+  checkedAt: string,
+): DriftReport {
+  const stamp = (manager: string): FieldManagerStamp => ({ manager, changedAt: managerTime(times?.[manager]) });
+  const report: DriftReport = { checkedAt, fields: [], managedElsewhere: [] };
+  for (const field of fields as OwnedField[]) {
+    const managers = owners?.[field] ?? [];
+    const external = managers.filter((m) => elsewhere.has(m));
+    if (external.length) for (const m of external) report.managedElsewhere.push({ field, ...stamp(m) });
+    else report.fields.push({ field, managers: managers.map(stamp) });
+  }
+  return report;
+}

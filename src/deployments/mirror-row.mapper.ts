@@ -3,7 +3,7 @@ import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, REQUEST_ID_ANNOTATION } from '../do
 import { specFromDeployment } from '../kubernetes/manifest.js';
 import type { DeploymentSpec, DeploymentSpecPatch } from '../domain/deployment-spec.js';
 import { DeploymentCondition, DeploymentEntity, RolloutState } from './deployment.entity.js';
-import { FieldOwners, fieldOwnersOf } from './field-owners.js';
+import { FieldOwners, fieldOwnersOf, ManagerTimes, managerTimesOf } from './field-owners.js';
 import { rolloutState } from './rollout-state.js';
 
 /**
@@ -43,6 +43,8 @@ export interface MirrorRow {
   deleted: boolean;
   /** Who owns each managed field now (from managedFields), so self-heal never fights another manager. */
   fieldOwners: FieldOwners;
+  /** When each field manager last changed the object, so drift can say who changed what and when. */
+  managerTimes: ManagerTimes;
 }
 
 const iso = (d: Date | undefined): string | undefined => (d ? new Date(d).toISOString() : undefined);
@@ -118,6 +120,7 @@ export function toMirrorRow(d: DeploymentObject, deleted = false): MirrorRow {
     k8sCreatedAt: iso(m.creationTimestamp) ?? null,
     deleted,
     fieldOwners: fieldOwnersOf(d, Object.keys(spec.labels ?? {}), Object.keys(spec.annotations ?? {})),
+    managerTimes: managerTimesOf(d),
   };
 }
 
@@ -130,6 +133,7 @@ export function entityFromLive(d: DeploymentObject, row: DeploymentEntity | null
   Object.assign(e, {
     ...live,
     drifted: row?.drifted ?? false,
+    drift: row?.drift ?? null,
     k8sCreatedAt: live.k8sCreatedAt ? new Date(live.k8sCreatedAt) : null,
     createdAt: row?.createdAt ?? now,
     updatedAt: row?.updatedAt ?? now,

@@ -30,6 +30,8 @@ export interface ReconcileDetails {
   healRequests?: string[];
   /** Drifted fields another field manager owns now (an HPA, kubectl scale): reported, never healed. */
   ownedDrift?: { namespace: string; name: string; field: string; manager: string }[];
+  /** Fields that differ but a manager in MANAGED_ELSEWHERE_FIELD_MANAGERS owns (an HPA): not drift, never healed. */
+  managedElsewhere?: { namespace: string; name: string; field: string; manager: string }[];
   /** Deployments not judged this pass: a request is open, or completed after the pass began. */
   skipped?: { namespace: string; name: string; reason: string }[];
   /** Why SELF_HEAL healed nothing this pass (the mirror repair failed). */

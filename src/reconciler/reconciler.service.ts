@@ -10,7 +10,8 @@ import type { DeploymentSpec } from '../domain/deployment-spec.js';
 import { RequestsRepository } from '../requests/requests.repository.js';
 import { RECONCILER, RequestsService } from '../requests/requests.service.js';
 import { RequestQueue } from '../requests/request-queue.js';
-import { foreignOwners } from '../deployments/field-owners.js';
+import { attributeDrift, foreignOwners } from '../deployments/field-owners.js';
+import type { DriftReport } from '../deployments/field-owners.js';
 import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
 import { DesiredState, desiredStates, driftedFields, healKey, targetKey } from './drift.js';
 import {
@@ -195,8 +196,10 @@ export class ReconcilerService implements BeforeApplicationShutdown {
   /**
    * Reports Deployments whose live managed fields differ from what we last asked for, and
    * with SELF_HEAL restores them, without fighting anyone:
-   * - a field another field manager owns now (an HPA's replicas, a kubectl scale) is
-   *   reported with its manager and never reverted;
+   * - a field another field manager owns now (a kubectl scale, a kubectl edit) is
+   *   reported with its manager and when it last changed the object, and never reverted;
+   * - a field owned by a manager in MANAGED_ELSEWHERE_FIELD_MANAGERS (the HPA controller) is
+   *   managedElsewhere: not drift, never healed;
    * - a deployment with a request open, or completed since the pass began (desired specs
    *   are read before live ones, so it would look drifted), is not judged this pass;
    * - the heal's Idempotency-Key is stable (target + hash of what it restores), so repeated
@@ -210,31 +213,45 @@ export class ReconcilerService implements BeforeApplicationShutdown {
     mirrorRepaired: boolean,
   ) {
     const desired = desiredStates(await this.requests.successfulSinceLastReplace());
+    const ours = this.config.KUBE_FIELD_MANAGER;
+    const elsewhere = new Set(this.config.MANAGED_ELSEWHERE_FIELD_MANAGERS.filter((m) => m !== ours));
+    const checkedAt = passStartedAt.toISOString();
     const candidates: {
       namespace: string;
       name: string;
+      /** Every field that differs, drift or managed elsewhere. */
+      differing: string[];
+      /** The drifted ones: differing, minus those managed elsewhere. */
       fields: string[];
+      report: DriftReport;
       want: DesiredState;
       foreign: { field: string; manager: string }[];
     }[] = [];
     for (const live of await this.deployments.liveSpecs()) {
       const want = desired.get(targetKey(live.namespace, live.name));
       if (!want || !live.spec) continue;
-      const fields = driftedFields(want.spec, live.spec);
-      if (!fields.length) continue;
-      const foreign = foreignOwners(live.fieldOwners, fields, this.config.KUBE_FIELD_MANAGER);
-      candidates.push({ namespace: live.namespace, name: live.name, fields, want, foreign });
+      const differing = driftedFields(want.spec, live.spec);
+      if (!differing.length) continue;
+      const report = attributeDrift(differing, live.fieldOwners, live.managerTimes, elsewhere, checkedAt);
+      const fields = report.fields.map((f) => f.field);
+      const foreign = foreignOwners(live.fieldOwners, fields, ours);
+      candidates.push({ namespace: live.namespace, name: live.name, differing, fields, report, want, foreign });
     }
     const busy = new Set(
       (await this.requests.busyTargets(candidates, passStartedAt)).map((b) => targetKey(b.namespace, b.name)),
     );
     const skipped = candidates.filter((c) => busy.has(targetKey(c.namespace, c.name)));
-    const drifted = candidates.filter((c) => !busy.has(targetKey(c.namespace, c.name)));
-    await this.deployments.markDrifted(drifted, skipped);
+    const judged = candidates.filter((c) => !busy.has(targetKey(c.namespace, c.name)));
+    const drifted = judged.filter((c) => c.fields.length > 0);
+    const elsewhereOnly = judged.filter((c) => c.fields.length === 0);
+    await this.deployments.markDrifted(drifted, skipped, elsewhereOnly);
     counts.drifted = drifted.length;
     details.drifted = drifted.map(({ namespace, name, fields }) => ({ namespace, name, fields }));
     details.ownedDrift = drifted.flatMap(({ namespace, name, foreign }) =>
       foreign.map((f) => ({ namespace, name, ...f })),
+    );
+    details.managedElsewhere = judged.flatMap(({ namespace, name, report }) =>
+      report.managedElsewhere.map(({ field, manager }) => ({ namespace, name, field, manager })),
     );
     details.skipped = skipped.map(({ namespace, name }) => ({
       namespace,
@@ -249,7 +266,9 @@ export class ReconcilerService implements BeforeApplicationShutdown {
       return;
     }
     for (const d of drifted) {
-      const heal = healBody(d.want.spec, d.fields, new Set(d.foreign.map((f) => f.field)));
+      // Fields managed elsewhere count as owned: a whole-spec heal would overwrite them.
+      const owned = new Set([...d.foreign.map((f) => f.field), ...d.report.managedElsewhere.map((f) => f.field)]);
+      const heal = healBody(d.want.spec, d.differing, owned);
       if (!heal) continue;
       try {
         const { request, replayed } = await this.intake.submit({

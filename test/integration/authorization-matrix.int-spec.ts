@@ -74,6 +74,7 @@ describe('authorization matrix (role x scope)', () => {
       k8sCreatedAt: null,
       deleted: false,
       fieldOwners: {},
+      managerTimes: {},
     };
   }
 

@@ -21,6 +21,8 @@ describe('reconciler', () => {
       MANAGED_NAMESPACES: ns,
       RECONCILE_CRON: '0 0 1 1 *',
       RECONCILE_STUCK_CREATED_MS: '0',
+      // The test's HPA stand-in, beside the HPA controller's own manager.
+      MANAGED_ELSEWHERE_FIELD_MANAGERS: 'kube-controller-manager,hpa-stand-in',
     },
   });
 
@@ -164,9 +166,63 @@ describe('reconciler', () => {
     }
   }
 
-  it('reports replicas applied by another field manager with that manager, and never heals them', async () => {
+  /** When `manager` last changed the live object, as Kubernetes recorded it in managedFields. */
+  async function managerTime(name: string, manager: string): Promise<string> {
+    const d = await apps.readNamespacedDeployment({ namespace: ns, name });
+    const times = (d.metadata?.managedFields ?? [])
+      .filter((e) => e.manager === manager && e.time)
+      .map((e) => new Date(e.time!).toISOString())
+      .sort();
+    expect(times.length).toBeGreaterThan(0);
+    return times[times.length - 1];
+  }
+
+  it('reports a kubectl scale with its field manager and time, in the list of drifted ones and the detail, in scope only', async () => {
+    await createAndWait('scaled', 2);
+    // What `kubectl scale --replicas=3` sends: a patch of the scale subresource as field manager kubectl-scale.
+    await apps.patchNamespacedDeploymentScale(
+      { namespace: ns, name: 'scaled', fieldManager: 'kubectl-scale', body: { spec: { replicas: 3 } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const run = await withSelfHeal(() => reconciler.runOnce());
+    expect(run.details.drifted).toContainEqual({ namespace: ns, name: 'scaled', fields: ['replicas'] });
+    expect(run.details.ownedDrift).toContainEqual({
+      namespace: ns,
+      name: 'scaled',
+      field: 'replicas',
+      manager: 'kubectl-scale',
+    });
+    expect(await healRequestsFor('scaled')).toEqual([]);
+
+    // The scale subresource records no managedFields time: the mirror stamps when it saw the change,
+    // and no watcher runs here, so that is this pass's mirror repair.
+    const detail = await http(suite.api, 'GET', `/v1/deployments/${ns}/scaled`);
+    const changedAt = detail.body.deployment.drift.fields[0].managers[0].changedAt;
+    expect(Date.parse(changedAt)).toBeGreaterThanOrEqual(run.startedAt!.getTime());
+    expect(Date.parse(changedAt)).toBeLessThanOrEqual(run.finishedAt!.getTime());
+    const drift = {
+      checkedAt: run.startedAt!.toISOString(),
+      fields: [{ field: 'replicas', managers: [{ manager: 'kubectl-scale', changedAt }] }],
+      managedElsewhere: [],
+    };
+    expect(detail.body.deployment).toMatchObject({ drifted: true, drift });
+    const listed = await http(suite.api, 'GET', `/v1/deployments?namespace=${ns}&drifted=true`);
+    expect(listed.body.items.find((d: { name: string }) => d.name === 'scaled')?.drift).toEqual(drift);
+
+    // Scope still applies: a reader of another namespace sees neither the row nor its drift.
+    const key = await http(suite.api, 'POST', '/v1/api-keys', {
+      name: `other-${uniqueId()}`,
+      role: 'reader',
+      namespaces: [`${ns}-other`],
+    });
+    const other = { authorization: `Bearer ${key.body.key}` };
+    expect((await http(suite.api, 'GET', '/v1/deployments?drifted=true', undefined, other)).body.items).toEqual([]);
+    expect((await http(suite.api, 'GET', `/v1/deployments/${ns}/scaled`, undefined, other)).status).toBe(404);
+  });
+
+  it('lists replicas applied by a manager standing in for an HPA as managedElsewhere, not drift, and never heals them', async () => {
     await createAndWait('drifty', 2);
-    // An HPA or `kubectl scale` stand-in: server-side apply under another field manager, forced.
+    // An HPA stand-in: server-side apply of replicas under a manager in MANAGED_ELSEWHERE_FIELD_MANAGERS, forced.
     await apps.patchNamespacedDeployment(
       {
         namespace: ns,
@@ -182,20 +238,27 @@ describe('reconciler', () => {
       },
       setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
     );
+    const changedAt = await managerTime('drifty', 'hpa-stand-in');
     const run = await reconciler.runOnce();
-    expect(run.drifted).toBe(1);
-    const detail = (await http(suite.api, 'GET', `/v1/admin/reconcile-runs/${run.id}`)).body;
-    expect(detail.driftedDeployments).toEqual([{ namespace: ns, name: 'drifty', fields: ['replicas'] }]);
-    expect(detail.ownedDrift).toEqual([{ namespace: ns, name: 'drifty', field: 'replicas', manager: 'hpa-stand-in' }]);
-    expect((await mirrorRow('drifty')).drifted).toBe(true);
+    const stored = (await http(suite.api, 'GET', `/v1/admin/reconcile-runs/${run.id}`)).body;
+    expect(stored.driftedDeployments).not.toContainEqual(expect.objectContaining({ name: 'drifty' }));
+    expect(stored.ownedDrift).not.toContainEqual(expect.objectContaining({ name: 'drifty' }));
+    expect(stored.managedElsewhere).toEqual([
+      { namespace: ns, name: 'drifty', field: 'replicas', manager: 'hpa-stand-in' },
+    ]);
+    expect((await mirrorRow('drifty')).drifted).toBe(false);
     const listed = await http(suite.api, 'GET', `/v1/deployments?namespace=${ns}&drifted=true`);
-    expect(listed.body.items.map((d: { name: string }) => d.name)).toEqual(['drifty']);
+    expect(listed.body.items.map((d: { name: string }) => d.name)).not.toContain('drifty');
+    const detail = await http(suite.api, 'GET', `/v1/deployments/${ns}/drifty`);
+    expect(detail.body.deployment).toMatchObject({
+      drifted: false,
+      drift: { fields: [], managedElsewhere: [{ field: 'replicas', manager: 'hpa-stand-in', changedAt }] },
+    });
 
     const healing = await withSelfHeal(() => reconciler.runOnce());
     expect(healing.status).toBe('SUCCEEDED');
-    expect(healing.healed).toBe(0);
     expect(healing.details.healRequests).toEqual([]);
-    expect(healing.details.ownedDrift).toContainEqual({
+    expect(healing.details.managedElsewhere).toContainEqual({
       namespace: ns,
       name: 'drifty',
       field: 'replicas',
@@ -203,6 +266,39 @@ describe('reconciler', () => {
     });
     expect(await healRequestsFor('drifty')).toEqual([]);
     expect((await apps.readNamespacedDeployment({ namespace: ns, name: 'drifty' })).spec?.replicas).toBe(4);
+  });
+
+  it('heals the fields nobody else owns and leaves replicas managed elsewhere as they are', async () => {
+    await createAndWait('mixed', 2, { env: { A: '1' } });
+    await apps.patchNamespacedDeployment(
+      {
+        namespace: ns,
+        name: 'mixed',
+        fieldManager: 'hpa-stand-in',
+        force: true,
+        body: {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: 'mixed', namespace: ns },
+          spec: { replicas: 5 },
+        },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+    );
+    await apps.patchNamespacedDeployment(
+      { namespace: ns, name: 'mixed', body: [{ op: 'remove', path: '/spec/template/spec/containers/0/env' }] },
+      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+    );
+    const healing = await withSelfHeal(() => reconciler.runOnce());
+    expect(healing.details.drifted).toContainEqual({ namespace: ns, name: 'mixed', fields: ['env'] });
+    const [heal] = await healRequestsFor('mixed');
+    const healed = await settled(suite.api, heal.request_id);
+    expect(healed.status).toBe('SUCCESS');
+    // A PATCH of env alone: a whole-spec heal would have put replicas back to 2.
+    expect(healed.spec).toEqual({ env: { A: '1' } });
+    const live = await apps.readNamespacedDeployment({ namespace: ns, name: 'mixed' });
+    expect(live.spec?.template?.spec?.containers?.[0]?.env).toEqual([{ name: 'A', value: '1' }]);
+    expect(live.spec?.replicas).toBe(5);
   });
 
   it('heals a field no other manager owns with SELF_HEAL, then reports no drift', async () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TestingModule } from '@nestjs/testing';
+import { DataSource } from 'typeorm';
 import { DeploymentEntity, RolloutState } from '../../src/deployments/deployment.entity.js';
 import { DeploymentsRepository } from '../../src/deployments/deployments.repository.js';
 import type { MirrorRow } from '../../src/deployments/mirror-row.mapper.js';
@@ -50,6 +51,7 @@ describe('DeploymentsRepository and WatcherStateRepository (PostgreSQL)', () => 
       k8sCreatedAt: null,
       deleted: false,
       fieldOwners: {},
+      managerTimes: {},
       ...over,
     };
   }
@@ -175,6 +177,48 @@ describe('DeploymentsRepository and WatcherStateRepository (PostgreSQL)', () => 
   });
 
   describe('markDrifted', () => {
+    it('keeps a managedFields time, and stamps a manager without one when it appears or a field it owns changes', async () => {
+      const ns = namespace('times');
+      const uid = randomUUID();
+      const owners = { replicas: ['kubectl-scale'] };
+      const times = { ours: '2026-11-28T07:30:00.000Z', 'kubectl-scale': null };
+      await repo.upsertMany([row(ns, 'web', '10', { uid, fieldOwners: owners, managerTimes: times })]);
+      const first = (await stored(ns, 'web')).managerTimes;
+      expect(first.ours).toBe('2026-11-28T07:30:00.000Z');
+      expect(Date.parse((first['kubectl-scale'] as { seenAt: string }).seenAt)).not.toBeNaN();
+      // An old stamp, so that keeping it and stamping anew tell apart without a clock.
+      const seen = '2000-01-01T00:00:00.000Z';
+      await module.get(DataSource).query(
+        `UPDATE deployments SET manager_times = jsonb_set(manager_times, '{kubectl-scale}', $3::jsonb)
+           WHERE namespace = $1 AND name = $2`,
+        [ns, 'web', JSON.stringify({ seenAt: seen })],
+      );
+
+      // A change of a field kubectl-scale does not own (the image) keeps its stamp.
+      await repo.upsertMany([
+        row(ns, 'web', '11', {
+          uid,
+          fieldOwners: owners,
+          managerTimes: times,
+          spec: { image: 'nginx:1.28', replicas: 1 },
+        }),
+      ]);
+      expect((await stored(ns, 'web')).managerTimes['kubectl-scale']).toEqual({ seenAt: seen });
+
+      // A change of replicas, which it owns, stamps it again.
+      await repo.upsertMany([
+        row(ns, 'web', '12', {
+          uid,
+          fieldOwners: owners,
+          managerTimes: times,
+          spec: { image: 'nginx:1.28', replicas: 3 },
+        }),
+      ]);
+      const again = (await stored(ns, 'web')).managerTimes['kubectl-scale'] as { seenAt: string };
+      expect(again.seenAt).not.toBe(seen);
+      expect(Date.parse(again.seenAt)).not.toBeNaN();
+    });
+
     it('sets drifted on exactly the named rows, clears it elsewhere, and leaves unjudged rows as they were', async () => {
       const ns = namespace('drift');
       await repo.upsertMany([row(ns, 'a', '1'), row(ns, 'b', '1'), row(ns, 'c', '1'), row(ns, 'd', '1')]);

@@ -94,6 +94,7 @@ describe('namespace scope filters and per-key Idempotency-Keys (PostgreSQL)', ()
       k8sCreatedAt: null,
       deleted: false,
       fieldOwners: {},
+      managerTimes: {},
       ...over,
     };
   }

@@ -939,10 +939,12 @@ export interface components {
             healRequests: string[];
             /** @example mirror: Kubernetes list timed out */
             error?: string;
-            /** @description Drifted fields another field manager owns now (an HPA, kubectl scale): reported, never healed */
+            /** @description Drifted fields another field manager owns now (kubectl scale, kubectl edit): reported, never healed */
             ownedDrift: components["schemas"]["OwnedDriftDto"][];
             /** @description Deployments not judged for drift: a request was in flight during the pass */
             skippedDeployments: components["schemas"]["SkippedDeploymentDto"][];
+            /** @description Fields that differ but a manager in MANAGED_ELSEWHERE_FIELD_MANAGERS owns (the HPA controller): not drift, never healed */
+            managedElsewhere: components["schemas"]["OwnedDriftDto"][];
         };
         ReconcileRunPageDto: {
             items: components["schemas"]["ReconcileRunDto"][];
@@ -963,6 +965,55 @@ export interface components {
             message?: string;
             /** @example 2026-11-28T07:30:02.000Z */
             lastTransitionTime?: string;
+        };
+        FieldManagerDto: {
+            /**
+             * @description A field manager (metadata.managedFields[].manager)
+             * @example kubectl-scale
+             */
+            manager: string;
+            /**
+             * @description When this manager last changed the object (managedFields[].time); null when Kubernetes gave none
+             * @example 2026-11-28T07:40:12.000Z
+             */
+            changedAt: string | null;
+        };
+        DriftedFieldDto: {
+            /**
+             * @example replicas
+             * @enum {string}
+             */
+            field: "image" | "replicas" | "containerPort" | "env" | "resources" | "labels" | "annotations";
+            /** @description The field managers that own the field now (this service's own when the change kept its ownership) */
+            managers: components["schemas"]["FieldManagerDto"][];
+        };
+        ManagedElsewhereFieldDto: {
+            /**
+             * @description A field manager (metadata.managedFields[].manager)
+             * @example kubectl-scale
+             */
+            manager: string;
+            /**
+             * @description When this manager last changed the object (managedFields[].time); null when Kubernetes gave none
+             * @example 2026-11-28T07:40:12.000Z
+             */
+            changedAt: string | null;
+            /**
+             * @example replicas
+             * @enum {string}
+             */
+            field: "image" | "replicas" | "containerPort" | "env" | "resources" | "labels" | "annotations";
+        };
+        DriftReportDto: {
+            /**
+             * @description When the reconcile pass that judged it began
+             * @example 2026-11-28T07:45:00.000Z
+             */
+            checkedAt: string;
+            /** @description Fields that differ from the last successful request */
+            fields: components["schemas"]["DriftedFieldDto"][];
+            /** @description Fields that differ but are owned by a manager in MANAGED_ELSEWHERE_FIELD_MANAGERS (the HPA controller): not drift, never healed */
+            managedElsewhere: components["schemas"]["ManagedElsewhereFieldDto"][];
         };
         DeploymentRecordDto: {
             /** @example default */
@@ -1048,6 +1099,8 @@ export interface components {
              * @example false
              */
             drifted: boolean;
+            /** @description Who changed what, as the last reconcile pass found it: each drifted field with the field managers that own it now and when they last changed the object, and the fields managed elsewhere. null: nothing differed (or no pass has judged it) */
+            drift: components["schemas"]["DriftReportDto"] | null;
             /**
              * @description metadata.creationTimestamp
              * @example 2026-11-28T07:30:00.000Z

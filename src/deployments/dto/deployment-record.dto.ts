@@ -22,6 +22,53 @@ export class DeploymentConditionDto {
   lastTransitionTime?: string;
 }
 
+const DRIFT_FIELDS = ['image', 'replicas', 'containerPort', 'env', 'resources', 'labels', 'annotations'];
+
+export class FieldManagerDto {
+  @ApiProperty({ example: 'kubectl-scale', description: 'A field manager (metadata.managedFields[].manager)' })
+  manager!: string;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: '2026-11-28T07:40:12.000Z',
+    description: 'When this manager last changed the object (managedFields[].time); null when Kubernetes gave none',
+  })
+  changedAt!: string | null;
+}
+
+export class DriftedFieldDto {
+  @ApiProperty({ enum: DRIFT_FIELDS, example: 'replicas' })
+  field!: string;
+
+  @ApiProperty({
+    type: [FieldManagerDto],
+    description: "The field managers that own the field now (this service's own when the change kept its ownership)",
+  })
+  managers!: FieldManagerDto[];
+}
+
+export class ManagedElsewhereFieldDto extends FieldManagerDto {
+  @ApiProperty({ enum: DRIFT_FIELDS, example: 'replicas' })
+  field!: string;
+}
+
+export class DriftReportDto {
+  @ApiProperty({ example: '2026-11-28T07:45:00.000Z', description: 'When the reconcile pass that judged it began' })
+  checkedAt!: string;
+
+  @ApiProperty({ type: [DriftedFieldDto], description: 'Fields that differ from the last successful request' })
+  fields!: DriftedFieldDto[];
+
+  @ApiProperty({
+    type: [ManagedElsewhereFieldDto],
+    description:
+      'Fields that differ but are owned by a manager in MANAGED_ELSEWHERE_FIELD_MANAGERS (the HPA controller): ' +
+      'not drift, never healed',
+  })
+  managedElsewhere!: ManagedElsewhereFieldDto[];
+}
+
 export class DeploymentRecordDto {
   @ApiProperty({ example: 'default' })
   namespace!: string;
@@ -113,6 +160,16 @@ export class DeploymentRecordDto {
     description: 'Kubernetes differs from the last successful request (set by the reconciler)',
   })
   drifted!: boolean;
+
+  @ApiProperty({
+    type: DriftReportDto,
+    nullable: true,
+    description:
+      'Who changed what, as the last reconcile pass found it: each drifted field with the field managers that own ' +
+      'it now and when they last changed the object, and the fields managed elsewhere. null: nothing differed ' +
+      '(or no pass has judged it)',
+  })
+  drift!: DriftReportDto | null;
 
   @ApiProperty({
     type: String,
@@ -224,6 +281,7 @@ export function toDeploymentRecord(e: DeploymentEntity): DeploymentRecordDto {
     rollout: e.rollout,
     lastRequestId: e.lastRequestId,
     drifted: e.drifted,
+    drift: e.drift ?? null,
     kubernetesCreatedAt: isoOrNull(e.k8sCreatedAt),
     createdAt: e.createdAt.toISOString(),
     updatedAt: e.updatedAt.toISOString(),

@@ -46,7 +46,7 @@ export class ReconcileRunDto {
   @ApiPropertyOptional({ example: 'mirror: Kubernetes list timed out' }) error?: string;
   @ApiProperty({
     type: [OwnedDriftDto],
-    description: 'Drifted fields another field manager owns now (an HPA, kubectl scale): reported, never healed',
+    description: 'Drifted fields another field manager owns now (kubectl scale, kubectl edit): reported, never healed',
   })
   ownedDrift!: OwnedDriftDto[];
   @ApiProperty({
@@ -54,6 +54,12 @@ export class ReconcileRunDto {
     description: 'Deployments not judged for drift: a request was in flight during the pass',
   })
   skippedDeployments!: SkippedDeploymentDto[];
+  @ApiProperty({
+    type: [OwnedDriftDto],
+    description:
+      'Fields that differ but a manager in MANAGED_ELSEWHERE_FIELD_MANAGERS owns (the HPA controller): not drift, never healed',
+  })
+  managedElsewhere!: OwnedDriftDto[];
 }
 
 export class ReconcileRunPageDto {
@@ -93,6 +99,7 @@ export function toReconcileRunDto(r: ReconcileRunEntity): ReconcileRunDto {
     ...(r.error ? { error: r.error } : {}),
     ownedDrift: r.details.ownedDrift ?? [],
     skippedDeployments: r.details.skipped ?? [],
+    managedElsewhere: r.details.managedElsewhere ?? [],
   };
 }
 
