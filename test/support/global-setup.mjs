@@ -24,4 +24,7 @@ export default async function globalSetup() {
   // That one key drives every suite, polling hard (40 requests settled at once is 400 calls/s):
   // far past the production default. The rate-limit and audit suites set their own limits.
   process.env.RATE_LIMIT_MAX ??= '1000000000';
+  // Likewise every suite's calls without a valid key come from 127.0.0.1, and the counters are
+  // shared through the one test database: suites would spend each other's per-address limit.
+  process.env.RATE_LIMIT_ANONYMOUS_MAX ??= '1000000000';
 }
