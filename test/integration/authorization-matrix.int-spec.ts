@@ -1,7 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { RolloutState } from '../../src/deployments/deployment.entity.js';
+
 import { DeploymentsRepository } from '../../src/deployments/deployments.repository.js';
 import type { MirrorRow } from '../../src/deployments/mirror-row.mapper.js';
+import { mirrorRow } from '../support/mirror-row.js';
 import { useSuite } from '../support/fixture.js';
 import { adminAuth, http, uniqueId } from '../support/harness.js';
 
@@ -52,31 +53,8 @@ describe('authorization matrix (role x scope)', () => {
     return r.body.requestId;
   }
 
-  function mirrorRow(namespace: string, name: string): MirrorRow {
-    return {
-      namespace,
-      name,
-      uid: randomUUID(),
-      labels: { 'app.kubernetes.io/managed-by': 'k8s-deployment-manager' },
-      images: ['nginx:1.27'],
-      spec: { image: 'nginx:1.27', replicas: 1 },
-      desiredReplicas: 1,
-      readyReplicas: 1,
-      updatedReplicas: 1,
-      availableReplicas: 1,
-      unavailableReplicas: 0,
-      conditions: [],
-      generation: 1,
-      observedGeneration: 1,
-      resourceVersion: '1',
-      rollout: RolloutState.AVAILABLE,
-      lastRequestId: null,
-      k8sCreatedAt: null,
-      deleted: false,
-      fieldOwners: {},
-      managerTimes: {},
-    };
-  }
+  const managedRow = (namespace: string, name: string): MirrorRow =>
+    mirrorRow(namespace, name, { labels: { 'app.kubernetes.io/managed-by': 'k8s-deployment-manager' } });
 
   beforeAll(async () => {
     // A reconciler on the suite's control subject, over a namespace holding nothing.
@@ -106,7 +84,7 @@ describe('authorization matrix (role x scope)', () => {
     });
 
     const repo = suite.app.app.get(DeploymentsRepository, { strict: false });
-    await repo.upsertMany([mirrorRow(nsA, 'seen'), mirrorRow(nsB, 'seen')]);
+    await repo.upsertMany([managedRow(nsA, 'seen'), managedRow(nsB, 'seen')]);
     for (const ns of [nsA, nsB]) {
       const r = await http(suite.api, 'POST', '/v1/deployments', createBody(ns, 'requested'));
       expect(r.status).toBe(202);

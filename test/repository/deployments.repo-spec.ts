@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
-import { DeploymentEntity, RolloutState } from '../../src/deployments/deployment.entity.js';
+import { DeploymentEntity } from '../../src/deployments/deployment.entity.js';
 import { DeploymentsRepository } from '../../src/deployments/deployments.repository.js';
 import type { MirrorRow } from '../../src/deployments/mirror-row.mapper.js';
+import { mirrorRow } from '../support/mirror-row.js';
 import { WatcherStateEntity } from '../../src/watcher/watcher-state.entity.js';
 import { WatcherStateRepository } from '../../src/watcher/watcher-state.repository.js';
 import { uniqueId } from '../support/harness.js';
@@ -29,32 +30,8 @@ describe('DeploymentsRepository and WatcherStateRepository (PostgreSQL)', () => 
   /** A namespace of this test's own. */
   const namespace = (what: string) => `repo-${id}-${what}`;
 
-  function row(ns: string, name: string, resourceVersion: string, over: Partial<MirrorRow> = {}): MirrorRow {
-    return {
-      namespace: ns,
-      name,
-      uid: randomUUID(),
-      labels: {},
-      images: ['nginx:1.27'],
-      spec: { image: 'nginx:1.27', replicas: 1 },
-      desiredReplicas: 1,
-      readyReplicas: 1,
-      updatedReplicas: 1,
-      availableReplicas: 1,
-      unavailableReplicas: 0,
-      conditions: [],
-      generation: 1,
-      observedGeneration: 1,
-      resourceVersion,
-      rollout: RolloutState.AVAILABLE,
-      lastRequestId: null,
-      k8sCreatedAt: null,
-      deleted: false,
-      fieldOwners: {},
-      managerTimes: {},
-      ...over,
-    };
-  }
+  const row = (ns: string, name: string, resourceVersion: string, over: Partial<MirrorRow> = {}): MirrorRow =>
+    mirrorRow(ns, name, { resourceVersion, ...over });
 
   const stored = async (ns: string, name: string) => (await repo.findOne(ns, name))!;
 

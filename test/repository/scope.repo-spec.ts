@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { TestingModule } from '@nestjs/testing';
 import type pg from 'pg';
 import { scrubMirrorEnv } from '../../migrations/1764400200000-request-principal-and-scope.js';
-import { DeploymentEntity, RolloutState } from '../../src/deployments/deployment.entity.js';
+import { DeploymentEntity } from '../../src/deployments/deployment.entity.js';
 import { DeploymentsRepository } from '../../src/deployments/deployments.repository.js';
 import type { MirrorRow } from '../../src/deployments/mirror-row.mapper.js';
+import { mirrorRow } from '../support/mirror-row.js';
 import { NamespaceScope } from '../../src/domain/principal.js';
 import { DeploymentRequestEntity, Operation, SpecMode } from '../../src/requests/deployment-request.entity.js';
 import { RequestsRepository } from '../../src/requests/requests.repository.js';
@@ -48,7 +49,7 @@ describe('namespace scope filters and per-key Idempotency-Keys (PostgreSQL)', ()
     pool = db();
     for (const namespace of NAMESPACES) {
       await accept(namespace, 'scoped', null);
-      await deployments.upsertMany([mirrorRow(namespace, 'scoped')]);
+      await deployments.upsertMany([row(namespace, 'scoped')]);
     }
   });
 
@@ -72,32 +73,8 @@ describe('namespace scope filters and per-key Idempotency-Keys (PostgreSQL)', ()
     });
   }
 
-  function mirrorRow(namespace: string, name: string, over: Partial<MirrorRow> = {}): MirrorRow {
-    return {
-      namespace,
-      name,
-      uid: randomUUID(),
-      labels: {},
-      images: ['nginx:1.27'],
-      spec: { image: 'nginx:1.27', replicas: 1 },
-      desiredReplicas: 1,
-      readyReplicas: 1,
-      updatedReplicas: 1,
-      availableReplicas: 1,
-      unavailableReplicas: 0,
-      conditions: [],
-      generation: 1,
-      observedGeneration: 1,
-      resourceVersion: '100',
-      rollout: RolloutState.AVAILABLE,
-      lastRequestId: null,
-      k8sCreatedAt: null,
-      deleted: false,
-      fieldOwners: {},
-      managerTimes: {},
-      ...over,
-    };
-  }
+  const row = (namespace: string, name: string, over: Partial<MirrorRow> = {}): MirrorRow =>
+    mirrorRow(namespace, name, { resourceVersion: '100', ...over });
 
   const CASES: [string, string[] | undefined, string[]][] = [
     ['every namespace', ['*'], NAMESPACES],
@@ -154,13 +131,13 @@ describe('namespace scope filters and per-key Idempotency-Keys (PostgreSQL)', ()
     const managed = { 'app.kubernetes.io/managed-by': 'k8s-deployment-manager' };
     const env = { TOKEN: 'secret', DB_PASSWORD: '' };
     await deployments.upsertMany([
-      mirrorRow(ns('scrub'), 'foreign', { spec: { image: 'x', replicas: 1, env }, resourceVersion: '500' }),
-      mirrorRow(ns('scrub'), 'ours-ref', {
+      row(ns('scrub'), 'foreign', { spec: { image: 'x', replicas: 1, env }, resourceVersion: '500' }),
+      row(ns('scrub'), 'ours-ref', {
         labels: managed,
         spec: { image: 'x', replicas: 1, env },
         resourceVersion: '500',
       }),
-      mirrorRow(ns('scrub'), 'ours-plain', {
+      row(ns('scrub'), 'ours-plain', {
         labels: managed,
         spec: { image: 'x', replicas: 1, env: { A: '1' } },
         resourceVersion: '500',
@@ -179,7 +156,7 @@ describe('namespace scope filters and per-key Idempotency-Keys (PostgreSQL)', ()
     expect(rows['ours-ref'].resource_version).toBe('499');
     expect(rows['ours-plain'].resource_version).toBe('500');
     const upserted = await deployments.upsertMany([
-      mirrorRow(ns('scrub'), 'ours-ref', {
+      row(ns('scrub'), 'ours-ref', {
         labels: managed,
         spec: { image: 'x', replicas: 1, env: { TOKEN: 'secret' }, envReferences: { DB_PASSWORD: 'secretKeyRef' } },
         resourceVersion: '500',
