@@ -10,6 +10,7 @@ import { RateLimitWindows1764400310000 } from './1764400310000-rate-limit-window
 import { RequestCorrelationId1764400500000 } from './1764400500000-request-correlation-id.js';
 import { RequestRollbackOf1764400600000 } from './1764400600000-request-rollback-of.js';
 import { DriftAttribution1764400700000 } from './1764400700000-drift-attribution.js';
+import { RequestRollout1764400800000 } from './1764400800000-request-rollout.js';
 
 /** Every migration, in order. Listed explicitly so the compiled ESM build needs no glob loading. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   RequestCorrelationId1764400500000,
   RequestRollbackOf1764400600000,
   DriftAttribution1764400700000,
+  RequestRollout1764400800000,
 ];

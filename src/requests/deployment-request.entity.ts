@@ -1,6 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { bigintAsNumber } from '../database/column-transformers.js';
 import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
+import type { RolloutReceipt } from '../domain/rollout-receipt.js';
 
 export enum Operation {
   CREATE = 'CREATE',
@@ -123,4 +124,8 @@ export class DeploymentRequestEntity {
   /** A rollback: the request that made the revision it restores. */
   @Column({ name: 'rollback_of_request_id', type: 'varchar', length: 255, nullable: true })
   rollbackOfRequestId!: string | null;
+
+  /** The rollout receipt: null until the request succeeds (and on rows from before receipts). */
+  @Column({ type: 'jsonb', nullable: true })
+  rollout!: RolloutReceipt | null;
 }
