@@ -4,13 +4,15 @@
 #
 # The bare kwok binary has no behaviour of its own ("no stages found"), so we
 # feed it the "fast" stages that ship inside the kwok module (the module cache
-# copy matching $KWOK_VERSION), plus one stage of our own:
+# copy matching $KWOK_VERSION), plus two stages of our own:
 #
 #   pod-never-ready: a pod labelled  k8sdm.test/never-ready: "true"  becomes
 #   Running with its containers started but Ready=False / ContainersReady=False
 #   (like a failing readiness probe), and stays that way. It has weight 1 while
 #   KWOK's pod-ready has weight 0, and KWOK picks among matching stages by
 #   weight, so labelled pods always take this stage and never pod-ready.
+#   pod-never-ready-image: the same for a pod whose first container image is
+#   k8sdm.test/never-ready:1 (the API sets no pod labels but the selector).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -32,22 +34,23 @@ for f in node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml \
   cat "$dir/kustomize/stage/$f"
 done
 
-cat <<'EOF'
+never_ready_stage() { # name selector-key value
+  cat <<EOF
 ---
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
 metadata:
-  name: pod-never-ready
+  name: $1
 spec:
   resourceRef:
     apiGroup: v1
     kind: Pod
   selector:
     matchExpressions:
-    - key: '.metadata.labels["k8sdm.test/never-ready"]'
+    - key: '$2'
       operator: 'In'
       values:
-      - 'true'
+      - '$3'
     - key: '.metadata.deletionTimestamp'
       operator: 'DoesNotExist'
     - key: '.status.phase'
@@ -58,18 +61,18 @@ spec:
   weight: 1
   next:
     statusTemplate: |
-      {{ $now := Now }}
+      {{ \$now := Now }}
 
       conditions:
-      - lastTransitionTime: {{ $now | Quote }}
+      - lastTransitionTime: {{ \$now | Quote }}
         status: "True"
         type: Initialized
-      - lastTransitionTime: {{ $now | Quote }}
+      - lastTransitionTime: {{ \$now | Quote }}
         message: "containers with unready status"
         reason: ContainersNotReady
         status: "False"
         type: Ready
-      - lastTransitionTime: {{ $now | Quote }}
+      - lastTransitionTime: {{ \$now | Quote }}
         message: "containers with unready status"
         reason: ContainersNotReady
         status: "False"
@@ -84,18 +87,18 @@ spec:
         restartCount: 0
         state:
           running:
-            startedAt: {{ $now | Quote }}
+            startedAt: {{ \$now | Quote }}
       {{ end }}
-      {{ $hostIPs := NodeIPsWith .spec.nodeName }}
-      {{ with $hostIPs }}
+      {{ \$hostIPs := NodeIPsWith .spec.nodeName }}
+      {{ with \$hostIPs }}
       hostIP: {{ index . 0 | Quote }}
       hostIPs:
       {{ range . }}
       - ip: {{ . | Quote }}
       {{ end }}
       {{ end }}
-      {{ $podIPs := PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}
-      {{ with $podIPs }}
+      {{ \$podIPs := PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}
+      {{ with \$podIPs }}
       podIP: {{ index . 0 | Quote }}
       podIPs:
       {{ range . }}
@@ -103,5 +106,11 @@ spec:
       {{ end }}
       {{ end }}
       phase: Running
-      startTime: {{ $now | Quote }}
+      startTime: {{ \$now | Quote }}
 EOF
+}
+
+never_ready_stage pod-never-ready '.metadata.labels["k8sdm.test/never-ready"]' true
+# The same for a pod whose first container runs the image k8sdm.test/never-ready:1, so a Deployment
+# made through the API (whose pod labels are only its selector) can have never-ready pods.
+never_ready_stage pod-never-ready-image '.spec.containers[0].image' k8sdm.test/never-ready:1
