@@ -71,3 +71,12 @@ export const errorResponse = (status: number, schema: { $ref: string }) => ({
   ...(HEADERS[status] ? { headers: HEADERS[status] } : {}),
   content: { 'application/json': { schema } },
 });
+
+/** One error status with the route's own description (and the status's usual headers). */
+export const ApiError = (status: number, description: string) =>
+  ApiResponse({
+    status,
+    description,
+    type: ErrorResponseDto,
+    ...(HEADERS[status] ? { headers: HEADERS[status] } : {}),
+  });

@@ -19,6 +19,13 @@ describe('toDomainError', () => {
     expect(e.message).toContain('from apiserver');
   });
 
+  it("keeps the apiserver's status and reason on a refusal", () => {
+    const body = { reason: 'Forbidden', message: 'deployments.apps "web" is forbidden: exceeded quota: q' };
+    const e = toDomainError(api(403, body));
+    expect(e.details).toEqual({ kubernetes: { status: 403, reason: 'Forbidden' } });
+    expect(e.message).toContain('exceeded quota: q');
+  });
+
   it('tells a missing namespace from a missing object', () => {
     expect(toDomainError(api(404, { message: 'namespaces "x" not found', details: { kind: 'namespaces' } })).code).toBe(
       ErrorCode.NamespaceNotFound,

@@ -38,8 +38,10 @@ export function toDomainError(e: unknown): DomainError {
     if (code === 409) return new DomainError(ErrorCode.ResourceVersionConflict, message, { reason: body.reason });
     if (code === 429 || code >= 500)
       return new DomainError(ErrorCode.KubernetesUnavailable, `HTTP ${code}: ${message}`);
-    if (code === 400 || code === 422) return new DomainError(ErrorCode.Invalid, message);
-    if (code === 403) return new DomainError(ErrorCode.Forbidden, message);
+    // Refusals keep the apiserver's status and reason (Forbidden, Invalid, ...) for whoever is answered synchronously.
+    const refusal = { kubernetes: { status: code, reason: body.reason ?? null } };
+    if (code === 400 || code === 422) return new DomainError(ErrorCode.Invalid, message, refusal);
+    if (code === 403) return new DomainError(ErrorCode.Forbidden, message, refusal);
     if (code === 401) return new DomainError(ErrorCode.Unauthorized, message);
     return new DomainError(ErrorCode.KubernetesError, `HTTP ${code}: ${message}`);
   }

@@ -43,6 +43,12 @@ interface CallControl {
   options: ConfigurationOptions<ObservableMiddleware>;
 }
 
+/** What a dry-run write answered: the object as it would be, and the apiserver's Warning headers. */
+export interface DryRunAnswer {
+  object: V1Deployment;
+  warnings: string[];
+}
+
 export interface ListPage {
   items: V1Deployment[];
   resourceVersion: string;
@@ -122,12 +128,7 @@ export class KubernetesGateway implements OnApplicationShutdown {
       // Should this fail, the request is retried: the retry finds the object ours and adopts then.
       return (await this.adoptFields(created)) ?? created;
     } catch (e) {
-      if (
-        e instanceof DomainError &&
-        e.code === ErrorCode.ResourceVersionConflict &&
-        e.details?.reason === 'AlreadyExists'
-      )
-        return null;
+      if (isAlreadyExists(e)) return null;
       throw e;
     }
   }
@@ -195,6 +196,70 @@ export class KubernetesGateway implements OnApplicationShutdown {
       if (e instanceof DomainError && e.code === ErrorCode.NotFound) return false;
       throw e;
     }
+  }
+
+  /**
+   * The apply applyDeployment would make, with dryRun=All: validation, admission (quotas,
+   * LimitRanges, webhooks) and defaulting answer for real, and nothing is stored.
+   */
+  async dryRunApply(manifest: V1Deployment): Promise<DryRunAnswer> {
+    const { name, namespace } = manifest.metadata as { name: string; namespace: string };
+    const warnings: string[] = [];
+    const object = await this.call(
+      'dry-run-apply',
+      (c) =>
+        this.apps.patchNamespacedDeployment(
+          { name, namespace, body: manifest, fieldManager: this.config.KUBE_FIELD_MANAGER, force: true, dryRun: 'All' },
+          setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply, c.options),
+        ),
+      true,
+      warnings,
+    );
+    return { object, warnings };
+  }
+
+  /** The create createDeployment would make, with dryRun=All; null when something by that name exists. */
+  async dryRunCreate(manifest: V1Deployment): Promise<DryRunAnswer | null> {
+    const namespace = manifest.metadata?.namespace as string;
+    const warnings: string[] = [];
+    try {
+      const object = await this.call(
+        'dry-run-create',
+        (c) =>
+          this.apps.createNamespacedDeployment(
+            { namespace, body: manifest, fieldManager: this.config.KUBE_FIELD_MANAGER, dryRun: 'All' },
+            c.options,
+          ),
+        true,
+        warnings,
+      );
+      return { object, warnings };
+    } catch (e) {
+      if (isAlreadyExists(e)) return null;
+      throw e;
+    }
+  }
+
+  /** The delete deleteDeployment would make (same preconditions), with dryRun=All. */
+  async dryRunDelete(namespace: string, name: string, uid?: string, resourceVersion?: string): Promise<string[]> {
+    const warnings: string[] = [];
+    await this.call(
+      'dry-run-delete',
+      (c) =>
+        this.apps.deleteNamespacedDeployment(
+          {
+            name,
+            namespace,
+            propagationPolicy: 'Background',
+            dryRun: 'All',
+            body: { preconditions: { uid, resourceVersion } },
+          },
+          c.options,
+        ),
+      true,
+      warnings,
+    );
+    return warnings;
   }
 
   async namespaceExists(namespace: string): Promise<boolean> {
@@ -299,7 +364,12 @@ export class KubernetesGateway implements OnApplicationShutdown {
    * which closes its connection, so a call we gave up on cannot still land later. Writes also
    * carry the apiserver's own `timeout`, a little shorter, so the server gives up as well.
    */
-  private async call<T>(verb: string, fn: (control: CallControl) => Promise<T>, write = false): Promise<T> {
+  private async call<T>(
+    verb: string,
+    fn: (control: CallControl) => Promise<T>,
+    write = false,
+    warnings?: string[],
+  ): Promise<T> {
     await this.limiter.take();
     const end = this.metrics.kubernetesCallSeconds.startTimer({ verb });
     let status: number | undefined; // the apiserver's answer, seen by the middleware
@@ -326,6 +396,7 @@ export class KubernetesGateway implements OnApplicationShutdown {
       },
       post: (res) => {
         status = res.httpStatusCode;
+        if (warnings) warnings.push(...parseWarnings(res.headers['warning']));
         return new Observable(Promise.resolve(res));
       },
     };
@@ -392,6 +463,20 @@ function shareDispatchers(kc: KubeConfig): Map<string, { close(): Promise<void> 
     return dispatcher;
   };
   return shared;
+}
+
+const isAlreadyExists = (e: unknown) =>
+  e instanceof DomainError && e.code === ErrorCode.ResourceVersionConflict && e.details?.reason === 'AlreadyExists';
+
+/**
+ * The texts of the apiserver's `Warning: 299 - "text"` headers (RFC 7234 form; fetch joins
+ * repeated headers with ", ").
+ */
+export function parseWarnings(header: string | undefined): string[] {
+  if (!header) return [];
+  const out: string[] = [];
+  for (const m of header.matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g)) out.push(m[1].replace(/\\(.)/g, '$1'));
+  return out;
 }
 
 /** The metrics' code of a failed call: the HTTP status when the apiserver answered, else timeout or network. */

@@ -89,7 +89,10 @@ export class NatsClient implements OnModuleInit, OnApplicationShutdown {
     try {
       reply = (await this.nc.request(subject, JSON.stringify(data), { timeout: timeoutMs })).json();
     } catch (e) {
-      throw new DomainError(ErrorCode.DependencyUnavailable, `no answer on ${subject}: ${(e as Error).message}`);
+      // details.noAnswer tells this from a handler's own DependencyUnavailable, which arrives as a reply.
+      throw new DomainError(ErrorCode.DependencyUnavailable, `no answer on ${subject}: ${(e as Error).message}`, {
+        noAnswer: true,
+      });
     }
     return fromControlReply(reply);
   }

@@ -1,4 +1,18 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, Res } from '@nestjs/common';
+import {
+  applyDecorators,
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Put,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiConflictResponse,
@@ -9,9 +23,10 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
+import { AuditService } from '../audit/audit.service.js';
 import { Access } from '../auth/access.decorator.js';
-import { ApiErrors, ErrorResponseDto } from '../http/api-errors.js';
+import { ApiError, ApiErrors, ErrorResponseDto } from '../http/api-errors.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { REQUEST_ID } from '../domain/validators.js';
 import { Operation, SpecMode } from './deployment-request.entity.js';
@@ -25,7 +40,9 @@ import {
 import { ListRequestsQuery } from './dto/list-requests.query.js';
 import { RequestPageDto, RequestRecordDto, toRequestRecord } from './dto/request-record.dto.js';
 import { IdempotencyKey, IDEMPOTENCY_KEY_HEADER } from './idempotency-key.decorator.js';
-import { RequestsService, Submitted } from './requests.service.js';
+import { RequestsService, Submitted, type SubmitCommand } from './requests.service.js';
+import { DryRunQuery, DryRunResultDto } from './dto/dry-run.dto.js';
+import { DryRunsService } from './dry-runs.service.js';
 import { PageQuery } from '../http/pagination.js';
 import { CurrentPrincipal } from '../auth/access.decorator.js';
 import type { Principal } from '../domain/principal.js';
@@ -47,6 +64,53 @@ export const WRITE_FORBIDDEN =
   'scope; details.namespace, details.scope). code NamespaceNotAllowed: the namespace is outside MANAGED_NAMESPACES ' +
   'or is a Kubernetes system namespace.';
 
+/** What `?dryRun=true` adds to a write route's contract. */
+const DryRunResponses = () =>
+  applyDecorators(
+    ApiOkResponse({
+      type: DryRunResultDto,
+      description: 'With ?dryRun=true: what the write would change. Nothing is recorded or queued.',
+    }),
+    ApiNotFoundResponse({
+      type: ErrorResponseDto,
+      description:
+        'With ?dryRun=true: code NotFound, the Deployment does not exist (a PUT or PATCH would end FAILURE NotFound); ' +
+        'code NamespaceNotFound, a create into a namespace that does not exist with CREATE_NAMESPACES off.',
+    }),
+    ApiConflictResponse({
+      type: ErrorResponseDto,
+      description:
+        'With ?dryRun=true: code Conflict, a create over a Deployment we do not manage; code ' +
+        'ResourceVersionConflict, it kept changing while the dry run ran.',
+    }),
+    ApiError(
+      422,
+      'code IdempotencyKeyReused: Idempotency-Key reused with a different body. With ?dryRun=true: code Invalid, ' +
+        "Kubernetes' validation or a webhook refused the object (details.kubernetes: its status and reason).",
+    ),
+    ApiError(
+      502,
+      'With ?dryRun=true: code KubernetesError or Unauthorized, the apiserver answered something unexpected or ' +
+        "refused the worker's credentials.",
+    ),
+    ApiError(
+      503,
+      'A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds. With ' +
+        '?dryRun=true: code DependencyUnavailable, no worker answered (is a process with ROLE=worker running?).',
+    ),
+  );
+
+const DRY_RUN_NOTE =
+  ' With ?dryRun=true a worker makes the same write with dryRun=All and the call answers 200 with the fields that ' +
+  'would change; nothing is recorded or queued, Idempotency-Key is ignored, and refusals are the ones the request ' +
+  'would end FAILURE with, answered at once.';
+
+const DRY_RUN_FORBIDDEN =
+  WRITE_FORBIDDEN +
+  " With ?dryRun=true also: code Forbidden, the Deployment is not managed by k8s-deployment-manager, or Kubernetes' " +
+  'admission refused the write (e.g. exceeded quota; details.kubernetes: its status and reason; the message is ' +
+  "Kubernetes' own).";
+
 export function accepted(res: Response, s: Submitted): RequestRecordDto {
   res.setHeader('Location', `/v1/requests/${encodeURIComponent(s.request.requestId)}`);
   if (s.replayed) res.setHeader('Idempotent-Replayed', 'true');
@@ -58,123 +122,156 @@ export function accepted(res: Response, s: Submitted): RequestRecordDto {
 @Controller('v1/deployments')
 @Access('writer')
 export class DeploymentWritesController {
-  constructor(private readonly requests: RequestsService) {}
+  constructor(
+    private readonly requests: RequestsService,
+    private readonly dryRuns: DryRunsService,
+  ) {}
 
   @Post()
   @HttpCode(202)
-  @ApiOperation({ summary: 'Create a Deployment', description: 'Queues a CREATE request and answers at once.' })
+  @ApiOperation({
+    summary: 'Create a Deployment',
+    description: 'Queues a CREATE request and answers at once.' + DRY_RUN_NOTE,
+  })
   @IdempotencyHeader
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(400, 413, 422, 503)
-  @ApiForbiddenResponse({ type: ErrorResponseDto, description: WRITE_FORBIDDEN })
+  @ApiErrors(400, 413)
+  @DryRunResponses()
+  @ApiForbiddenResponse({ type: ErrorResponseDto, description: DRY_RUN_FORBIDDEN })
   async create(
     @Body() body: CreateDeploymentDto,
+    @Query() { dryRun }: DryRunQuery,
     @IdempotencyKey() key: string | undefined,
     @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<RequestRecordDto> {
+  ): Promise<RequestRecordDto | globalThis.Response> {
     const { namespace, name, ...spec } = body;
-    return accepted(
-      res,
-      await this.requests.submit({
-        operation: Operation.CREATE,
-        namespace,
-        name,
-        spec,
-        specMode: SpecMode.REPLACE,
-        idempotencyKey: key,
-        requester: principal,
-      }),
-    );
+    return this.write(dryRun, req, res, principal, {
+      operation: Operation.CREATE,
+      namespace,
+      name,
+      spec,
+      specMode: SpecMode.REPLACE,
+      idempotencyKey: key,
+    });
   }
 
   @Put(':namespace/:name')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Replace the desired spec of a Deployment', description: 'Fields left out are removed.' })
+  @ApiOperation({
+    summary: 'Replace the desired spec of a Deployment',
+    description: 'Fields left out are removed.' + DRY_RUN_NOTE,
+  })
   @IdempotencyHeader
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(400, 413, 422, 503)
-  @ApiForbiddenResponse({ type: ErrorResponseDto, description: WRITE_FORBIDDEN })
+  @ApiErrors(400, 413)
+  @DryRunResponses()
+  @ApiForbiddenResponse({ type: ErrorResponseDto, description: DRY_RUN_FORBIDDEN })
   async replace(
     @Param() target: TargetParams,
     @Body() spec: DeploymentSpecDto,
+    @Query() { dryRun }: DryRunQuery,
     @IdempotencyKey() key: string | undefined,
     @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<RequestRecordDto> {
-    return accepted(
-      res,
-      await this.requests.submit({
-        operation: Operation.UPDATE,
-        ...target,
-        spec: { ...spec },
-        specMode: SpecMode.REPLACE,
-        idempotencyKey: key,
-        requester: principal,
-      }),
-    );
+  ): Promise<RequestRecordDto | globalThis.Response> {
+    return this.write(dryRun, req, res, principal, {
+      operation: Operation.UPDATE,
+      ...target,
+      spec: { ...spec },
+      specMode: SpecMode.REPLACE,
+      idempotencyKey: key,
+    });
   }
 
   @Patch(':namespace/:name')
   @HttpCode(202)
   @ApiOperation({
     summary: 'Change some fields of a Deployment',
-    description: 'Recorded as an UPDATE whose spec holds only the given fields; each replaces the current value whole.',
+    description:
+      'Recorded as an UPDATE whose spec holds only the given fields; each replaces the current value whole.' +
+      DRY_RUN_NOTE,
   })
   @IdempotencyHeader
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(400, 413, 422, 503)
-  @ApiForbiddenResponse({ type: ErrorResponseDto, description: WRITE_FORBIDDEN })
+  @ApiErrors(400, 413)
+  @DryRunResponses()
+  @ApiForbiddenResponse({ type: ErrorResponseDto, description: DRY_RUN_FORBIDDEN })
   async patch(
     @Param() target: TargetParams,
     @Body() patch: PatchDeploymentDto,
+    @Query() { dryRun }: DryRunQuery,
     @IdempotencyKey() key: string | undefined,
     @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<RequestRecordDto> {
+  ): Promise<RequestRecordDto | globalThis.Response> {
     if (Object.values(patch).every((v) => v === undefined)) {
       throw new DomainError(
         ErrorCode.ValidationFailed,
         'PATCH body must name at least one of image, replicas, env, resources, labels, annotations',
       );
     }
-    return accepted(
-      res,
-      await this.requests.submit({
-        operation: Operation.UPDATE,
-        ...target,
-        spec: { ...patch },
-        specMode: SpecMode.MERGE,
-        idempotencyKey: key,
-        requester: principal,
-      }),
-    );
+    return this.write(dryRun, req, res, principal, {
+      operation: Operation.UPDATE,
+      ...target,
+      spec: { ...patch },
+      specMode: SpecMode.MERGE,
+      idempotencyKey: key,
+    });
   }
 
   @Delete(':namespace/:name')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Delete a Deployment', description: 'Deleting one that is already gone ends SUCCESS.' })
+  @ApiOperation({
+    summary: 'Delete a Deployment',
+    description: 'Deleting one that is already gone ends SUCCESS.' + DRY_RUN_NOTE,
+  })
   @IdempotencyHeader
   @ApiAcceptedResponse({ type: RequestRecordDto })
-  @ApiErrors(400, 422, 503)
-  @ApiForbiddenResponse({ type: ErrorResponseDto, description: WRITE_FORBIDDEN })
+  @ApiErrors(400)
+  @DryRunResponses()
+  @ApiForbiddenResponse({ type: ErrorResponseDto, description: DRY_RUN_FORBIDDEN })
   async remove(
     @Param() target: TargetParams,
+    @Query() { dryRun }: DryRunQuery,
     @IdempotencyKey() key: string | undefined,
     @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<RequestRecordDto> {
-    return accepted(
-      res,
-      await this.requests.submit({
-        operation: Operation.DELETE,
-        ...target,
-        spec: null,
-        specMode: SpecMode.REPLACE,
-        idempotencyKey: key,
-        requester: principal,
-      }),
-    );
+  ): Promise<RequestRecordDto | globalThis.Response> {
+    return this.write(dryRun, req, res, principal, {
+      operation: Operation.DELETE,
+      ...target,
+      spec: null,
+      specMode: SpecMode.REPLACE,
+      idempotencyKey: key,
+    });
+  }
+
+  /** Records and queues the write (202), or with dryRun asks a worker what it would change (200). */
+  private async write(
+    dryRun: boolean | undefined,
+    req: Request,
+    res: Response,
+    principal: Principal,
+    cmd: Omit<SubmitCommand, 'requester'>,
+  ): Promise<RequestRecordDto | globalThis.Response> {
+    if (!dryRun) return accepted(res, await this.requests.submit({ ...cmd, requester: principal }));
+    // Set first, so a refusal's audit entry says it was a dry run too.
+    AuditService.addDetails(req, { dryRun: true });
+    const { operation, specMode, namespace, name, spec } = cmd;
+    const outcome = await this.dryRuns.run({ operation, specMode, namespace, name, spec }, principal);
+    AuditService.addDetails(req, { dryRun: true, wouldChange: outcome.wouldChange, changes: outcome.changes.length });
+    const body: DryRunResultDto = { dryRun: true, ...outcome };
+    // A returned web Response is sent with its own status, over the route's @HttpCode(202).
+    res.status(200);
+    return new globalThis.Response(JSON.stringify(body), {
+      status: 200,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    });
   }
 }
 

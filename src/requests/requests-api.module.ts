@@ -5,6 +5,7 @@ import {
   RequestsController,
 } from './deployment-requests.controller.js';
 import { MaxReplicasConstraint } from './dto/max-replicas.constraint.js';
+import { DryRunsService } from './dry-runs.service.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { RequestIntakeModule } from './request-intake.module.js';
 import { DeploymentRevisionsController } from './revisions.controller.js';
@@ -16,6 +17,6 @@ export const VALIDATOR_PROVIDERS = [MaxReplicasConstraint];
 @Module({
   imports: [RequestIntakeModule],
   controllers: [DeploymentWritesController, RequestsController, DeadLettersController, DeploymentRevisionsController],
-  providers: [OutboxRelay, MaxReplicasConstraint, RevisionsService],
+  providers: [OutboxRelay, MaxReplicasConstraint, RevisionsService, DryRunsService],
 })
 export class RequestsApiModule {}

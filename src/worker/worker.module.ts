@@ -3,12 +3,14 @@ import { KubernetesModule } from '../kubernetes/kubernetes.module.js';
 import { MessagingModule } from '../messaging/messaging.module.js';
 import { RequestsDataModule } from '../requests/requests-data.module.js';
 import { DeploymentApplier } from './deployment-applier.js';
+import { DryRunController } from './dry-run.controller.js';
+import { DryRunService } from './dry-run.service.js';
 import { RequestMessageHandler } from './request-message.handler.js';
 import { RequestProcessor } from './request-processor.js';
 
 @Module({
   imports: [RequestsDataModule, KubernetesModule, MessagingModule],
-  controllers: [RequestMessageHandler],
-  providers: [DeploymentApplier, RequestProcessor],
+  controllers: [RequestMessageHandler, DryRunController],
+  providers: [DeploymentApplier, RequestProcessor, DryRunService],
 })
 export class WorkerModule {}
