@@ -39,8 +39,13 @@ esac
 ensure_schemathesis
 
 api_pid=''
+dry_pid=''
 fuzz_id="fuzz$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
 cleanup() {
+  if [ -n "$dry_pid" ]; then
+    kill "$dry_pid" 2>/dev/null || true
+    wait "$dry_pid" 2>/dev/null || true
+  fi
   if [ -n "$api_pid" ]; then
     kill "$api_pid" 2>/dev/null || true
     wait "$api_pid" 2>/dev/null || true
@@ -49,7 +54,8 @@ cleanup() {
       const { jetstreamManager } = await import('@nats-io/jetstream');
       const nc = await connect({ servers: process.env.NATS_URL });
       const jsm = await jetstreamManager(nc);
-      for (const s of ['F_' + process.env.FUZZ_ID, 'F_' + process.env.FUZZ_ID + '_DLQ'])
+      const id = 'F_' + process.env.FUZZ_ID;
+      for (const s of [id, id + '_DLQ', id + '_DRY', id + '_DRY_DLQ'])
         await jsm.streams.delete(s).catch(() => false);
       await nc.close();" || log "could not remove the run's streams"
   fi
@@ -75,13 +81,20 @@ if [ -z "${FUZZ_URL:-}" ]; then
   api_log="${TMPDIR:-/tmp}/k8sdm-fuzz/api-$fuzz_id.log"
   log "booting the API on $FUZZ_URL (log: $api_log)"
   # Any namespace but Kubernetes' own, so writes get past the namespace policy; limits high enough
-  # for one key fuzzing; an API alone (no worker): nothing reaches Kubernetes.
+  # for one key fuzzing; no worker applies requests: nothing is written to Kubernetes.
   DATABASE_URL="$fuzz_db_url" ROLE=api,reconciler HTTP_PORT="$port" HEALTH_PORT=0 LOG_LEVEL=warn \
     MANAGED_NAMESPACES='*' RATE_LIMIT_MAX=1000000000 RATE_LIMIT_ANONYMOUS_MAX=1000000000 \
     NATS_STREAM="F_$fuzz_id" NATS_SUBJECT="f.$fuzz_id.requests" NATS_CONSUMER="f-$fuzz_id" \
     NATS_DLQ_STREAM="F_${fuzz_id}_DLQ" NATS_DLQ_SUBJECT="f.$fuzz_id.dlq" NATS_CONTROL_SUBJECT="f.$fuzz_id.control" \
     node dist/src/main.js >"$api_log" 2>&1 &
   api_pid=$!
+  # A worker for ?dryRun=true only: it answers on the API's control subject but consumes a stream of
+  # its own that nothing publishes to, so no request is applied; a dry run writes nothing (dryRun=All).
+  DATABASE_URL="$fuzz_db_url" ROLE=worker HEALTH_PORT=0 LOG_LEVEL=warn MANAGED_NAMESPACES='*' \
+    NATS_STREAM="F_${fuzz_id}_DRY" NATS_SUBJECT="f.$fuzz_id.dry.requests" NATS_CONSUMER="f-$fuzz_id-dry" \
+    NATS_DLQ_STREAM="F_${fuzz_id}_DRY_DLQ" NATS_DLQ_SUBJECT="f.$fuzz_id.dry.dlq" NATS_CONTROL_SUBJECT="f.$fuzz_id.control" \
+    node dist/src/main.js >"${api_log%.log}-dry-run-worker.log" 2>&1 &
+  dry_pid=$!
   for _ in $(seq 1 150); do
     curl -fsS "$FUZZ_URL/healthz" >/dev/null 2>&1 && break
     kill -0 "$api_pid" 2>/dev/null || { cat "$api_log" >&2; echo "the API exited" >&2; exit 1; }

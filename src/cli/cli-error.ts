@@ -7,6 +7,14 @@ export const EXIT = {
   TIMEOUT: 2,
 } as const;
 
+/** `kdm diff` answers as `kubectl diff` does, so scripts written for it keep working. */
+export const DIFF_EXIT = {
+  SAME: 0,
+  CHANGED: 1,
+  /** Anything went wrong: refused, unreachable, bad input or usage. */
+  ERROR: 2,
+} as const;
+
 /** A refusal worth one line on stderr, not a stack trace. */
 export class CliError extends Error {
   constructor(

@@ -1,17 +1,18 @@
-import { Argument, Command, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type {
   ApiKey,
   DeploymentDetail,
   DeploymentRecord,
   DeploymentSpec,
+  DryRunResult,
   PatchDeployment,
   RequestRecord,
   RevisionHistory,
 } from '../../clients/typescript/src/index.js';
 import { Api } from './api.js';
-import { CliError, EXIT } from './cli-error.js';
+import { CliError, DIFF_EXIT, EXIT } from './cli-error.js';
 import { completionScript, SHELLS, type Shell } from './completion.js';
-import { readManifests } from './manifests.js';
+import { readManifests, type Manifest } from './manifests.js';
 import { age, humanDuration, keyValues, none, OUTPUT_FORMATS, render, table, type OutputFormat } from './output.js';
 import { waitForRequest } from './wait.js';
 
@@ -200,7 +201,6 @@ function describeDeployment(detail: DeploymentDetail): string {
   return lines.join('\n');
 }
 
-/** Builds the `kdm` program; `io` receives its output and the exit code a command asks for. */
 /** One row per revision, oldest first; `*` marks the one in effect, and a line's end is said below it. */
 function revisionsTable(h: RevisionHistory): string {
   const ended = new Map(h.lines.filter((l) => l.deletedByRequestId).map((l) => [l.toRevision, l]));
@@ -217,6 +217,32 @@ function revisionsTable(h: RevisionHistory): string {
   return table(['REVISION', 'LINE', 'CHANGE', 'IMAGE', 'REPLICAS', 'BY', 'AGE', 'REQUEST'], rows);
 }
 
+/** What `kdm diff` found for one document. */
+interface DocumentDiff extends DryRunResult {
+  namespace: string;
+  name: string;
+  /** What apply would send: a create, or a replace of the spec. */
+  operation: 'create' | 'replace';
+}
+
+const diffValue = (v: string | number | null) => (v === null ? '<none>' : JSON.stringify(v));
+
+/** `deployment ns/name (replace): 1 change`, then `  path: from → to` per change. */
+export function diffText(diffs: DocumentDiff[]): string {
+  return diffs
+    .map((d) => {
+      const n = d.changes.length;
+      const head = `deployment ${d.namespace}/${d.name} (${d.operation}): ${n ? `${n} change${n === 1 ? '' : 's'}` : 'no changes'}`;
+      return [head, ...d.changes.map((c) => `  ${c.path}: ${diffValue(c.from)} → ${diffValue(c.to)}`)].join('\n');
+    })
+    .join('\n');
+}
+
+/** The spec of a document: its fields but namespace and name. */
+const specOf = (m: Manifest) =>
+  Object.fromEntries(Object.entries(m.body).filter(([k]) => k !== 'namespace' && k !== 'name')) as DeploymentSpec;
+
+/** Builds the `kdm` program; `io` receives its output and the exit code a command asks for. */
 export function buildProgram(io: Io): Command {
   // Set before the subcommands are added: they copy these settings when made.
   const program = new Command('kdm')
@@ -281,6 +307,22 @@ export function buildProgram(io: Io): Command {
     return done;
   }
 
+  /**
+   * What apply sends for a document: a create when Kubernetes has no such Deployment now (a
+   * strong read), else a replace of its spec (PUT: fields left out are removed).
+   */
+  async function applyOperation(a: Api, m: Manifest, where: string): Promise<'create' | 'replace'> {
+    const { namespace, name } = m.body;
+    const current = await a.send(
+      a.client.GET('/v1/deployments/{namespace}/{name}', {
+        params: { path: { namespace, name }, query: { consistency: 'strong' } },
+      }),
+    );
+    if (current.error === undefined) return 'replace';
+    if (current.response.status === 404) return 'create';
+    throw new CliError(`${where}: ${a.explain(current.response.status, current.error)}`);
+  }
+
   writeOptions(
     program
       .command('apply')
@@ -296,26 +338,14 @@ export function buildProgram(io: Io): Command {
         const where = `${m.source} (${namespace}/${name})`;
         const header = o.idempotencyKey ? { 'Idempotency-Key': `${o.idempotencyKey}:${m.source}` } : {};
         try {
-          // Create when Kubernetes has no such Deployment now, else replace its spec (PUT: fields left out are removed).
-          const current = await a.send(
-            a.client.GET('/v1/deployments/{namespace}/{name}', {
-              params: { path: { namespace, name }, query: { consistency: 'strong' } },
-            }),
-          );
-          if (current.error !== undefined && current.response.status !== 404)
-            throw new CliError(`${where}: ${a.explain(current.response.status, current.error)}`);
-          if (current.error !== undefined) {
+          if ((await applyOperation(a, m, where)) === 'create') {
             records.push(await a.call(where, a.client.POST('/v1/deployments', { body: m.body, params: { header } })));
           } else {
-            // The document's other fields are the spec; the API names any it does not know.
-            const spec = Object.fromEntries(
-              Object.entries(m.body).filter(([k]) => k !== 'namespace' && k !== 'name'),
-            ) as DeploymentSpec;
             records.push(
               await a.call(
                 where,
                 a.client.PUT('/v1/deployments/{namespace}/{name}', {
-                  body: spec,
+                  body: specOf(m),
                   params: { path: { namespace, name }, header },
                 }),
               ),
@@ -331,6 +361,53 @@ export function buildProgram(io: Io): Command {
       if (failed > 0) io.exitCode = Math.max(io.exitCode, EXIT.FAILED);
     },
   );
+
+  program
+    .command('diff')
+    .description(
+      'Show what apply -f would change, from a server-side dry run (nothing is changed or recorded). ' +
+        'Exit 0: no changes; 1: changes; 2: an error',
+    )
+    .requiredOption('-f, --filename <file>', 'a file of deployment documents (repeatable)', collect)
+    // Like kubectl diff, 1 means "changes", so every failure, usage errors too, exits 2.
+    .exitOverride((e) => {
+      throw e.exitCode === 0 ? e : new CommanderError(DIFF_EXIT.ERROR, e.code, e.message);
+    })
+    .action(async (o: { filename: string[] }, cmd: Command) => {
+      let failed = 0;
+      const diffs: DocumentDiff[] = [];
+      try {
+        const a = api(cmd);
+        for (const m of readManifests(o.filename)) {
+          const { namespace, name } = m.body;
+          const where = `${m.source} (${namespace}/${name})`;
+          try {
+            const operation = await applyOperation(a, m, where);
+            const query = { dryRun: true };
+            // The route answers 202 with a record without dryRun, 200 with the diff with it.
+            const result = (await a.call(
+              where,
+              operation === 'create'
+                ? a.client.POST('/v1/deployments', { body: m.body, params: { query } })
+                : a.client.PUT('/v1/deployments/{namespace}/{name}', {
+                    body: specOf(m),
+                    params: { path: { namespace, name }, query },
+                  }),
+            )) as DryRunResult;
+            for (const w of result.warnings) io.err(`kdm: warning: ${where}: ${w}`);
+            diffs.push({ namespace, name, operation, ...result });
+          } catch (e) {
+            if (!(e instanceof CliError)) throw e;
+            io.err(`kdm: ${e.message}`);
+            failed++;
+          }
+        }
+      } catch (e) {
+        throw new CliError(e instanceof Error ? e.message : String(e), DIFF_EXIT.ERROR);
+      }
+      print(cmd, diffs, diffText);
+      io.exitCode = failed ? DIFF_EXIT.ERROR : diffs.some((d) => d.wouldChange) ? DIFF_EXIT.CHANGED : DIFF_EXIT.SAME;
+    });
 
   writeOptions(
     program

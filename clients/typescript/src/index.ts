@@ -21,6 +21,8 @@ export type ApiKey = Schemas['ApiKeyDto'];
 export type CreatedApiKey = Schemas['CreatedApiKeyDto'];
 export type ReconcileRun = Schemas['ReconcileRunDto'];
 export type RevisionHistory = Schemas['RevisionHistoryDto'];
+export type DryRunResult = Schemas['DryRunResultDto'];
+export type SpecChange = Schemas['SpecChangeDto'];
 /** The body of every error answer: `{statusCode, error, message, code?, details?}`. */
 export type ApiError = Schemas['ErrorResponseDto'];
 
