@@ -164,6 +164,13 @@ describe('authorization matrix (role x scope)', () => {
       expect: write,
     },
     {
+      group: 'deployment writes',
+      route: 'PATCH /v1/deployments/{namespace}/{name}?dryRun=true',
+      call: async (ns) => ({ method: 'PATCH', path: `/v1/deployments/${ns}/seen?dryRun=true`, body: { replicas: 2 } }),
+      // No worker runs here: a 503 shows the role and the scope were checked before a worker was asked.
+      expect: { reader: 403, readerOut: 403, writerIn: 503, writerOut: 403, admin: 503 },
+    },
+    {
       group: 'deployment reads',
       route: 'GET /v1/deployments',
       call: async () => ({ method: 'GET', path: '/v1/deployments' }),

@@ -17,10 +17,10 @@ describe('dry run', () => {
   const path = (name: string, namespace = ns) => `/v1/deployments/${namespace}/${name}`;
   const requestRows = async (namespace: string, name: string) =>
     (
-      await suite.pool.query(
-        `SELECT count(*)::int AS n FROM deployment_requests WHERE namespace = $1 AND name = $2`,
-        [namespace, name],
-      )
+      await suite.pool.query(`SELECT count(*)::int AS n FROM deployment_requests WHERE namespace = $1 AND name = $2`, [
+        namespace,
+        name,
+      ])
     ).rows[0].n as number;
   const live = async (name: string, namespace = ns) => {
     const d = await apps.readNamespacedDeployment({ namespace, name });
