@@ -9,6 +9,7 @@ import type {
   RequestRecord,
   RevisionHistory,
 } from '../../clients/typescript/src/index.js';
+import { requestRecordOf } from '../../clients/typescript/src/index.js';
 import { Api } from './api.js';
 import { CliError, DIFF_EXIT, EXIT } from './cli-error.js';
 import { completionScript, SHELLS, type Shell } from './completion.js';
@@ -277,7 +278,14 @@ export function buildProgram(io: Io): Command {
       .option('--timeout <duration>', 'how long --wait waits', duration, 600_000);
 
   /** After a write: prints the record, or waits for it (exit code 1 on FAILURE, 2 on timeout). */
-  async function finishWrite(cmd: Command, a: Api, records: RequestRecord[], o: { wait?: boolean; timeout: number }) {
+  async function finishWrite(
+    cmd: Command,
+    a: Api,
+    answers: (RequestRecord | DryRunResult)[],
+    o: { wait?: boolean; timeout: number },
+  ) {
+    // Sent without dryRun, every answer is a request record.
+    let records = answers.map(requestRecordOf);
     if (o.wait) {
       const ended: RequestRecord[] = [];
       for (const r of records) {
@@ -331,7 +339,7 @@ export function buildProgram(io: Io): Command {
   ).action(
     async (o: { filename: string[]; idempotencyKey?: string; wait?: boolean; timeout: number }, cmd: Command) => {
       const a = api(cmd);
-      const records: RequestRecord[] = [];
+      const records: (RequestRecord | DryRunResult)[] = [];
       let failed = 0;
       for (const m of readManifests(o.filename)) {
         const { namespace, name } = m.body;

@@ -4,7 +4,14 @@
  * @ts-expect-error, which must stay errors), so a change to the API that breaks callers
  * breaks this file first. Run: KDM_URL=http://127.0.0.1:3000 KDM_TOKEN=kdm_… node sample.js
  */
-import { createKdmClient, describeApiError, FINAL_STATUSES, type RequestRecord } from '../src/index.js';
+import {
+  createKdmClient,
+  describeApiError,
+  FINAL_STATUSES,
+  isDryRunResult,
+  requestRecordOf,
+  type RequestRecord,
+} from '../src/index.js';
 
 const client = createKdmClient({
   baseUrl: process.env.KDM_URL ?? 'http://127.0.0.1:3000',
@@ -28,13 +35,21 @@ async function main(): Promise<void> {
     params: { header: { 'Idempotency-Key': 'sample-web-1' } },
   });
   if (created.error) throw new Error(describeApiError(created.response.status, created.error));
-  const done = await waitFor(created.data.requestId);
+  // A write answers its request record (202), or with ?dryRun=true what it would change (200).
+  const done = await waitFor(requestRecordOf(created.data).requestId);
   console.log(`${done.operation} ${done.namespace}/${done.name}: ${done.status}`, done.error?.message ?? '');
 
   const page = await client.GET('/v1/deployments', {
     params: { query: { namespace: 'demo', label: ['team=payments'] } },
   });
   for (const d of page.data?.items ?? []) console.log(d.name, `${d.readyReplicas}/${d.desiredReplicas}`, d.rollout);
+
+  const dryRun = await client.PATCH('/v1/deployments/{namespace}/{name}', {
+    params: { path: { namespace: 'demo', name: 'web' }, query: { dryRun: true } },
+    body: { replicas: 3 },
+  });
+  if (dryRun.data && isDryRunResult(dryRun.data))
+    for (const c of dryRun.data.changes) console.log(`${c.path}: ${String(c.from)} → ${String(c.to)}`);
 
   await client.PATCH('/v1/deployments/{namespace}/{name}', {
     params: { path: { namespace: 'demo', name: 'web' } },
@@ -54,6 +69,8 @@ async function main(): Promise<void> {
   await client.GET('/v1/requests', { params: { query: { status: 'DONE' } } });
   // @ts-expect-error a request record has no field "state"
   console.log(done.state);
+  // @ts-expect-error a write's answer may be a dry-run result: narrow it first (requestRecordOf)
+  console.log(created.data.requestId);
 }
 
 await main();

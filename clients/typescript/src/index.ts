@@ -26,6 +26,19 @@ export type SpecChange = Schemas['SpecChangeDto'];
 /** The body of every error answer: `{statusCode, error, message, code?, details?}`. */
 export type ApiError = Schemas['ErrorResponseDto'];
 
+/** True for a write's answer to `?dryRun=true` (200), false for its request record (202). */
+export const isDryRunResult = (data: RequestRecord | DryRunResult): data is DryRunResult =>
+  (data as DryRunResult).dryRun === true;
+
+/**
+ * The request record a write answered (202). The write routes also answer `?dryRun=true` (200,
+ * a DryRunResult), so their `data` is the union of both; this narrows it for a real write.
+ */
+export function requestRecordOf(data: RequestRecord | DryRunResult): RequestRecord {
+  if (isDryRunResult(data)) throw new Error('expected a request record, got a dry-run result');
+  return data;
+}
+
 /** The statuses after which a request changes no more. */
 export const FINAL_STATUSES: readonly RequestStatus[] = ['SUCCESS', 'FAILURE'];
 
