@@ -185,7 +185,8 @@ export class KubernetesGateway implements OnApplicationShutdown {
               name,
               namespace,
               propagationPolicy: 'Background',
-              body: preconditions ? { preconditions } : undefined,
+              // With a body the apiserver ignores the query's options: repeat the policy there.
+              body: preconditions ? { preconditions, propagationPolicy: 'Background' } : undefined,
             },
             c.options,
           ),
@@ -250,9 +251,9 @@ export class KubernetesGateway implements OnApplicationShutdown {
           {
             name,
             namespace,
-            propagationPolicy: 'Background',
-            dryRun: 'All',
-            body: { preconditions: { uid, resourceVersion } },
+            // The apiserver reads a DELETE's options from its body when it has one, ignoring the
+            // query: dryRun must be in the body, or this deletes for real.
+            body: { preconditions: { uid, resourceVersion }, dryRun: ['All'], propagationPolicy: 'Background' },
           },
           c.options,
         ),

@@ -197,9 +197,11 @@ describe('dry run', () => {
   });
 
   it('validates the body exactly as the real route does', async () => {
-    const res = await http(suite.api, 'PATCH', `${path('web')}?dryRun=true`, { replicas: -1 });
-    expect(res.status).toBe(400);
-    expect(res.body.code).toBe('ValidationFailed');
+    const dry = await http(suite.api, 'PATCH', `${path('web')}?dryRun=true`, { replicas: -1, bogus: 1 });
+    const real = await http(suite.api, 'PATCH', path('web'), { replicas: -1, bogus: 1 });
+    expect(dry.status).toBe(400);
+    expect(dry.body).toEqual(real.body);
+    expect(JSON.stringify(dry.body.message)).toContain('replicas');
     const bad = await http(suite.api, 'PATCH', `${path('web')}?dryRun=maybe`, { replicas: 1 });
     expect(bad.status).toBe(400);
     expect(JSON.stringify(bad.body.message)).toContain('dryRun must be true or false');

@@ -94,7 +94,7 @@ export interface paths {
         put?: never;
         /**
          * Create a Deployment
-         * @description Queues a CREATE request and answers at once.
+         * @description Queues a CREATE request and answers at once. With ?dryRun=true a worker makes the same write with dryRun=All and the call answers 200 with the fields that would change; nothing is recorded or queued, Idempotency-Key is ignored, and refusals are the ones the request would end FAILURE with, answered at once.
          */
         post: operations["DeploymentWritesController_create"];
         delete?: never;
@@ -117,20 +117,20 @@ export interface paths {
         get: operations["DeploymentsController_get"];
         /**
          * Replace the desired spec of a Deployment
-         * @description Fields left out are removed.
+         * @description Fields left out are removed. With ?dryRun=true a worker makes the same write with dryRun=All and the call answers 200 with the fields that would change; nothing is recorded or queued, Idempotency-Key is ignored, and refusals are the ones the request would end FAILURE with, answered at once.
          */
         put: operations["DeploymentWritesController_replace"];
         post?: never;
         /**
          * Delete a Deployment
-         * @description Deleting one that is already gone ends SUCCESS.
+         * @description Deleting one that is already gone ends SUCCESS. With ?dryRun=true a worker makes the same write with dryRun=All and the call answers 200 with the fields that would change; nothing is recorded or queued, Idempotency-Key is ignored, and refusals are the ones the request would end FAILURE with, answered at once.
          */
         delete: operations["DeploymentWritesController_remove"];
         options?: never;
         head?: never;
         /**
          * Change some fields of a Deployment
-         * @description Recorded as an UPDATE whose spec holds only the given fields; each replaces the current value whole.
+         * @description Recorded as an UPDATE whose spec holds only the given fields; each replaces the current value whole. With ?dryRun=true a worker makes the same write with dryRun=All and the call answers 200 with the fields that would change; nothing is recorded or queued, Idempotency-Key is ignored, and refusals are the ones the request would end FAILURE with, answered at once.
          */
         patch: operations["DeploymentWritesController_patch"];
         trace?: never;
@@ -538,6 +538,44 @@ export interface components {
              * @example web
              */
             name: string;
+        };
+        SpecChangeDto: {
+            /**
+             * @description Dotted path in the request-spec shape: image, replicas, env.LOG_LEVEL, resources.limits.cpu, labels.team
+             * @example image
+             */
+            path: string;
+            /**
+             * @description A string or an integer; null when absent on that side
+             * @example nginx:1.27
+             */
+            from: string | number | null;
+            /**
+             * @description A string or an integer; null when absent on that side
+             * @example nginx:1.28
+             */
+            to: string | number | null;
+        };
+        DryRunResultDto: {
+            /**
+             * @example true
+             * @enum {boolean}
+             */
+            dryRun: true;
+            /**
+             * @description Whether any managed field would change
+             * @example true
+             */
+            wouldChange: boolean;
+            /** @description Only fields whose value would change, comparing the live object with the apiserver's dry-run result in request-spec shape, so defaults the apiserver fills in are not changes. A create lists every field from null, a delete every field to null. */
+            changes: components["schemas"]["SpecChangeDto"][];
+            /**
+             * @description Kubernetes' Warning headers, then our own (fields another field manager owns that the write takes over)
+             * @example [
+             *       "replicas is owned by field manager \"kubectl-scale\" now; the write would take it over"
+             *     ]
+             */
+            warnings: string[];
         };
         RequestErrorDto: {
             /** @example Forbidden */
@@ -1672,7 +1710,10 @@ export interface operations {
     };
     DeploymentWritesController_create: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: answer 200 with what the write would change, from a server-side dry run (dryRun=All) made by a worker; nothing is recorded or queued, and the call is audited with details.dryRun. Idempotency-Key is ignored. */
+                dryRun?: boolean;
+            };
             header?: {
                 /** @description Makes the call safe to repeat. Keys belong to the API key that sends them: the same key from the same API key with the same body returns the original record (header Idempotent-Replayed: true) and queues nothing; with a different body it answers 422. Another API key using the same Idempotency-Key gets its own, separate request. The requestId is always a new server-assigned UUID. Keys are kept as long as the request record. */
                 "Idempotency-Key"?: string;
@@ -1688,6 +1729,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description With ?dryRun=true: what the write would change. Nothing is recorded or queued. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRunResultDto"];
+                };
+            };
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -1716,8 +1766,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description code PermissionDenied: the namespace is outside the API key's scope (the message names the namespace and the scope; details.namespace, details.scope). code NamespaceNotAllowed: the namespace is outside MANAGED_NAMESPACES or is a Kubernetes system namespace. */
+            /** @description code PermissionDenied: the namespace is outside the API key's scope (the message names the namespace and the scope; details.namespace, details.scope). code NamespaceNotAllowed: the namespace is outside MANAGED_NAMESPACES or is a Kubernetes system namespace. With ?dryRun=true also: code Forbidden, the Deployment is not managed by k8s-deployment-manager, or Kubernetes' admission refused the write (e.g. exceeded quota; details.kubernetes: its status and reason; the message is Kubernetes' own). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description With ?dryRun=true: code NotFound, the Deployment does not exist (a PUT or PATCH would end FAILURE NotFound); code NamespaceNotFound, a create into a namespace that does not exist with CREATE_NAMESPACES off. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description With ?dryRun=true: code Conflict, a create over a Deployment we do not manage; code ResourceVersionConflict, it kept changing while the dry run ran. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1743,7 +1811,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Idempotency-Key reused with a different body */
+            /** @description code IdempotencyKeyReused: Idempotency-Key reused with a different body. With ?dryRun=true: code Invalid, Kubernetes' validation or a webhook refused the object (details.kubernetes: its status and reason). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1763,7 +1831,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
+            /** @description With ?dryRun=true: code KubernetesError or Unauthorized, the apiserver answered something unexpected or refused the worker's credentials. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds. With ?dryRun=true: code DependencyUnavailable, no worker answered (is a process with ROLE=worker running?). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -1866,7 +1943,10 @@ export interface operations {
     };
     DeploymentWritesController_replace: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: answer 200 with what the write would change, from a server-side dry run (dryRun=All) made by a worker; nothing is recorded or queued, and the call is audited with details.dryRun. Idempotency-Key is ignored. */
+                dryRun?: boolean;
+            };
             header?: {
                 /** @description Makes the call safe to repeat. Keys belong to the API key that sends them: the same key from the same API key with the same body returns the original record (header Idempotent-Replayed: true) and queues nothing; with a different body it answers 422. Another API key using the same Idempotency-Key gets its own, separate request. The requestId is always a new server-assigned UUID. Keys are kept as long as the request record. */
                 "Idempotency-Key"?: string;
@@ -1885,6 +1965,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description With ?dryRun=true: what the write would change. Nothing is recorded or queued. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRunResultDto"];
+                };
+            };
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -1913,8 +2002,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description code PermissionDenied: the namespace is outside the API key's scope (the message names the namespace and the scope; details.namespace, details.scope). code NamespaceNotAllowed: the namespace is outside MANAGED_NAMESPACES or is a Kubernetes system namespace. */
+            /** @description code PermissionDenied: the namespace is outside the API key's scope (the message names the namespace and the scope; details.namespace, details.scope). code NamespaceNotAllowed: the namespace is outside MANAGED_NAMESPACES or is a Kubernetes system namespace. With ?dryRun=true also: code Forbidden, the Deployment is not managed by k8s-deployment-manager, or Kubernetes' admission refused the write (e.g. exceeded quota; details.kubernetes: its status and reason; the message is Kubernetes' own). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description With ?dryRun=true: code NotFound, the Deployment does not exist (a PUT or PATCH would end FAILURE NotFound); code NamespaceNotFound, a create into a namespace that does not exist with CREATE_NAMESPACES off. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description With ?dryRun=true: code Conflict, a create over a Deployment we do not manage; code ResourceVersionConflict, it kept changing while the dry run ran. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1940,7 +2047,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Idempotency-Key reused with a different body */
+            /** @description code IdempotencyKeyReused: Idempotency-Key reused with a different body. With ?dryRun=true: code Invalid, Kubernetes' validation or a webhook refused the object (details.kubernetes: its status and reason). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1960,7 +2067,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
+            /** @description With ?dryRun=true: code KubernetesError or Unauthorized, the apiserver answered something unexpected or refused the worker's credentials. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds. With ?dryRun=true: code DependencyUnavailable, no worker answered (is a process with ROLE=worker running?). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -1975,7 +2091,10 @@ export interface operations {
     };
     DeploymentWritesController_remove: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: answer 200 with what the write would change, from a server-side dry run (dryRun=All) made by a worker; nothing is recorded or queued, and the call is audited with details.dryRun. Idempotency-Key is ignored. */
+                dryRun?: boolean;
+            };
             header?: {
                 /** @description Makes the call safe to repeat. Keys belong to the API key that sends them: the same key from the same API key with the same body returns the original record (header Idempotent-Replayed: true) and queues nothing; with a different body it answers 422. Another API key using the same Idempotency-Key gets its own, separate request. The requestId is always a new server-assigned UUID. Keys are kept as long as the request record. */
                 "Idempotency-Key"?: string;
@@ -1990,6 +2109,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description With ?dryRun=true: what the write would change. Nothing is recorded or queued. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRunResultDto"];
+                };
+            };
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -2018,7 +2146,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description code PermissionDenied: the namespace is outside the API key's scope (the message names the namespace and the scope; details.namespace, details.scope). code NamespaceNotAllowed: the namespace is outside MANAGED_NAMESPACES or is a Kubernetes system namespace. */
+            /** @description code PermissionDenied: the namespace is outside the API key's scope (the message names the namespace and the scope; details.namespace, details.scope). code NamespaceNotAllowed: the namespace is outside MANAGED_NAMESPACES or is a Kubernetes system namespace. With ?dryRun=true also: code Forbidden, the Deployment is not managed by k8s-deployment-manager, or Kubernetes' admission refused the write (e.g. exceeded quota; details.kubernetes: its status and reason; the message is Kubernetes' own). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2027,7 +2155,25 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Idempotency-Key reused with a different body */
+            /** @description With ?dryRun=true: code NotFound, the Deployment does not exist (a PUT or PATCH would end FAILURE NotFound); code NamespaceNotFound, a create into a namespace that does not exist with CREATE_NAMESPACES off. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description With ?dryRun=true: code Conflict, a create over a Deployment we do not manage; code ResourceVersionConflict, it kept changing while the dry run ran. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code IdempotencyKeyReused: Idempotency-Key reused with a different body. With ?dryRun=true: code Invalid, Kubernetes' validation or a webhook refused the object (details.kubernetes: its status and reason). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2047,7 +2193,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
+            /** @description With ?dryRun=true: code KubernetesError or Unauthorized, the apiserver answered something unexpected or refused the worker's credentials. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds. With ?dryRun=true: code DependencyUnavailable, no worker answered (is a process with ROLE=worker running?). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -2062,7 +2217,10 @@ export interface operations {
     };
     DeploymentWritesController_patch: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: answer 200 with what the write would change, from a server-side dry run (dryRun=All) made by a worker; nothing is recorded or queued, and the call is audited with details.dryRun. Idempotency-Key is ignored. */
+                dryRun?: boolean;
+            };
             header?: {
                 /** @description Makes the call safe to repeat. Keys belong to the API key that sends them: the same key from the same API key with the same body returns the original record (header Idempotent-Replayed: true) and queues nothing; with a different body it answers 422. Another API key using the same Idempotency-Key gets its own, separate request. The requestId is always a new server-assigned UUID. Keys are kept as long as the request record. */
                 "Idempotency-Key"?: string;
@@ -2081,6 +2239,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description With ?dryRun=true: what the write would change. Nothing is recorded or queued. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRunResultDto"];
+                };
+            };
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -2109,8 +2276,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description code PermissionDenied: the namespace is outside the API key's scope (the message names the namespace and the scope; details.namespace, details.scope). code NamespaceNotAllowed: the namespace is outside MANAGED_NAMESPACES or is a Kubernetes system namespace. */
+            /** @description code PermissionDenied: the namespace is outside the API key's scope (the message names the namespace and the scope; details.namespace, details.scope). code NamespaceNotAllowed: the namespace is outside MANAGED_NAMESPACES or is a Kubernetes system namespace. With ?dryRun=true also: code Forbidden, the Deployment is not managed by k8s-deployment-manager, or Kubernetes' admission refused the write (e.g. exceeded quota; details.kubernetes: its status and reason; the message is Kubernetes' own). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description With ?dryRun=true: code NotFound, the Deployment does not exist (a PUT or PATCH would end FAILURE NotFound); code NamespaceNotFound, a create into a namespace that does not exist with CREATE_NAMESPACES off. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description With ?dryRun=true: code Conflict, a create over a Deployment we do not manage; code ResourceVersionConflict, it kept changing while the dry run ran. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2136,7 +2321,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Idempotency-Key reused with a different body */
+            /** @description code IdempotencyKeyReused: Idempotency-Key reused with a different body. With ?dryRun=true: code Invalid, Kubernetes' validation or a webhook refused the object (details.kubernetes: its status and reason). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2156,7 +2341,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
+            /** @description With ?dryRun=true: code KubernetesError or Unauthorized, the apiserver answered something unexpected or refused the worker's credentials. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds. With ?dryRun=true: code DependencyUnavailable, no worker answered (is a process with ROLE=worker running?). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
