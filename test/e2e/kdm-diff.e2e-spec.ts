@@ -25,7 +25,11 @@ function kdm(env: Record<string, string | undefined>, ...args: string[]) {
 // `kdm diff -f` as a process against an API and a worker on the real stack: kubectl diff's exit codes.
 describe('kdm diff', () => {
   const ns = `kdmdiff-${uniqueId()}`;
-  const suite = useSuite({ namespaces: [ns], env: { ROLE: 'api,worker', MANAGED_NAMESPACES: ns } });
+  const suite = useSuite({
+    namespaces: [ns],
+    createNamespaces: true,
+    env: { ROLE: 'api,worker', MANAGED_NAMESPACES: ns },
+  });
   const as = () => ({ KDM_URL: suite.api, KDM_TOKEN: process.env.ADMIN_API_KEY });
   const dir = mkdtempSync(join(tmpdir(), 'kdm-diff-'));
   const file = (name: string, text: string) => {
@@ -89,7 +93,9 @@ describe('kdm diff', () => {
     const bad = file('bad.yaml', `namespace: ${ns}\nname: web\nimage: nginx:1.27\nreplicas: -1\n`);
     const refused = await kdm(as(), 'diff', '-f', bad);
     expect(refused.status).toBe(2);
-    expect(refused.stderr).toMatch(/^kdm: .*bad\.yaml#1 \(.*\/web\): 400 ValidationFailed: .*replicas/);
+    expect(refused.stderr).toMatch(
+      /^kdm: .*bad\.yaml#1 \(.*\/web\): 400 Bad Request: replicas must not be less than 0\n$/,
+    );
     expect((await kdm(as(), 'diff', '-f', join(dir, 'missing.yaml'))).status).toBe(2);
     expect((await kdm(as(), 'diff')).status).toBe(2);
   });
