@@ -269,9 +269,10 @@ describe('kdm completion', () => {
     const r = await kdm({}, 'completion', 'bash');
     expect(r.status).toBe(0);
     expect(complete(r.stdout, 'kdm', '')).toBe(
-      'apply create patch delete get describe wait history rollback keys reconcile completion',
+      'apply diff create patch delete get describe wait history rollback keys reconcile completion',
     );
     expect(complete(r.stdout, 'kdm', 'get', 'dep')).toBe('deployments');
+    expect(complete(r.stdout, 'kdm', 'diff', '--f')).toBe('--filename');
     expect(complete(r.stdout, 'kdm', 'get', 'deploy', '--sel')).toBe('--selector');
     expect(complete(r.stdout, 'kdm', 'keys', 'create', '--role', '')).toBe('reader writer admin');
     expect(complete(r.stdout, 'kdm', 'get', 'requests', '-o', 'y')).toBe('yaml');
