@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import type { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { KubernetesGateway } from './kubernetes.gateway.js';
+import { KubernetesGateway, parseWarnings } from './kubernetes.gateway.js';
 
 /** A fake apiserver that never answers, and notes each request and when its connection closed. */
 async function silentServer() {
@@ -81,4 +81,15 @@ describe('KubernetesGateway timeouts', () => {
     expect(new URL(call.req.url!, 'http://x').searchParams.has('timeout')).toBe(false);
     await call.closed;
   }, 15_000);
+});
+
+describe('parseWarnings', () => {
+  it("reads the texts of the apiserver's Warning headers, joined by fetch with a comma", () => {
+    expect(
+      parseWarnings(
+        '299 - "spec.template: a \\"quoted\\" word", 299 - "metadata.finalizers: prefer a domain-qualified name"',
+      ),
+    ).toEqual(['spec.template: a "quoted" word', 'metadata.finalizers: prefer a domain-qualified name']);
+    expect(parseWarnings(undefined)).toEqual([]);
+  });
 });

@@ -1,3 +1,4 @@
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { Running } from '../../src/bootstrap.js';
 import { useSuite } from '../support/fixture.js';
 import { boot, dropTopology, eventually, http, kube, settled, testConfig, uniqueId } from '../support/harness.js';
@@ -86,13 +87,28 @@ describe('dry run', () => {
       env: { MODE: 'b' },
     });
     expect(put.status).toBe(200);
-    expect(put.body.changes).toEqual(
-      expect.arrayContaining([
-        { path: 'env.MODE', from: 'a', to: 'b' },
-        { path: 'replicas', from: 1, to: 2 },
-      ]),
-    );
+    expect(put.body.changes).toEqual([
+      { path: 'env.KEEP', from: 'k', to: null },
+      { path: 'env.MODE', from: 'a', to: 'b' },
+      { path: 'replicas', from: 1, to: 2 },
+    ]);
     expect((await live('same')).replicas).toBe(1);
+  });
+
+  it('warns that the write would take over a field another field manager owns (a kubectl scale)', async () => {
+    await created('scaled');
+    // What `kubectl scale --replicas=3` sends: a patch of the scale subresource as field manager kubectl-scale.
+    await apps.patchNamespacedDeploymentScale(
+      { namespace: ns, name: 'scaled', fieldManager: 'kubectl-scale', body: { spec: { replicas: 3 } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const res = await http(suite.api, 'PATCH', `${path('scaled')}?dryRun=true`, { replicas: 2 });
+    expect(res.status).toBe(200);
+    expect(res.body.changes).toEqual([{ path: 'replicas', from: 3, to: 2 }]);
+    expect(res.body.warnings).toContain(
+      'replicas is owned by field manager "kubectl-scale" now; the write would take it over',
+    );
+    expect((await live('scaled')).replicas).toBe(3);
   });
 
   it('a dry-run CREATE lists every field from null and creates nothing; a dry-run DELETE deletes nothing', async () => {
