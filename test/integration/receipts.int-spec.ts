@@ -1,10 +1,11 @@
+import { ReconcilerService } from '../../src/reconciler/reconciler.service.js';
 import { useSuite } from '../support/fixture.js';
-import { eventually, http, settled, uniqueId } from '../support/harness.js';
+import { eventually, http, kube, settled, uniqueId } from '../support/harness.js';
 
 // Rollout receipts on the real stack: an API, a worker and a watcher; KWOK runs the pods
 // (an image of k8sdm.test/never-ready:1 makes pods that run but never become Ready).
 describe('rollout receipts', () => {
-  const ns = `rc-${uniqueId()}`;
+  const ns = `rcpt-${uniqueId()}`;
   const suite = useSuite({
     namespaces: [ns],
     createNamespaces: true,
@@ -136,6 +137,42 @@ describe('rollout receipts', () => {
       requestId: deleted.requestId,
       operation: 'DELETE',
       rollout: { state: 'GONE' },
+    });
+  });
+});
+
+// No watcher here: only a reconcile pass can move the receipt (as when the watcher was down).
+describe('rollout receipts repaired by the reconciler', () => {
+  const ns = `rcpt-${uniqueId()}`;
+  const { apps } = kube();
+  const suite = useSuite({
+    namespaces: [ns],
+    createNamespaces: true,
+    env: { ROLE: 'api,worker,reconciler', MANAGED_NAMESPACES: ns, RECONCILE_CRON: '0 0 1 1 *' },
+  });
+
+  it('a pass moves a receipt the watcher never saw to COMPLETE', async () => {
+    const res = await http(suite.api, 'POST', '/v1/deployments', {
+      namespace: ns,
+      name: 'web',
+      image: 'nginx:1.27',
+      replicas: 1,
+    });
+    const done = await settled(suite.api, res.body.requestId);
+    expect(done).toMatchObject({ status: 'SUCCESS', rollout: { state: 'WAITING', generation: 1 } });
+    await eventually(async () => {
+      const d = await apps.readNamespacedDeployment({ namespace: ns, name: 'web' });
+      return d.status?.observedGeneration === 1 && d.status.availableReplicas === 1;
+    }, 60_000);
+    // Still WAITING: nothing has mirrored the rollout.
+    expect((await http(suite.api, 'GET', `/v1/requests/${res.body.requestId}`)).body.rollout.state).toBe('WAITING');
+
+    await suite.app.app.get(ReconcilerService).runOnce();
+    const after = await http(suite.api, 'GET', `/v1/requests/${res.body.requestId}`);
+    expect(after.body.rollout).toMatchObject({
+      state: 'COMPLETE',
+      observedGeneration: 1,
+      replicas: { desired: 1, updated: 1, ready: 1, available: 1 },
     });
   });
 });
