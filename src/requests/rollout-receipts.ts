@@ -87,7 +87,8 @@ function afterDelete(req: ReceiptRequest, d: ObservedDeployment | null): Rollout
 }
 
 function afterWrite(req: ReceiptRequest, d: ObservedDeployment | null): RolloutReceipt | null {
-  if (!d || !sawOurWrite(req, d)) return null;
+  // No generation recorded: nothing to match the observed one against.
+  if (!d || req.generation === null || !sawOurWrite(req, d)) return null;
   const seen: RolloutReceipt = {
     ...req.rollout,
     observedGeneration: d.observedGeneration,
