@@ -21,12 +21,19 @@ describe('rollout receipts', () => {
     return rec;
   }
 
-  /** Waits until the request's receipt is in a final state, and returns the record. */
-  const finalReceipt = (requestId: string, timeoutMs = 60_000) =>
-    eventually(async () => {
-      const r = await http(suite.api, 'GET', `/v1/requests/${requestId}`);
-      return ['COMPLETE', 'FAILED', 'SUPERSEDED', 'GONE'].includes(r.body.rollout?.state) ? r.body : undefined;
-    }, timeoutMs);
+  /** Waits until the request's receipt is in a final state, and returns the record (or fails naming the last one seen). */
+  async function finalReceipt(requestId: string, timeoutMs = 60_000) {
+    let last: unknown;
+    try {
+      return await eventually(async () => {
+        const r = await http(suite.api, 'GET', `/v1/requests/${requestId}`);
+        last = r.body;
+        return ['COMPLETE', 'FAILED', 'SUPERSEDED', 'GONE'].includes(r.body.rollout?.state) ? r.body : undefined;
+      }, timeoutMs);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; the last record: ${JSON.stringify(last)}`, { cause: e });
+    }
+  }
 
   it('a create reaches COMPLETE with its replica counts, shown in the record, the list and the detail', async () => {
     const created = await succeeded(
