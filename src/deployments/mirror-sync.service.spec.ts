@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import type { DeploymentObject, KubernetesGateway, ListPage } from '../kubernetes/kubernetes.gateway.js';
+import type { RolloutReceipts } from '../requests/rollout-receipts.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { NamespacePolicy } from '../domain/namespace-policy.js';
 import type { DeploymentsRepository } from './deployments.repository.js';
@@ -42,6 +43,7 @@ function setup(pages: ListPage[]) {
     state as unknown as WatcherStateRepository,
     metrics,
     new NamespacePolicy(config),
+    { advanceQuietly: async () => undefined } as unknown as RolloutReceipts,
   );
   const invalid = async () => (await metrics.invalidResourceVersions.get()).values.reduce((n, v) => n + v.value, 0);
   return { sync, written, deployments, state, invalid };

@@ -8,6 +8,7 @@ import { toMirrorRow } from './mirror-row.mapper.js';
 import { scopeIncludes, watchScopes, WatchScope } from '../watcher/watch-scope.js';
 import { WatcherStateRepository } from '../watcher/watcher-state.repository.js';
 import { MirrorRow } from './mirror-row.mapper.js';
+import { RolloutReceipts } from '../requests/rollout-receipts.service.js';
 import {
   assertWellFormedResourceVersion,
   compareResourceVersions,
@@ -56,6 +57,7 @@ export class MirrorSyncService {
     private readonly state: WatcherStateRepository,
     private readonly metrics: MetricsService,
     policy: NamespacePolicy,
+    private readonly receipts: RolloutReceipts,
   ) {
     this.scopes = watchScopes(config, policy);
   }
@@ -187,6 +189,7 @@ export class MirrorSyncService {
     assertWellFormedResourceVersion(result.resourceVersion || undefined, `the list of ${scope.key}`);
     result.markedDeleted = await this.deployments.markAbsentDeleted(scope, present, result.resourceVersion, !!reset);
     await this.state.recordRelist(scope.key, result.resourceVersion, reason, clusterUid, !!reset);
+    await this.receipts.advanceQuietly();
     if (reset) result.resets = [{ scope: scope.key, reason: reset }];
     if (invalid) result.invalidResourceVersions = invalid;
     this.metrics.watcherRelists.inc({ reason });
@@ -196,6 +199,11 @@ export class MirrorSyncService {
         `in ${Date.now() - started} ms`,
     );
     return result;
+  }
+
+  /** After a watch event's mirror write: moves the rollout receipts of those Deployments. */
+  afterMirrorWrite(targets: { namespace: string; name: string }[]): Promise<void> {
+    return this.receipts.advanceQuietly(targets);
   }
 
   /** A resourceVersion that breaks KEP-5504's rules: logged and counted, never compared. */

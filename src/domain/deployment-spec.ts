@@ -13,6 +13,8 @@ export interface DeploymentSpec {
   image: string;
   replicas: number;
   containerPort?: number;
+  /** spec.progressDeadlineSeconds: how long a rollout may make no progress before it is FAILED. */
+  progressDeadlineSeconds?: number;
   env?: Record<string, string>;
   resources?: ResourceRequirements;
   labels?: Record<string, string>;
@@ -26,6 +28,9 @@ export const MANAGED_BY_VALUE = 'k8s-deployment-manager';
 export const NAME_LABEL = 'app.kubernetes.io/name';
 export const REQUEST_ID_ANNOTATION = 'k8s-deployment-manager.io/request-id';
 export const CONTAINER_NAME = 'app';
+/** Kubernetes' default spec.progressDeadlineSeconds. */
+export const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
+export const MAX_PROGRESS_DEADLINE_SECONDS = 86_400;
 
 /** Keys Kubernetes or we set ourselves; never reported as user labels or annotations. */
 const SYSTEM_LABELS = new Set([MANAGED_BY_LABEL, NAME_LABEL]);

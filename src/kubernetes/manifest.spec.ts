@@ -47,6 +47,16 @@ describe('buildDeploymentManifest', () => {
     };
     expect(specFromDeployment(live)).toEqual(spec);
   });
+
+  it('sets progressDeadlineSeconds when given, and reads back only a deadline that is not the default', () => {
+    const short = buildDeploymentManifest('default', 'web', { ...spec, progressDeadlineSeconds: 5 }, 'req-1');
+    expect(short.spec!.progressDeadlineSeconds).toBe(5);
+    expect(specFromDeployment(short).progressDeadlineSeconds).toBe(5);
+    expect(m.spec!.progressDeadlineSeconds).toBeUndefined();
+    // The apiserver fills in 600 when none is given: not part of our spec.
+    const defaulted = { ...m, spec: { ...m.spec!, progressDeadlineSeconds: 600 } };
+    expect(specFromDeployment(defaulted)).toEqual(spec);
+  });
 });
 
 describe('mergeSpec', () => {

@@ -2,6 +2,7 @@ import type { V1Deployment, V1EnvVar, V1ResourceRequirements } from '@kubernetes
 import {
   compactResources,
   CONTAINER_NAME,
+  DEFAULT_PROGRESS_DEADLINE_SECONDS,
   type DeploymentSpec,
   isSystemAnnotation,
   isSystemLabel,
@@ -45,6 +46,7 @@ export function buildDeploymentManifest(
     },
     spec: {
       replicas: spec.replicas,
+      ...(spec.progressDeadlineSeconds ? { progressDeadlineSeconds: spec.progressDeadlineSeconds } : {}),
       selector: { matchLabels: selector },
       template: {
         metadata: { labels: selector },
@@ -87,6 +89,9 @@ export function specFromDeployment(d: V1Deployment): DeploymentSpec {
   const spec: DeploymentSpec = { image: container?.image ?? '', replicas: d.spec?.replicas ?? 1 };
   const port = container?.ports?.[0]?.containerPort;
   if (port) spec.containerPort = port;
+  // The apiserver fills in the default: only a deadline someone chose is part of the spec.
+  const deadline = d.spec?.progressDeadlineSeconds;
+  if (deadline && deadline !== DEFAULT_PROGRESS_DEADLINE_SECONDS) spec.progressDeadlineSeconds = deadline;
   if (env) spec.env = env;
   if (resources && Object.keys(resources).length) spec.resources = resources;
   if (Object.keys(labels).length) spec.labels = labels;

@@ -40,6 +40,8 @@ export interface ReconcileDetails {
   mirrorResets?: { scope: string; reason: string }[];
   /** Malformed resourceVersions the mirror repair met and reported. */
   invalidResourceVersions?: number;
+  /** Rollout receipts this pass moved on (ones the watcher missed, e.g. while it was down). */
+  receiptsMoved?: number;
   /** The process began shutting down during the pass: whether the pass still finished, or was abandoned (the error says where). */
   shutdown?: 'finished' | 'abandoned';
 }

@@ -10,6 +10,7 @@ import type { DeploymentSpec } from '../domain/deployment-spec.js';
 import { RequestsRepository } from '../requests/requests.repository.js';
 import { RECONCILER, RequestsService } from '../requests/requests.service.js';
 import { RequestQueue } from '../requests/request-queue.js';
+import { RolloutReceipts } from '../requests/rollout-receipts.service.js';
 import { attributeDrift, foreignOwners } from '../deployments/field-owners.js';
 import type { DriftReport } from '../deployments/field-owners.js';
 import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
@@ -59,6 +60,7 @@ export class ReconcilerService implements BeforeApplicationShutdown {
     private readonly deployments: DeploymentsRepository,
     private readonly metrics: MetricsService,
     private readonly shutdown: ShutdownSignal,
+    private readonly receipts: RolloutReceipts,
   ) {}
 
   /**
@@ -162,6 +164,10 @@ export class ReconcilerService implements BeforeApplicationShutdown {
     // The database's clock, like the requests' completed_at it is compared with.
     const startedAt = (await this.runs.findById(id))?.startedAt ?? new Date();
     const mirrorRepaired = await step('mirror', () => this.repairMirror(counts, details));
+    await step('receipts', async () => {
+      // Level-based, so receipts the watcher missed (it was down while a rollout ended) catch up here.
+      details.receiptsMoved = await this.receipts.advance();
+    });
     await step('requests', () => this.recoverRequests(counts));
     await step('drift', () => this.reportDrift(counts, details, startedAt, mirrorRepaired));
     if (skipped.length) errors.push(`abandoned at shutdown: the ${skipped.join(', ')} step(s) did not run`);

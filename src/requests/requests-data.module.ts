@@ -4,11 +4,12 @@ import { DeploymentRequestEntity } from './deployment-request.entity.js';
 import { DomainModule } from '../domain/domain.module.js';
 import { RequestsRepository } from './requests.repository.js';
 import { RequestMetrics } from './request-metrics.js';
+import { RolloutReceipts } from './rollout-receipts.service.js';
 
 /** Request persistence (and the domain's namespace policy, which every writer checks), shared by the api, worker and reconciler roles. */
 @Module({
   imports: [TypeOrmModule.forFeature([DeploymentRequestEntity]), DomainModule],
-  providers: [RequestsRepository, RequestMetrics],
-  exports: [RequestsRepository, DomainModule],
+  providers: [RequestsRepository, RequestMetrics, RolloutReceipts],
+  exports: [RequestsRepository, RolloutReceipts, DomainModule],
 })
 export class RequestsDataModule {}

@@ -7,6 +7,8 @@ import { sanitizeReason } from '../domain/reason-text.js';
 import { AdvisoryLockLost, type SessionQuery, tryWithAdvisoryLock } from '../database/advisory-lock.js';
 import { namespaceScopeWhere } from '../database/namespace-scope-sql.js';
 import type { NamespaceScope } from '../domain/principal.js';
+import type { RolloutReceipt } from '../domain/rollout-receipt.js';
+import { ObservedDeployment, ReceiptRequest, waitingReceipt } from './rollout-receipts.js';
 
 export interface NewRequest {
   requestId: string;
@@ -48,6 +50,32 @@ export interface RequestFilter {
 }
 
 const OPEN = `status NOT IN ('SUCCESS', 'FAILURE')`;
+
+/** At most this many open receipts are moved per call; the rest wait for the next event or pass. */
+const OPEN_RECEIPTS_LIMIT = 1000;
+
+interface OpenReceiptRow {
+  request_id: string;
+  namespace: string;
+  name: string;
+  seq: string;
+  operation: Operation;
+  result_generation: string | null;
+  result_resource_version: string | null;
+  rollout: RolloutReceipt;
+  mirrored: boolean;
+  deleted: boolean;
+  generation: string;
+  observed_generation: string;
+  resource_version: string;
+  mirror_rollout: ObservedDeployment['rollout'];
+  desired_replicas: number;
+  updated_replicas: number;
+  ready_replicas: number;
+  available_replicas: number;
+  last_writer_seq: string | null;
+  progressing: { reason?: string; message?: string } | null;
+}
 
 const FAIL_SQL = `UPDATE deployment_requests
   SET status = 'FAILURE', error_code = $2, error_message = $3, dead_lettered = $4, retry_at = NULL,
@@ -116,13 +144,15 @@ export class TargetLock {
     return rows.length ? { kind: 'claimed', request: this.hydrate(rows[0]) } : { kind: 'none' };
   }
 
+  /** SUCCESS, with the rollout receipt WAITING for the generation the write produced (or deleted). */
   async succeed(requestId: string, result: { generation: number | null; resourceVersion: string | null }) {
     await this.query(
       `UPDATE deployment_requests
        SET status = 'SUCCESS', error_code = NULL, error_message = NULL, result_generation = $2,
-           result_resource_version = $3, retry_at = NULL, completed_at = now(), updated_at = now()
+           result_resource_version = $3, retry_at = NULL, completed_at = now(), updated_at = now(),
+           rollout = $4::jsonb
        WHERE request_id = $1 AND ${OPEN}`,
-      [requestId, result.generation, result.resourceVersion],
+      [requestId, result.generation, result.resourceVersion, JSON.stringify(waitingReceipt(result.generation))],
     );
   }
 
@@ -445,6 +475,83 @@ export class RequestsRepository {
       .orderBy('r.seq', 'ASC')
       .limit(1)
       .getOne();
+  }
+
+  /**
+   * SUCCESS requests whose rollout receipt is not final (the partial index of migration
+   * 1764400810000 serves it), oldest first, each with its Deployment's mirror row (null when
+   * the mirror has none): of the given Deployments, or of all.
+   */
+  async openReceipts(
+    targets?: { namespace: string; name: string }[],
+    limit = OPEN_RECEIPTS_LIMIT,
+  ): Promise<{ request: ReceiptRequest; observed: ObservedDeployment | null }[]> {
+    if (targets && targets.length === 0) return [];
+    const rows: OpenReceiptRow[] = await this.repo.query(
+      `SELECT r.request_id, r.namespace, r.name, r.seq, r.operation, r.result_generation, r.result_resource_version, r.rollout,
+              d.name IS NOT NULL AS mirrored, d.deleted_at IS NOT NULL AS deleted, d.generation,
+              d.observed_generation, d.resource_version, d.rollout AS mirror_rollout, d.desired_replicas,
+              d.updated_replicas, d.ready_replicas, d.available_replicas, w.seq AS last_writer_seq,
+              (SELECT c FROM jsonb_array_elements(d.conditions) AS c WHERE c->>'type' = 'Progressing' LIMIT 1)
+                AS progressing
+       FROM deployment_requests r
+       LEFT JOIN deployments d ON d.namespace = r.namespace AND d.name = r.name
+       LEFT JOIN deployment_requests w
+         ON w.request_id = d.last_request_id AND w.namespace = r.namespace AND w.name = r.name
+       WHERE r.status = 'SUCCESS' AND r.rollout->>'state' IN ('WAITING', 'PROGRESSING')
+         AND ($1::text[] IS NULL
+              OR (r.namespace, r.name) IN (SELECT * FROM unnest($1::text[], $2::text[])))
+       ORDER BY r.seq LIMIT $3`,
+      [targets?.map((t) => t.namespace) ?? null, targets?.map((t) => t.name) ?? null, limit],
+    );
+    return rows.map((r) => ({
+      request: {
+        requestId: r.request_id,
+        namespace: r.namespace,
+        name: r.name,
+        seq: Number(r.seq),
+        operation: r.operation,
+        generation: r.result_generation === null ? null : Number(r.result_generation),
+        resourceVersion: r.result_resource_version,
+        rollout: r.rollout,
+      },
+      observed: r.mirrored
+        ? {
+            deleted: r.deleted,
+            generation: Number(r.generation),
+            observedGeneration: Number(r.observed_generation),
+            resourceVersion: r.resource_version,
+            rollout: r.mirror_rollout,
+            replicas: {
+              desired: r.desired_replicas,
+              updated: r.updated_replicas,
+              ready: r.ready_replicas,
+              available: r.available_replicas,
+            },
+            progressing: r.progressing
+              ? { reason: r.progressing.reason ?? null, message: r.progressing.message ?? null }
+              : null,
+            lastWriterSeq: r.last_writer_seq === null ? null : Number(r.last_writer_seq),
+          }
+        : null,
+    }));
+  }
+
+  /**
+   * Moves receipts, each only if it still holds `from` (another process may have moved it
+   * since it was read: compare-and-set, never an overwrite of newer news); returns the ids moved.
+   */
+  async moveReceipts(moves: { requestId: string; from: RolloutReceipt; to: RolloutReceipt }[]): Promise<string[]> {
+    if (moves.length === 0) return [];
+    const res: [{ request_id: string }[], number] = await this.repo.query(
+      `UPDATE deployment_requests r SET rollout = m.next, updated_at = now()
+       FROM jsonb_to_recordset($1::jsonb) AS m(request_id text, prev jsonb, next jsonb)
+       WHERE r.request_id = m.request_id AND r.status = 'SUCCESS' AND r.rollout = m.prev
+         AND r.rollout IS DISTINCT FROM m.next
+       RETURNING r.request_id`,
+      [JSON.stringify(moves.map((m) => ({ request_id: m.requestId, prev: m.from, next: m.to })))],
+    );
+    return res[0].map((r) => r.request_id);
   }
 
   private async updateReturning(sql: string, params: unknown[]): Promise<DeploymentRequestEntity[]> {

@@ -72,6 +72,7 @@ function setup(saved: string | null) {
   const invalid: unknown[] = [];
   const sync = {
     resumePosition: async () => saved ?? undefined,
+    afterMirrorWrite: jest.fn(async () => undefined),
     reportInvalid: jest.fn((_source: string, _what: string, rv: unknown) => invalid.push(rv)),
     syncScope: jest.fn(async (_s: WatchScope, reason: RelistReason) => {
       relists.push(reason);

@@ -267,6 +267,7 @@ export class DeploymentStream {
       }
       const now = Date.now();
       for (const b of batch) this.deps.metrics.watcherEventLagSeconds.observe((now - b.receivedAt) / 1000);
+      await this.deps.sync.afterMirrorWrite(batch.map((b) => ({ namespace: b.row.namespace, name: b.row.name })));
       if (rv) this.advance(rv, contactAt);
     }
   }

@@ -13,6 +13,7 @@ import {
 } from '../requests/requests.repository.js';
 import type { DeploymentApplier } from './deployment-applier.js';
 import { RequestProcessor } from './request-processor.js';
+import type { RolloutReceipts } from '../requests/rollout-receipts.service.js';
 
 const OPEN = (r: DeploymentRequestEntity) => !['SUCCESS', 'FAILURE'].includes(r.status);
 
@@ -98,21 +99,31 @@ function setup(
     }),
   };
   const metrics = new MetricsService();
+  const receipts = { advanceQuietly: jest.fn(async () => undefined) };
   const processor = new RequestProcessor(
     repo as unknown as RequestsRepository,
     applier as unknown as DeploymentApplier,
     metrics,
     config,
     shutdown,
+    receipts as unknown as RolloutReceipts,
   );
   processor.random = () => 0.5; // no jitter
-  return { repo, applied, written, processor, metrics };
+  return { repo, applied, written, processor, metrics, receipts };
 }
 
 const ok = async () => ({ generation: 1, resourceVersion: '1' });
 const unavailable = () => new DomainError(ErrorCode.KubernetesUnavailable, 'HTTP 503');
 
 describe('RequestProcessor', () => {
+  it('moves the rollout receipts of the deployment after recording a SUCCESS', async () => {
+    const { repo, processor, receipts } = setup(ok);
+    repo.add('a', 1);
+    await processor.process('a');
+    expect((await repo.findById('a'))?.status).toBe(RequestStatus.SUCCESS);
+    expect(receipts.advanceQuietly).toHaveBeenCalledWith([{ namespace: 'ns', name: 'web' }]);
+  });
+
   it("drains the deployment's open requests oldest first, whichever message woke it", async () => {
     const { repo, applied, processor } = setup(ok);
     repo.add('a', 1);

@@ -8,6 +8,7 @@ import { toDomainError } from '../kubernetes/kubernetes-error.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeploymentRequestEntity, RequestStatus, TERMINAL_STATUSES } from '../requests/deployment-request.entity.js';
 import { RequestsRepository, TargetLock, TargetLockLost } from '../requests/requests.repository.js';
+import { RolloutReceipts } from '../requests/rollout-receipts.service.js';
 import { DeploymentApplier } from './deployment-applier.js';
 
 /** The request is still open: look at it again after about retryAfterMs. */
@@ -37,6 +38,7 @@ export class RequestProcessor {
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
     private readonly shutdown: ShutdownSignal,
+    private readonly receipts: RolloutReceipts,
   ) {}
 
   /** The jitter source; tests replace it. */
@@ -119,6 +121,8 @@ export class RequestProcessor {
     }
     // On the lock's session: if the lock was lost during the call, this throws and nothing is marked.
     await lock.succeed(started.requestId, result);
+    // The watcher may have mirrored our generation before SUCCESS was recorded: look now (see RolloutReceipts).
+    await this.receipts.advanceQuietly([{ namespace: started.namespace, name: started.name }]);
     this.record(started, RequestStatus.SUCCESS);
     this.logger.log(`${started.operation} ${started.namespace}/${started.name} succeeded (${started.requestId})`);
     return null;

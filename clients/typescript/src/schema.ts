@@ -490,6 +490,11 @@ export interface components {
             /** @example 8080 */
             containerPort?: number;
             /**
+             * @description spec.progressDeadlineSeconds: seconds a rollout may make no progress before Kubernetes reports ProgressDeadlineExceeded (the rollout receipt is then FAILED); Kubernetes defaults it to 600
+             * @example 120
+             */
+            progressDeadlineSeconds?: number;
+            /**
              * @description Environment variables: C-identifier-like names (also "." and "-") to literal values
              * @example {
              *       "LOG_LEVEL": "info"
@@ -616,6 +621,63 @@ export interface components {
              */
             requestId: string;
         };
+        ReplicaCountsDto: {
+            /**
+             * @description spec.replicas
+             * @example 2
+             */
+            desired: number;
+            /**
+             * @description status.updatedReplicas
+             * @example 2
+             */
+            updated: number;
+            /**
+             * @description status.readyReplicas
+             * @example 2
+             */
+            ready: number;
+            /**
+             * @description status.availableReplicas
+             * @example 2
+             */
+            available: number;
+        };
+        RolloutReceiptDto: {
+            /**
+             * @description WAITING: written, the controller has not observed it yet; PROGRESSING; COMPLETE; FAILED: ProgressDeadlineExceeded for this generation; SUPERSEDED: a newer generation was written (or the Deployment deleted) before this one completed; GONE: a DELETE whose Deployment is gone. COMPLETE, FAILED, SUPERSEDED and GONE are final
+             * @example COMPLETE
+             * @enum {string}
+             */
+            state: "WAITING" | "PROGRESSING" | "COMPLETE" | "FAILED" | "SUPERSEDED" | "GONE";
+            /**
+             * @description metadata.generation our write produced (a DELETE: the one it deleted; null if nothing was there)
+             * @example 3
+             */
+            generation: number | null;
+            /**
+             * @description status.observedGeneration when last seen
+             * @example 3
+             */
+            observedGeneration: number | null;
+            /** @description Replica counts when last seen */
+            replicas: components["schemas"]["ReplicaCountsDto"] | null;
+            /**
+             * @description The Progressing condition's reason when last seen
+             * @example NewReplicaSetAvailable
+             */
+            reason: string | null;
+            /**
+             * @description The Progressing condition's message when last seen
+             * @example ReplicaSet "web-5d4f8c7b9" has successfully progressed.
+             */
+            message: string | null;
+            /**
+             * @description When it reached a final state
+             * @example 2026-11-28T07:30:04.000Z
+             */
+            completedAt: string | null;
+        };
         RequestRecordDto: {
             /**
              * @description A server-assigned UUID, never the Idempotency-Key (records accepted before API keys existed may hold the key they were sent with)
@@ -669,6 +731,8 @@ export interface components {
             requestedBy: components["schemas"]["RequestedByDto"] | null;
             /** @description Only on a rollback (POST /v1/deployments/{namespace}/{name}/rollback): the revision it restores */
             rollbackOf?: components["schemas"]["RollbackOfDto"];
+            /** @description The rollout receipt: what Kubernetes made of the change (CREATE, UPDATE) or whether the Deployment is gone (DELETE). Null until the request succeeds, and on records from before receipts */
+            rollout: components["schemas"]["RolloutReceiptDto"] | null;
         };
         DeploymentSpecDto: {
             /**
@@ -683,6 +747,11 @@ export interface components {
             replicas: number;
             /** @example 8080 */
             containerPort?: number;
+            /**
+             * @description spec.progressDeadlineSeconds: seconds a rollout may make no progress before Kubernetes reports ProgressDeadlineExceeded (the rollout receipt is then FAILED); Kubernetes defaults it to 600
+             * @example 120
+             */
+            progressDeadlineSeconds?: number;
             /**
              * @description Environment variables: C-identifier-like names (also "." and "-") to literal values
              * @example {
@@ -734,6 +803,11 @@ export interface components {
              * @example 2
              */
             replicas?: number;
+            /**
+             * @description spec.progressDeadlineSeconds: seconds a rollout may make no progress before Kubernetes reports ProgressDeadlineExceeded (the rollout receipt is then FAILED); Kubernetes defaults it to 600
+             * @example 120
+             */
+            progressDeadlineSeconds?: number;
             /**
              * @description Environment variables: C-identifier-like names (also "." and "-") to literal values
              * @example {
@@ -1189,6 +1263,22 @@ export interface components {
              */
             lastEventAt: string | null;
         };
+        LatestRequestDto: {
+            /** @example 0b9a6a57-4c79-4c8b-9a8e-3f5b3e0f6a41 */
+            requestId: string;
+            /**
+             * @example UPDATE
+             * @enum {string}
+             */
+            operation: "CREATE" | "UPDATE" | "DELETE";
+            /**
+             * @example SUCCESS
+             * @enum {string}
+             */
+            status: "CREATED" | "QUEUED" | "PROCESSING" | "SUCCESS" | "FAILURE";
+            /** @description Its rollout receipt; null until it succeeds */
+            rollout: components["schemas"]["RolloutReceiptDto"] | null;
+        };
         DeploymentDetailDto: {
             /**
              * @description cache: the mirror; kubernetes: read just now (consistency=strong)
@@ -1207,6 +1297,8 @@ export interface components {
              */
             lastEventAt: string | null;
             deployment: components["schemas"]["DeploymentRecordDto"];
+            /** @description Its latest request and that request's rollout receipt; null when it has none */
+            latestRequest: components["schemas"]["LatestRequestDto"] | null;
             /** @description Its most recent requests, newest first */
             recentRequests: components["schemas"]["RequestRecordDto"][];
         };

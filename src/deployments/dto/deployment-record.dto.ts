@@ -1,5 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { RequestRecordDto, toRequestRecord } from '../../requests/dto/request-record.dto.js';
+import {
+  RequestRecordDto,
+  RolloutReceiptDto,
+  toRequestRecord,
+  toRolloutReceipt,
+} from '../../requests/dto/request-record.dto.js';
+import { Operation, RequestStatus } from '../../requests/deployment-request.entity.js';
 import type { DeploymentSpecPatch } from '../../domain/deployment-spec.js';
 import { DeploymentEntity, RolloutState } from '../deployment.entity.js';
 import { SOURCES, type DeploymentDetail, type DeploymentPage, type Source } from '../deployments.service.js';
@@ -228,6 +234,24 @@ export class DeploymentPageDto {
   lastEventAt!: string | null;
 }
 
+export class LatestRequestDto {
+  @ApiProperty({ example: '0b9a6a57-4c79-4c8b-9a8e-3f5b3e0f6a41' })
+  requestId!: string;
+
+  @ApiProperty({ enum: Operation, example: Operation.UPDATE })
+  operation!: Operation;
+
+  @ApiProperty({ enum: RequestStatus, example: RequestStatus.SUCCESS })
+  status!: RequestStatus;
+
+  @ApiProperty({
+    type: RolloutReceiptDto,
+    nullable: true,
+    description: 'Its rollout receipt; null until it succeeds',
+  })
+  rollout!: RolloutReceiptDto | null;
+}
+
 export class DeploymentDetailDto {
   @ApiProperty({
     enum: SOURCES,
@@ -254,6 +278,13 @@ export class DeploymentDetailDto {
 
   @ApiProperty({ type: DeploymentRecordDto })
   deployment!: DeploymentRecordDto;
+
+  @ApiProperty({
+    type: LatestRequestDto,
+    nullable: true,
+    description: "Its latest request and that request's rollout receipt; null when it has none",
+  })
+  latestRequest!: LatestRequestDto | null;
 
   @ApiProperty({ type: [RequestRecordDto], description: 'Its most recent requests, newest first' })
   recentRequests!: RequestRecordDto[];
@@ -301,11 +332,21 @@ export function toDeploymentPage(p: DeploymentPage): DeploymentPageDto {
 }
 
 export function toDeploymentDetail(d: DeploymentDetail): DeploymentDetailDto {
+  // recentRequests come newest first.
+  const latest = d.recentRequests[0];
   return {
     source: d.source,
     syncedAt: isoOrNull(d.syncedAt),
     lastEventAt: isoOrNull(d.lastEventAt),
     deployment: toDeploymentRecord(d.deployment),
+    latestRequest: latest
+      ? {
+          requestId: latest.requestId,
+          operation: latest.operation,
+          status: latest.status,
+          rollout: toRolloutReceipt(latest.rollout),
+        }
+      : null,
     recentRequests: d.recentRequests.map(toRequestRecord),
   };
 }

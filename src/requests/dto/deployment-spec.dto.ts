@@ -12,6 +12,7 @@ import {
   IsRequestId,
 } from '../../domain/validators.js';
 import { MaxReplicasConstraint } from './max-replicas.constraint.js';
+import { MAX_PROGRESS_DEADLINE_SECONDS } from '../../domain/deployment-spec.js';
 import {
   DNS_LABEL,
   ENV_NAME,
@@ -84,6 +85,21 @@ export class DeploymentSpecDto {
   @Min(1)
   @Max(65535)
   containerPort?: number;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    example: 120,
+    minimum: 1,
+    maximum: MAX_PROGRESS_DEADLINE_SECONDS,
+    description:
+      'spec.progressDeadlineSeconds: seconds a rollout may make no progress before Kubernetes reports ' +
+      'ProgressDeadlineExceeded (the rollout receipt is then FAILED); Kubernetes defaults it to 600',
+  })
+  @IsOptionalNotNull()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_PROGRESS_DEADLINE_SECONDS)
+  progressDeadlineSeconds?: number;
 
   @ApiPropertyOptional({
     example: { LOG_LEVEL: 'info' },

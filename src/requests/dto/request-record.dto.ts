@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { DeploymentRequestEntity, Operation, RequestStatus } from '../deployment-request.entity.js';
 import type { DeploymentSpecPatch } from '../../domain/deployment-spec.js';
+import { RolloutReceipt, RolloutReceiptState } from '../../domain/rollout-receipt.js';
 
 export class RequestErrorDto {
   @ApiProperty({ example: 'Forbidden' })
@@ -45,6 +46,76 @@ export class RollbackOfDto {
 
   @ApiProperty({ example: '0b9a6a57-4c79-4c8b-9a8e-3f5b3e0f6a41', description: 'The request that made that revision' })
   requestId!: string;
+}
+
+export class ReplicaCountsDto {
+  @ApiProperty({ type: 'integer', example: 2, description: 'spec.replicas' })
+  desired!: number;
+
+  @ApiProperty({ type: 'integer', example: 2, description: 'status.updatedReplicas' })
+  updated!: number;
+
+  @ApiProperty({ type: 'integer', example: 2, description: 'status.readyReplicas' })
+  ready!: number;
+
+  @ApiProperty({ type: 'integer', example: 2, description: 'status.availableReplicas' })
+  available!: number;
+}
+
+export class RolloutReceiptDto {
+  @ApiProperty({
+    enum: RolloutReceiptState,
+    example: RolloutReceiptState.COMPLETE,
+    description:
+      'WAITING: written, the controller has not observed it yet; PROGRESSING; COMPLETE; FAILED: ' +
+      'ProgressDeadlineExceeded for this generation; SUPERSEDED: a newer generation was written (or the ' +
+      'Deployment deleted) before this one completed; GONE: a DELETE whose Deployment is gone. ' +
+      'COMPLETE, FAILED, SUPERSEDED and GONE are final',
+  })
+  state!: RolloutReceiptState;
+
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    example: 3,
+    description: 'metadata.generation our write produced (a DELETE: the one it deleted; null if nothing was there)',
+  })
+  generation!: number | null;
+
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    example: 3,
+    description: 'status.observedGeneration when last seen',
+  })
+  observedGeneration!: number | null;
+
+  @ApiProperty({ type: ReplicaCountsDto, nullable: true, description: 'Replica counts when last seen' })
+  replicas!: ReplicaCountsDto | null;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'NewReplicaSetAvailable',
+    description: "The Progressing condition's reason when last seen",
+  })
+  reason!: string | null;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'ReplicaSet "web-5d4f8c7b9" has successfully progressed.',
+    description: "The Progressing condition's message when last seen",
+  })
+  message!: string | null;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: '2026-11-28T07:30:04.000Z',
+    description: 'When it reached a final state',
+  })
+  completedAt!: string | null;
 }
 
 export class RequestRecordDto {
@@ -115,6 +186,15 @@ export class RequestRecordDto {
     description: 'Only on a rollback (POST /v1/deployments/{namespace}/{name}/rollback): the revision it restores',
   })
   rollbackOf?: RollbackOfDto;
+
+  @ApiProperty({
+    type: RolloutReceiptDto,
+    nullable: true,
+    description:
+      'The rollout receipt: what Kubernetes made of the change (CREATE, UPDATE) or whether the Deployment is gone ' +
+      '(DELETE). Null until the request succeeds, and on records from before receipts',
+  })
+  rollout!: RolloutReceiptDto | null;
 }
 
 export class RequestPageDto {
@@ -151,5 +231,27 @@ export function toRequestRecord(e: DeploymentRequestEntity): RequestRecordDto {
     ...(e.rollbackOfRevision != null && e.rollbackOfRequestId
       ? { rollbackOf: { revision: e.rollbackOfRevision, requestId: e.rollbackOfRequestId } }
       : {}),
+    rollout: toRolloutReceipt(e.rollout),
+  };
+}
+
+/** The stored receipt, field by field (a stored document never adds fields to the answer). */
+export function toRolloutReceipt(r: RolloutReceipt | null): RolloutReceiptDto | null {
+  if (!r) return null;
+  return {
+    state: r.state,
+    generation: r.generation ?? null,
+    observedGeneration: r.observedGeneration ?? null,
+    replicas: r.replicas
+      ? {
+          desired: r.replicas.desired,
+          updated: r.replicas.updated,
+          ready: r.replicas.ready,
+          available: r.replicas.available,
+        }
+      : null,
+    reason: r.reason ?? null,
+    message: r.message ?? null,
+    completedAt: r.completedAt ?? null,
   };
 }
