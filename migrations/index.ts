@@ -11,6 +11,7 @@ import { RequestCorrelationId1764400500000 } from './1764400500000-request-corre
 import { RequestRollbackOf1764400600000 } from './1764400600000-request-rollback-of.js';
 import { DriftAttribution1764400700000 } from './1764400700000-drift-attribution.js';
 import { RequestRollout1764400800000 } from './1764400800000-request-rollout.js';
+import { Events1764400900000 } from './1764400900000-events.js';
 
 /** Every migration, in order. Listed explicitly so the compiled ESM build needs no glob loading. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   RequestRollbackOf1764400600000,
   DriftAttribution1764400700000,
   RequestRollout1764400800000,
+  Events1764400900000,
 ];

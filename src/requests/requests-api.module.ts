@@ -6,7 +6,9 @@ import {
 } from './deployment-requests.controller.js';
 import { MaxReplicasConstraint } from './dto/max-replicas.constraint.js';
 import { OutboxRelay } from './outbox-relay.js';
+import { EventsModule } from '../events/events.module.js';
 import { RequestIntakeModule } from './request-intake.module.js';
+import { RequestWaitService } from './request-wait.service.js';
 import { DeploymentRevisionsController } from './revisions.controller.js';
 import { RevisionsService } from './revisions.service.js';
 
@@ -14,8 +16,8 @@ import { RevisionsService } from './revisions.service.js';
 export const VALIDATOR_PROVIDERS = [MaxReplicasConstraint];
 
 @Module({
-  imports: [RequestIntakeModule],
+  imports: [RequestIntakeModule, EventsModule],
   controllers: [DeploymentWritesController, RequestsController, DeadLettersController, DeploymentRevisionsController],
-  providers: [OutboxRelay, MaxReplicasConstraint, RevisionsService],
+  providers: [OutboxRelay, MaxReplicasConstraint, RevisionsService, RequestWaitService],
 })
 export class RequestsApiModule {}
