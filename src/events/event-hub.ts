@@ -66,6 +66,11 @@ export class EventHub implements OnApplicationBootstrap, OnModuleDestroy {
     return this.horizonId;
   }
 
+  /** The first missing id the hub is holding back for (a transaction that may still commit it), if any. */
+  get waitingFor(): number | undefined {
+    return this.gap && !this.gap.settled ? this.gap.missingFrom : undefined;
+  }
+
   onApplicationBootstrap(): Promise<void> {
     return this.ready();
   }

@@ -269,7 +269,7 @@ describe('kdm completion', () => {
     const r = await kdm({}, 'completion', 'bash');
     expect(r.status).toBe(0);
     expect(complete(r.stdout, 'kdm', '')).toBe(
-      'apply create patch delete get describe wait history rollback keys reconcile completion',
+      'apply create patch delete get describe wait events history rollback keys reconcile completion',
     );
     expect(complete(r.stdout, 'kdm', 'get', 'dep')).toBe('deployments');
     expect(complete(r.stdout, 'kdm', 'get', 'deploy', '--sel')).toBe('--selector');
