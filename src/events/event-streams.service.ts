@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import { AppConfig } from '../config/app-config.js';
 import { ShutdownSignal } from '../common/shutdown.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
@@ -57,7 +57,7 @@ export class EventStreamsService {
    * Refuses over the per-key limit (429, before anything is sent), then streams until the client
    * leaves, is too slow, or the process shuts down.
    */
-  async stream(req: Request, res: Response, s: StreamRequest): Promise<void> {
+  async stream(res: Response, s: StreamRequest): Promise<void> {
     const key = s.principal.keyId;
     const held = this.perKey.get(key) ?? 0;
     if (held >= this.config.EVENT_STREAMS_PER_KEY) {
@@ -80,7 +80,7 @@ export class EventStreamsService {
     try {
       await this.hub.ready();
       const start = await this.startingPoint(s);
-      this.run(req, res, s, start);
+      this.run(res, s, start);
     } catch (e) {
       release();
       throw e;
@@ -117,12 +117,7 @@ export class EventStreamsService {
     return { after: s.resumeAfter };
   }
 
-  private run(
-    req: Request,
-    res: Response,
-    s: StreamRequest,
-    start: { after: number; reset?: Record<string, unknown> },
-  ) {
+  private run(res: Response, s: StreamRequest, start: { after: number; reset?: Record<string, unknown> }) {
     const limit = this.config.EVENT_STREAM_BUFFER_BYTES;
     let ended = false;
     let unsubscribe: () => unknown = () => undefined;
@@ -159,7 +154,8 @@ export class EventStreamsService {
     const heartbeat = setInterval(() => write(commentFrame('heartbeat')), this.config.EVENT_HEARTBEAT_MS);
     heartbeat.unref();
     this.streams.add(end);
-    req.once('close', () => end());
+    // The response's close, not the request's: a GET's request side closes once it has been read.
+    res.once('close', () => end());
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-cache, no-transform');
@@ -178,9 +174,14 @@ export class EventStreamsService {
         for (const e of page) write(eventFrame(e));
         after = page.length === CATCH_UP_PAGE ? page[page.length - 1].id : horizon;
         if (res.writableLength > limit / 2 && !ended)
-          await new Promise((resolve) => {
-            res.once('drain', resolve);
-            res.once('close', resolve);
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              res.off('drain', done);
+              res.off('close', done);
+              resolve();
+            };
+            res.once('drain', done);
+            res.once('close', done);
           });
       }
       if (ended) return;

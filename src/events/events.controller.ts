@@ -1,6 +1,6 @@
-import { Controller, Get, Headers, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Headers, Query, Res } from '@nestjs/common';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import { Access, CurrentPrincipal } from '../auth/access.decorator.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import type { Principal } from '../domain/principal.js';
@@ -59,14 +59,13 @@ export class EventsController {
     @Query() q: EventsQuery,
     @Headers('last-event-id') lastEventIdHeader: string | undefined,
     @CurrentPrincipal() principal: Principal,
-    @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
     const fromHeader = parseEventId(lastEventIdHeader);
     if (fromHeader === 'invalid')
       throw new DomainError(ErrorCode.ValidationFailed, 'Last-Event-ID must be an event id (a non-negative integer)');
     const fromQuery = parseEventId(q.lastEventId);
-    await this.streams.stream(req, res, {
+    await this.streams.stream(res, {
       principal,
       filter: {
         scope: principal.scope,
