@@ -60,9 +60,10 @@ describe('SSE framing', () => {
 
   it('takes a Last-Event-ID only as a non-negative integer', () => {
     expect(parseEventId(undefined)).toBeUndefined();
-    expect(parseEventId('')).toBeUndefined();
+    expect(parseEventId('')).toBe('invalid');
     expect(parseEventId('0')).toBe(0);
-    expect(parseEventId(' 17 ')).toBe(17);
+    expect(parseEventId('17')).toBe(17);
+    expect(parseEventId(' 17 ')).toBe('invalid');
     expect(parseEventId('-1')).toBe('invalid');
     expect(parseEventId('1e3')).toBe('invalid');
     expect(parseEventId('9999999999999999')).toBe('invalid');

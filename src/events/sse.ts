@@ -29,11 +29,11 @@ export function commentFrame(text: string): string {
 }
 
 /**
- * Last-Event-ID as a resume point: a non-negative integer no longer than a bigint, else undefined
+ * Last-Event-ID as a resume point: a non-negative integer of at most 15 digits, else 'invalid'
  * (the caller answers 400 naming it).
  */
 export function parseEventId(value: string | undefined): number | undefined | 'invalid' {
-  if (value === undefined || value === '') return undefined;
-  if (!/^\d{1,15}$/.test(value.trim())) return 'invalid';
-  return Number(value.trim());
+  if (value === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(value)) return 'invalid';
+  return Number(value);
 }

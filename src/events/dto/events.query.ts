@@ -4,8 +4,7 @@ import { IsBoolean, IsIn, IsOptional, Matches } from 'class-validator';
 import { DNS_LABEL, IsDns1123Label, IsRequestId, REQUEST_ID } from '../../domain/validators.js';
 import { EVENT_TYPES, type EventType } from '../event.js';
 
-const toList = ({ value }: { value: unknown }) =>
-  typeof value === 'string' ? value.split(',').map((t) => t.trim()) : value;
+const toList = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.split(',') : value);
 const toBool = ({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value);
 
 export class EventsQuery {
