@@ -85,49 +85,6 @@ describe('the kdm CLI', () => {
     }
   });
 
-  it('events prints the events kept for a request in order, and --follow streams new ones as JSON lines', async () => {
-    const kept = await kdm(as(), 'events', '-n', ns, '--request', ids[0]);
-    expect([kept.status, kept.stderr]).toEqual([0, '']);
-    const [header, ...rows] = kept.stdout.trim().split('\n');
-    expect(header.split(/\s+/)).toEqual(['ID', 'TIME', 'TYPE', 'DEPLOYMENT', 'WHAT']);
-    const statuses = rows.filter((r) => r.includes('request.status')).map((r) => /CREATE (\w+)/.exec(r)![1]);
-    expect(statuses[0]).toBe('CREATED');
-    expect(statuses.at(-1)).toBe('SUCCESS');
-    const eventIds = rows.map((r) => Number(r.split(/\s+/)[0]));
-    expect(eventIds).toEqual([...eventIds].sort((a, b) => a - b));
-
-    const follower = spawn(
-      process.execPath,
-      [CLI, 'events', '-n', ns, '--name', 'followed', '--follow', '-o', 'json'],
-      {
-        env: { PATH: process.env.PATH, ...as() },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    follower.stdout.on('data', (d) => (out += d));
-    const exited = new Promise((resolve) => follower.on('exit', resolve));
-    try {
-      // The stream is open once the API counts it; then the request happens.
-      await eventually(async () => suite.app.app.get(EventStreamsService).openStreams > 0);
-      const created = await kdm(as(), 'create', `${ns}/followed`, '--image', 'nginx:1.27', '--replicas', '1');
-      expect(created.status).toBe(0);
-      const lines = await eventually(async () => {
-        const parsed = out
-          .trim()
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as { type: string; status?: string; name: string });
-        return parsed.some((e) => e.type === 'request.status' && e.status === 'SUCCESS') ? parsed : undefined;
-      }, 60_000);
-      expect(lines.every((e) => e.name === 'followed')).toBe(true);
-      expect(lines.filter((e) => e.type === 'request.status')[0].status).toBe('CREATED');
-    } finally {
-      follower.kill('SIGINT');
-      await exited;
-    }
-  });
-
   // Needs the receipts (the worker writes WAITING, the watcher COMPLETE).
   it('wait --rollout exits 0 once the rollout is COMPLETE', async () => {
     const waited = await kdm(as(), 'wait', ids[0], '--rollout', '--timeout', '2m');
@@ -301,6 +258,49 @@ describe('the kdm CLI', () => {
     expect(r.stderr.trim().split('\n').at(-1)).toMatch(
       new RegExp(`^kdm: request ${requestId} ended FAILURE: \\w+: .+`),
     );
+  });
+
+  it('events prints the events kept for a request in order, and --follow streams new ones as JSON lines', async () => {
+    const kept = await kdm(as(), 'events', '-n', ns, '--request', ids[0]);
+    expect([kept.status, kept.stderr]).toEqual([0, '']);
+    const [header, ...rows] = kept.stdout.trim().split('\n');
+    expect(header.split(/\s+/)).toEqual(['ID', 'TIME', 'TYPE', 'DEPLOYMENT', 'WHAT']);
+    const statuses = rows.filter((r) => r.includes('request.status')).map((r) => /CREATE (\w+)/.exec(r)![1]);
+    expect(statuses[0]).toBe('CREATED');
+    expect(statuses.at(-1)).toBe('SUCCESS');
+    const eventIds = rows.map((r) => Number(r.split(/\s+/)[0]));
+    expect(eventIds).toEqual([...eventIds].sort((a, b) => a - b));
+
+    const follower = spawn(
+      process.execPath,
+      [CLI, 'events', '-n', ns, '--name', 'followed', '--follow', '-o', 'json'],
+      {
+        env: { PATH: process.env.PATH, ...as() },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    follower.stdout.on('data', (d) => (out += d));
+    const exited = new Promise((resolve) => follower.on('exit', resolve));
+    try {
+      // The stream is open once the API counts it; then the request happens.
+      await eventually(async () => suite.app.app.get(EventStreamsService).openStreams > 0);
+      const created = await kdm(as(), 'create', `${ns}/followed`, '--image', 'nginx:1.27', '--replicas', '1');
+      expect(created.status).toBe(0);
+      const lines = await eventually(async () => {
+        const parsed = out
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { type: string; status?: string; name: string });
+        return parsed.some((e) => e.type === 'request.status' && e.status === 'SUCCESS') ? parsed : undefined;
+      }, 60_000);
+      expect(lines.every((e) => e.name === 'followed')).toBe(true);
+      expect(lines.filter((e) => e.type === 'request.status')[0].status).toBe('CREATED');
+    } finally {
+      follower.kill('SIGINT');
+      await exited;
+    }
   });
 });
 
