@@ -108,6 +108,44 @@ describe('EventsRepository and EventHub (PostgreSQL)', () => {
     ]);
   });
 
+  it('writes deployment.changed, .drift and .deleted from the mirror only when what they report changes', async () => {
+    const c = await session();
+    const name = `mirror-${uniqueId()}`;
+    const update = (set: string) =>
+      c.query(`UPDATE deployments SET ${set} WHERE namespace = $1 AND name = $2`, [ns, name]);
+    await c.query(
+      `INSERT INTO deployments (namespace, name, uid, desired_replicas, generation, resource_version, rollout)
+       VALUES ($1, $2, gen_random_uuid(), 2, 1, '10', 'PROGRESSING')`,
+      [ns, name],
+    );
+    await update(`synced_at = now(), resource_version = '11'`); // bookkeeping only
+    await update(`ready_replicas = 2, available_replicas = 2, updated_replicas = 2, rollout = 'AVAILABLE'`);
+    const report = (checkedAt: string) =>
+      JSON.stringify({ checkedAt, fields: [{ field: 'replicas', managers: [] }], managedElsewhere: [] });
+    await update(`drifted = true, drift = '${report('2026-12-01T10:00:00Z')}'`);
+    await update(`drift = '${report('2026-12-01T10:05:00Z')}'`); // a later pass, same judgement
+    await update(`deleted_at = now()`);
+    await update(`synced_at = now()`); // still deleted
+    const events = await repo.readRange(
+      0,
+      Number.MAX_SAFE_INTEGER,
+      { scope: NamespaceScope.ALL, namespace: ns, name },
+      50,
+    );
+    expect(events.map((e) => e.type)).toEqual([
+      'deployment.changed',
+      'deployment.changed',
+      'deployment.drift',
+      'deployment.deleted',
+    ]);
+    expect(events[1].payload).toMatchObject({
+      rollout: 'AVAILABLE',
+      replicas: { desired: 2, updated: 2, ready: 2, available: 2 },
+      generation: 1,
+    });
+    expect(events[2].payload).toMatchObject({ drifted: true, drift: { fields: [{ field: 'replicas' }] } });
+  });
+
   it("reads a catch-up range within a scope, escaping LIKE's wildcards", async () => {
     const c = await session();
     const id = await accept(c, 'scoped');
