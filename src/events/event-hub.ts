@@ -71,13 +71,17 @@ export class EventHub implements OnApplicationBootstrap, OnModuleDestroy {
     return this.gap && !this.gap.settled ? this.gap.missingFrom : undefined;
   }
 
-  onApplicationBootstrap(): Promise<void> {
-    return this.ready();
+  /** Boot does not wait: streams and long-polls wait for ready() themselves. */
+  onApplicationBootstrap(): void {
+    void this.ready().catch((e) => this.logger.warn(`cannot follow the event log yet: ${(e as Error).message}`));
   }
 
-  /** Resolves once the hub follows the log (streams wait for it before reading). */
+  /** Resolves once the hub follows the log (streams wait for it before reading); a failed start is tried again. */
   ready(): Promise<void> {
-    this.started ??= this.start();
+    this.started ??= this.start().catch((e: unknown) => {
+      this.started = undefined;
+      throw e;
+    });
     return this.started;
   }
 

@@ -32,6 +32,7 @@ describe('EventsRepository and EventHub (PostgreSQL)', () => {
       ],
     ));
     hub = module.get(EventHub);
+    await hub.ready();
     repo = module.get(EventsRepository);
     hub.subscribe({ after: hub.horizon, deliver: (e) => (e.namespace === ns ? seen.push(e) : undefined) });
   });
