@@ -133,7 +133,7 @@ export class EventHub implements OnApplicationBootstrap, OnModuleDestroy {
         try {
           await this.follow();
         } catch (e) {
-          this.logger.warn(`reading the event log failed: ${(e as Error).message}`);
+          if (!this.stopped) this.logger.warn(`reading the event log failed: ${(e as Error).message}`);
         }
       } while (this.again && !this.stopped);
       this.running = false;
@@ -150,19 +150,24 @@ export class EventHub implements OnApplicationBootstrap, OnModuleDestroy {
     // commit below it is older than any stream, which would otherwise never see it live.
     const head = await this.repo.head();
     const deadline = Date.now() + this.config.EVENT_GAP_TIMEOUT_MS;
-    while ((await this.repo.countOpen(head.openTransactions)) > 0 && Date.now() < deadline)
+    while (!this.stopped && (await this.repo.countOpen(head.openTransactions)) > 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, GAP_RECHECK_MS));
     this.horizonId = head.lastId;
+    // Closed while starting (a short-lived app): no session or timer may outlive it.
+    if (this.stopped) return;
     this.notifications.listen(() => this.wake());
     const poll = setInterval(() => this.wake(), this.config.EVENT_POLL_MS);
-    const purge = setInterval(
-      () => void this.purge().catch((e) => this.logger.warn(`event retention failed: ${(e as Error).message}`)),
-      PURGE_EVERY_MS,
-    );
+    const purge = setInterval(() => this.purgeQuietly(), PURGE_EVERY_MS);
     poll.unref();
     purge.unref();
     this.timers.push(poll, purge);
-    void this.purge().catch((e) => this.logger.warn(`event retention failed: ${(e as Error).message}`));
+    this.purgeQuietly();
+  }
+
+  private purgeQuietly(): void {
+    void this.purge().catch((e) => {
+      if (!this.stopped) this.logger.warn(`event retention failed: ${(e as Error).message}`);
+    });
   }
 
   private async follow(): Promise<void> {

@@ -25,8 +25,7 @@ export class EventNotificationsRepository {
 
   /** Starts listening; onWake runs on every notification and after every (re)connect. */
   listen(onWake: () => void): void {
-    this.stopped = false;
-    void this.connect(onWake);
+    if (!this.stopped) void this.connect(onWake);
   }
 
   async close(): Promise<void> {

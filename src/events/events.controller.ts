@@ -20,6 +20,18 @@ const STREAM_FORMAT =
   'stream goes on from the oldest event kept) and `error` (sent last, e.g. code SlowClient when the client did ' +
   'not read fast enough). Reconnect with Last-Event-ID to resume with nothing missing or repeated.';
 
+/** One event of the stream, as an EventSource parses it (id, event, data; data is one line of JSON). */
+const SSE_EVENT_SCHEMA = {
+  type: 'object',
+  properties: {
+    id: { type: 'string', pattern: '^[0-9]+$', description: 'The event id; absent on reset and error' },
+    event: { type: 'string', enum: [...EVENT_TYPES, 'reset', 'error'] },
+    data: { type: 'string', description: 'One line of JSON (see the description)' },
+    retry: { type: 'integer', description: 'How soon to reconnect, in ms (sent once, first)' },
+  },
+  required: ['data'],
+};
+
 @ApiTags('events')
 @Controller('v1/events')
 @Access('reader')
@@ -42,7 +54,7 @@ export class EventsController {
   @ApiProduces('text/event-stream')
   @ApiOkResponse({
     description: STREAM_FORMAT,
-    content: { 'text/event-stream': { schema: { type: 'string' } } },
+    content: { 'text/event-stream': { schema: SSE_EVENT_SCHEMA } },
   })
   @ApiErrors(400, 503)
   @ApiResponse({

@@ -229,11 +229,7 @@ export class RequestsController {
     @CurrentPrincipal() principal: Principal,
     @Res({ passthrough: true }) res: Response,
   ): Promise<RequestRecordDto> {
-    if (!q.wait) {
-      if (q.timeout !== undefined)
-        throw new DomainError(ErrorCode.ValidationFailed, 'timeout needs wait (done or rollout)');
-      return toRequestRecord(await this.requests.get(requestId, principal));
-    }
+    if (!q.wait) return toRequestRecord(await this.requests.get(requestId, principal));
     const { record, timedOut } = await this.waiter.waitFor(requestId, principal, q.wait, (q.timeout ?? 30) * 1000);
     if (timedOut) res.setHeader('Retry-After', '1');
     return toRequestRecord(record);

@@ -276,19 +276,20 @@ describe('long-poll on a request', () => {
     expect(answer.headers.get('retry-after')).toBeNull();
   });
 
-  it('answers 400 naming wait or timeout when they are bad', async () => {
+  it('answers 400 naming wait or timeout when they are bad, and ignores a timeout without wait', async () => {
     const requestId = await create('bad');
     const cases: [string, string][] = [
       ['wait=soon', 'wait must be one of done, rollout'],
       ['wait=done&timeout=61', 'timeout must be at most 60 seconds'],
       ['wait=done&timeout=0', 'timeout must be at least 1 second'],
       ['wait=done&timeout=1.5', 'timeout must be a whole number of seconds'],
-      ['timeout=5', 'timeout needs wait'],
     ];
     for (const [query, message] of cases) {
       const r = await http(suite.api, 'GET', `/v1/requests/${requestId}?${query}`);
       expect([query, r.status, JSON.stringify(r.body.message)]).toEqual([query, 400, expect.stringContaining(message)]);
     }
+    const plain = await http(suite.api, 'GET', `/v1/requests/${requestId}?timeout=5`);
+    expect([plain.status, plain.headers.get('retry-after')]).toEqual([200, null]);
   });
 });
 

@@ -22,7 +22,7 @@ export class GetRequestQuery {
     minimum: 1,
     maximum: 60,
     default: 30,
-    description: 'Seconds to wait (with wait only)',
+    description: 'Seconds to wait; ignored without wait',
   })
   @ValidateIf((q: GetRequestQuery) => q.timeout !== undefined)
   @Type(() => Number)
