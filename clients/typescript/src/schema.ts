@@ -2277,7 +2277,7 @@ export interface operations {
             query?: {
                 /** @description Long-poll: answer once the request is terminal (done: SUCCESS or FAILURE) or its rollout receipt is final (rollout: COMPLETE, FAILED, SUPERSEDED or GONE; a FAILURE request, which has none, also ends the wait), or at the timeout with the current record and Retry-After. */
                 wait?: "done" | "rollout";
-                /** @description Seconds to wait (with wait only) */
+                /** @description Seconds to wait; ignored without wait */
                 timeout?: number;
             };
             header?: {
@@ -3017,7 +3017,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @description The event id; absent on reset and error */
+                        id?: string;
+                        /** @enum {string} */
+                        event?: "request.status" | "request.rollout" | "deployment.changed" | "deployment.deleted" | "deployment.drift" | "reset" | "error";
+                        /** @description One line of JSON (see the description) */
+                        data: string;
+                        /** @description How soon to reconnect, in ms (sent once, first) */
+                        retry?: number;
+                    };
                 };
             };
             /** @description Invalid input; message names each bad field */
