@@ -1,5 +1,5 @@
 import { Controller, Get, Headers, Query, Res } from '@nestjs/common';
-import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Access, CurrentPrincipal } from '../auth/access.decorator.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
@@ -51,7 +51,6 @@ export class EventsController {
     description: 'Resume after this event id (what EventSource sends on reconnect); 0: from the oldest kept',
     schema: { type: 'string', pattern: '^[0-9]{1,15}$' },
   })
-  @ApiProduces('text/event-stream')
   @ApiOkResponse({
     description: STREAM_FORMAT,
     content: { 'text/event-stream': { schema: SSE_EVENT_SCHEMA } },
