@@ -2,7 +2,7 @@
 // Layers, bottom up: domain (rules and types), adapters (database, kubernetes, messaging, metrics:
 // the outside world), features (requests, deployments, worker, watcher, reconciler, health, http)
 // and the role map (app.module.ts, bootstrap.ts and the entry points) on top.
-const FEATURES = '^src/(requests|deployments|worker|watcher|reconciler|health|http)/';
+const FEATURES = '^src/(requests|deployments|events|worker|watcher|reconciler|health|http)/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

@@ -12,6 +12,7 @@ import { RequestRollbackOf1764400600000 } from './1764400600000-request-rollback
 import { DriftAttribution1764400700000 } from './1764400700000-drift-attribution.js';
 import { RequestRollout1764400800000 } from './1764400800000-request-rollout.js';
 import { OpenReceiptsIndex1764400810000 } from './1764400810000-open-receipts-index.js';
+import { Events1764400900000 } from './1764400900000-events.js';
 
 /** Every migration, in order. Listed explicitly so the compiled ESM build needs no glob loading. */
 export const MIGRATIONS = [
@@ -29,4 +30,5 @@ export const MIGRATIONS = [
   DriftAttribution1764400700000,
   RequestRollout1764400800000,
   OpenReceiptsIndex1764400810000,
+  Events1764400900000,
 ];

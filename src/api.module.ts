@@ -5,6 +5,7 @@ import { AuthModule } from './auth/auth.module.js';
 import { AuthenticationGuard } from './auth/authentication.guard.js';
 import { AuthorizationGuard } from './auth/authorization.guard.js';
 import { DeploymentsApiModule } from './deployments/deployments-api.module.js';
+import { EventsApiModule } from './events/events-api.module.js';
 import { HealthController } from './health/health.controller.js';
 import { ApiThrottlerGuard } from './http/rate-limit.guard.js';
 import { RateLimitModule } from './http/rate-limit.module.js';
@@ -13,7 +14,15 @@ import { RequestsApiModule } from './requests/requests-api.module.js';
 
 /** The REST API role: intake, request reads, API keys, the audit log, health over HTTP (metrics are on HEALTH_PORT). */
 @Module({
-  imports: [AuthModule, RequestsApiModule, ReconcileAdminModule, DeploymentsApiModule, AuditModule, RateLimitModule],
+  imports: [
+    AuthModule,
+    RequestsApiModule,
+    ReconcileAdminModule,
+    DeploymentsApiModule,
+    EventsApiModule,
+    AuditModule,
+    RateLimitModule,
+  ],
   controllers: [HealthController],
   providers: [
     // Global guards run in this order; @Public routes pass all of them.

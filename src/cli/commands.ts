@@ -15,7 +15,8 @@ import { CliError, DIFF_EXIT, EXIT } from './cli-error.js';
 import { completionScript, SHELLS, type Shell } from './completion.js';
 import { readManifests, type Manifest } from './manifests.js';
 import { age, humanDuration, keyValues, none, OUTPUT_FORMATS, render, table, type OutputFormat } from './output.js';
-import { waitForRequest } from './wait.js';
+import { eventLine, streamEvents } from './events.js';
+import { rolloutExitCode, waitForRequest, waitForRollout } from './wait.js';
 
 /** Where the program writes; tests and the entry point pass process streams. */
 export interface Io {
@@ -32,6 +33,13 @@ interface GlobalOptions {
 }
 
 const API_ROLES = ['reader', 'writer', 'admin'] as const;
+const EVENT_TYPES = [
+  'request.status',
+  'request.rollout',
+  'deployment.changed',
+  'deployment.deleted',
+  'deployment.drift',
+];
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 function duration(value: string): number {
@@ -670,12 +678,26 @@ export function buildProgram(io: Io): Command {
 
   program
     .command('wait')
-    .description('Wait until a request ends; exit code 0 SUCCESS, 1 FAILURE, 2 timed out')
+    .description(
+      'Wait until a request ends (exit code 0 SUCCESS, 1 FAILURE, 2 timed out), or with --rollout until its rollout ' +
+        'is final (0 COMPLETE or GONE, 1 FAILURE or rollout FAILED, 2 timed out, 3 SUPERSEDED)',
+    )
     .argument('<requestId>', 'the request')
+    .option('--rollout', "wait for the request's rollout receipt (long-polls the API)")
     .option('--timeout <duration>', 'how long to wait', duration, 600_000)
-    .option('--interval <duration>', 'how often to look', duration, 500)
-    .action(async (requestId: string, o: { timeout: number; interval: number }, cmd: Command) => {
+    .option('--interval <duration>', 'how often to look (without --rollout)', duration, 500)
+    .action(async (requestId: string, o: { timeout: number; interval: number; rollout?: boolean }, cmd: Command) => {
       const a = api(cmd);
+      if (o.rollout) {
+        const done = await waitForRollout(a, requestId, { timeoutMs: o.timeout, progress: (l) => io.err(l) });
+        if (!done)
+          throw new CliError(`request ${requestId}: rollout still not final after ${o.timeout / 1000}s`, EXIT.TIMEOUT);
+        print(cmd, done, (r) => requestsTable([r]));
+        const outcome = rolloutExitCode(done);
+        if (outcome.line) io.err(`kdm: ${outcome.line}`);
+        io.exitCode = outcome.code;
+        return;
+      }
       const done = await waitForRequest(a, requestId, {
         timeoutMs: o.timeout,
         intervalMs: o.interval,
@@ -691,6 +713,53 @@ export function buildProgram(io: Io): Command {
         io.exitCode = EXIT.FAILED;
       }
     });
+
+  program
+    .command('events')
+    .description(
+      'Print the events kept (request status and rollout, Deployment changes, deletions and drift), or follow new ones',
+    )
+    .option('-n, --namespace <namespace>', 'only this namespace')
+    .option('--name <name>', 'only this Deployment')
+    .option('--request <requestId>', 'only the events of this request')
+    .option('--types <types>', `comma-separated: ${EVENT_TYPES.join(', ')}`, list)
+    .option('-f, --follow', 'stream new events until interrupted (reconnects, resuming with Last-Event-ID)')
+    .action(
+      async (
+        o: { namespace?: string; name?: string; request?: string; types?: string[]; follow?: boolean },
+        cmd: Command,
+      ) => {
+        const a = api(cmd);
+        const format = globals(cmd).output;
+        const header = ['ID', 'TIME', 'TYPE', 'DEPLOYMENT', 'WHAT'];
+        const rows: string[][] = [];
+        const stop = new AbortController();
+        const onSigint = () => stop.abort();
+        process.once('SIGINT', onSigint);
+        try {
+          await streamEvents(a, {
+            namespace: o.namespace,
+            name: o.name,
+            requestId: o.request,
+            types: o.types,
+            follow: !!o.follow,
+            signal: stop.signal,
+            notice: (line) => io.err(line),
+            onEvent: (e) => {
+              const record = { id: e.id, type: e.type, ...e.data };
+              if (format === 'json') io.out(JSON.stringify(record));
+              else if (format === 'yaml') io.out(`---\n${render('yaml', record, () => '')}`);
+              // Following, each event is printed as it comes (no column alignment across events).
+              else if (o.follow) io.out(eventLine(e).join('   '));
+              else rows.push(eventLine(e));
+            },
+          });
+        } finally {
+          process.off('SIGINT', onSigint);
+        }
+        if (format === 'table' && !o.follow) io.out(rows.length ? table(header, rows) : 'No events found.');
+      },
+    );
 
   program
     .command('history')

@@ -338,6 +338,47 @@ export class AppConfig {
   })
   MANAGED_ELSEWHERE_FIELD_MANAGERS: string[] = ['kube-controller-manager'];
 
+  /** How long the event log (GET /v1/events, resume by Last-Event-ID) keeps events. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(8760)
+  EVENT_RETENTION_HOURS = 24;
+
+  /** Concurrent event streams one API key may hold on one API process; more answer 429. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  EVENT_STREAMS_PER_KEY = 10;
+
+  /** A comment line this often keeps proxies from closing an idle event stream. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  EVENT_HEARTBEAT_MS = 15_000;
+
+  /** Bytes an event stream may have waiting for a client that does not read; past it the client is cut off. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  EVENT_STREAM_BUFFER_BYTES = 1_048_576;
+
+  /** How often the API reads new events when no NOTIFY woke it (NOTIFY is lost behind a transaction pooler). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(50)
+  EVENT_POLL_MS = 1_000;
+
+  /**
+   * The longest an event id may stay missing while a transaction that may hold it is still open;
+   * after that it is passed over (it stays in the table, but live streams skip it).
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  EVENT_GAP_TIMEOUT_MS = 10_000;
+
   roles: Role[] = [];
 }
 

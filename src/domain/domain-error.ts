@@ -52,6 +52,9 @@ export enum ErrorCode {
   RevisionNotFound = 'RevisionNotFound',
   /** A rollback while a DELETE is open or after the deployment was deleted: 409. */
   DeploymentBeingDeleted = 'DeploymentBeingDeleted',
+  // Events
+  /** The API key already holds EVENT_STREAMS_PER_KEY event streams on this API process: 429. */
+  TooManyEventStreams = 'TooManyEventStreams',
 }
 
 /** Codes whose cause may go away on its own: retried with backoff, never failed at once. */

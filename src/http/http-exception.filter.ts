@@ -38,6 +38,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.UnsupportedMediaType]: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
   [ErrorCode.RevisionNotFound]: HttpStatus.NOT_FOUND,
   [ErrorCode.DeploymentBeingDeleted]: HttpStatus.CONFLICT,
+  [ErrorCode.TooManyEventStreams]: HttpStatus.TOO_MANY_REQUESTS,
 };
 
 /** Sent with every 503: long enough for a connection pool to reconnect, short enough to notice recovery. */

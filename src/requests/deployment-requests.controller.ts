@@ -37,7 +37,9 @@ import {
   RequestIdParams,
   TargetParams,
 } from './dto/deployment-spec.dto.js';
+import { GetRequestQuery } from './dto/get-request.query.js';
 import { ListRequestsQuery } from './dto/list-requests.query.js';
+import { RequestWaitService } from './request-wait.service.js';
 import { RequestPageDto, RequestRecordDto, toRequestRecord } from './dto/request-record.dto.js';
 import { IdempotencyKey, IDEMPOTENCY_KEY_HEADER } from './idempotency-key.decorator.js';
 import { RequestsService, Submitted, type SubmitCommand } from './requests.service.js';
@@ -283,7 +285,10 @@ const NOT_FOUND =
 @Controller('v1/requests')
 @Access('reader')
 export class RequestsController {
-  constructor(private readonly requests: RequestsService) {}
+  constructor(
+    private readonly requests: RequestsService,
+    private readonly waiter: RequestWaitService,
+  ) {}
 
   @Get()
   @ApiOperation({
@@ -298,15 +303,33 @@ export class RequestsController {
   }
 
   @Get(':requestId')
-  @ApiOperation({ summary: 'Get one request' })
-  @ApiOkResponse({ type: RequestRecordDto })
+  @ApiOperation({
+    summary: 'Get one request',
+    description:
+      'With wait (long-poll), answers as soon as the request is done or its rollout is final, or at the timeout ' +
+      'with the current record and Retry-After; no database connection is held while it waits.',
+  })
+  @ApiOkResponse({
+    type: RequestRecordDto,
+    headers: {
+      'Retry-After': {
+        description: 'Only on a long-poll that reached its timeout: seconds before polling again',
+        schema: { type: 'integer', example: 1 },
+      },
+    },
+  })
   @ApiErrors(400, 503)
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: NOT_FOUND })
   async get(
     @Param() { requestId }: RequestIdParams,
+    @Query() q: GetRequestQuery,
     @CurrentPrincipal() principal: Principal,
+    @Res({ passthrough: true }) res: Response,
   ): Promise<RequestRecordDto> {
-    return toRequestRecord(await this.requests.get(requestId, principal));
+    if (!q.wait) return toRequestRecord(await this.requests.get(requestId, principal));
+    const { record, timedOut } = await this.waiter.waitFor(requestId, principal, q.wait, (q.timeout ?? 30) * 1000);
+    if (timedOut) res.setHeader('Retry-After', '1');
+    return toRequestRecord(record);
   }
 
   @Post(':requestId/retry')

@@ -7,7 +7,9 @@ import {
 import { MaxReplicasConstraint } from './dto/max-replicas.constraint.js';
 import { DryRunsService } from './dry-runs.service.js';
 import { OutboxRelay } from './outbox-relay.js';
+import { EventsModule } from '../events/events.module.js';
 import { RequestIntakeModule } from './request-intake.module.js';
+import { RequestWaitService } from './request-wait.service.js';
 import { DeploymentRevisionsController } from './revisions.controller.js';
 import { RevisionsService } from './revisions.service.js';
 
@@ -15,8 +17,8 @@ import { RevisionsService } from './revisions.service.js';
 export const VALIDATOR_PROVIDERS = [MaxReplicasConstraint];
 
 @Module({
-  imports: [RequestIntakeModule],
+  imports: [RequestIntakeModule, EventsModule],
   controllers: [DeploymentWritesController, RequestsController, DeadLettersController, DeploymentRevisionsController],
-  providers: [OutboxRelay, MaxReplicasConstraint, RevisionsService, DryRunsService],
+  providers: [OutboxRelay, MaxReplicasConstraint, RevisionsService, DryRunsService, RequestWaitService],
 })
 export class RequestsApiModule {}

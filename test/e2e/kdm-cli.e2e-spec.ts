@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Running } from '../../src/bootstrap.js';
 import type { AppConfig } from '../../src/config/app-config.js';
+import { EventStreamsService } from '../../src/events/event-streams.service.js';
 import { useSuite } from '../support/fixture.js';
 import { boot, dropTopology, eventually, testConfig, uniqueId } from '../support/harness.js';
 
@@ -82,6 +83,13 @@ describe('the kdm CLI', () => {
       ]);
       expect(row.split(/\s+/).slice(0, 5)).toEqual([id, 'CREATE', ns, expect.any(String), 'SUCCESS']);
     }
+  });
+
+  // Needs the receipts (the worker writes WAITING, the watcher COMPLETE).
+  it('wait --rollout exits 0 once the rollout is COMPLETE', async () => {
+    const waited = await kdm(as(), 'wait', ids[0], '--rollout', '--timeout', '2m');
+    expect(waited.stderr).toMatch(new RegExp(`request ${ids[0]}: SUCCESS, rollout COMPLETE`));
+    expect(waited.status).toBe(0);
   });
 
   it('get deployments lists them in aligned columns with ages, filters by label, and prints JSON and YAML', async () => {
@@ -251,6 +259,49 @@ describe('the kdm CLI', () => {
       new RegExp(`^kdm: request ${requestId} ended FAILURE: \\w+: .+`),
     );
   });
+
+  it('events prints the events kept for a request in order, and --follow streams new ones as JSON lines', async () => {
+    const kept = await kdm(as(), 'events', '-n', ns, '--request', ids[0]);
+    expect([kept.status, kept.stderr]).toEqual([0, '']);
+    const [header, ...rows] = kept.stdout.trim().split('\n');
+    expect(header.split(/\s+/)).toEqual(['ID', 'TIME', 'TYPE', 'DEPLOYMENT', 'WHAT']);
+    const statuses = rows.filter((r) => r.includes('request.status')).map((r) => /CREATE (\w+)/.exec(r)![1]);
+    expect(statuses[0]).toBe('CREATED');
+    expect(statuses.at(-1)).toBe('SUCCESS');
+    const eventIds = rows.map((r) => Number(r.split(/\s+/)[0]));
+    expect(eventIds).toEqual([...eventIds].sort((a, b) => a - b));
+
+    const follower = spawn(
+      process.execPath,
+      [CLI, 'events', '-n', ns, '--name', 'followed', '--follow', '-o', 'json'],
+      {
+        env: { PATH: process.env.PATH, ...as() },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    follower.stdout.on('data', (d) => (out += d));
+    const exited = new Promise((resolve) => follower.on('exit', resolve));
+    try {
+      // The stream is open once the API counts it; then the request happens.
+      await eventually(async () => suite.app.app.get(EventStreamsService).openStreams > 0);
+      const created = await kdm(as(), 'create', `${ns}/followed`, '--image', 'nginx:1.27', '--replicas', '1');
+      expect(created.status).toBe(0);
+      const lines = await eventually(async () => {
+        const parsed = out
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { type: string; status?: string; name: string });
+        return parsed.some((e) => e.type === 'request.status' && e.status === 'SUCCESS') ? parsed : undefined;
+      }, 60_000);
+      expect(lines.every((e) => e.name === 'followed')).toBe(true);
+      expect(lines.filter((e) => e.type === 'request.status')[0].status).toBe('CREATED');
+    } finally {
+      follower.kill('SIGINT');
+      await exited;
+    }
+  });
 });
 
 describe('kdm completion', () => {
@@ -269,7 +320,7 @@ describe('kdm completion', () => {
     const r = await kdm({}, 'completion', 'bash');
     expect(r.status).toBe(0);
     expect(complete(r.stdout, 'kdm', '')).toBe(
-      'apply diff create patch delete get describe wait history rollback keys reconcile completion',
+      'apply diff create patch delete get describe wait events history rollback keys reconcile completion',
     );
     expect(complete(r.stdout, 'kdm', 'get', 'dep')).toBe('deployments');
     expect(complete(r.stdout, 'kdm', 'diff', '--f')).toBe('--filename');

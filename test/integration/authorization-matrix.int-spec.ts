@@ -195,6 +195,19 @@ describe('authorization matrix (role x scope)', () => {
       expect: singleRead,
     },
     {
+      group: 'events',
+      route: 'GET /v1/events',
+      // follow=false: the events kept, then the stream ends (an endless one would never answer).
+      call: async (ns) => ({ method: 'GET', path: `/v1/events?namespace=${ns}&lastEventId=0&follow=false` }),
+      expect: list,
+    },
+    {
+      group: 'requests',
+      route: 'GET /v1/requests/{requestId}?wait=done',
+      call: async (ns) => ({ method: 'GET', path: `/v1/requests/${requestIn[ns]}?wait=done&timeout=1` }),
+      expect: singleRead,
+    },
+    {
       group: 'retry',
       route: 'POST /v1/requests/{requestId}/retry',
       call: async (ns) => ({ method: 'POST', path: `/v1/requests/${await failedRequest(ns)}/retry` }),

@@ -162,7 +162,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get one request */
+        /**
+         * Get one request
+         * @description With wait (long-poll), answers as soon as the request is done or its rollout is final, or at the timeout with the current record and Retry-After; no database connection is held while it waits.
+         */
         get: operations["RequestsController_get"];
         put?: never;
         post?: never;
@@ -298,6 +301,26 @@ export interface paths {
         };
         /** Get one reconcile pass */
         get: operations["ReconcileAdminController_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream events (Server-Sent Events)
+         * @description Events of requests and Deployments in the API key's scope that match the filters. Without a resume point the stream starts now. It ends at graceful shutdown (reconnect, with Last-Event-ID).
+         */
+        get: operations["EventsController_stream"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2537,7 +2560,12 @@ export interface operations {
     };
     RequestsController_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Long-poll: answer once the request is terminal (done: SUCCESS or FAILURE) or its rollout receipt is final (rollout: COMPLETE, FAILED, SUPERSEDED or GONE; a FAILURE request, which has none, also ends the wait), or at the timeout with the current record and Retry-After. */
+                wait?: "done" | "rollout";
+                /** @description Seconds to wait; ignored without wait */
+                timeout?: number;
+            };
             header?: {
                 /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
                 "X-Request-Id"?: string;
@@ -2552,6 +2580,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description Only on a long-poll that reached its timeout: seconds before polling again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3219,6 +3249,102 @@ export interface operations {
                 };
             };
             /** @description code RateLimited: too many calls from this API key (or address, without one) in the window */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description A dependency (PostgreSQL, NATS, Kubernetes) is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    EventsController_stream: {
+        parameters: {
+            query?: {
+                namespace?: string;
+                name?: string;
+                /** @description Only the events of this request */
+                requestId?: string;
+                /** @description Comma-separated event types: request.status, request.rollout, deployment.changed, deployment.deleted, deployment.drift. Default: all. */
+                types?: string;
+                /** @description Resume after this event id, for clients that cannot send the Last-Event-ID header (the header wins). 0: from the oldest event kept. */
+                lastEventId?: string;
+                /** @description false: send the events kept so far (from the resume point, or the oldest kept) and end. Default true. */
+                follow?: boolean;
+            };
+            header?: {
+                /** @description Resume after this event id (what EventSource sends on reconnect); 0: from the oldest kept */
+                "Last-Event-ID"?: string;
+                /** @description Correlation id for logs and the request record. Used when it is 1-128 visible ASCII characters and does not look like an API key; otherwise (or when absent) the server makes a UUID. Echoed in the response header of the same name. */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A text/event-stream (Server-Sent Events). Each event: `id:` its id (increasing), `event:` its type (request.status, request.rollout, deployment.changed, deployment.deleted, deployment.drift), `data:` one line of JSON with id, type, namespace, name, requestId, at and the type's fields (request.status: requestId, operation, status, attempts, error; request.rollout: rollout, the receipt; deployment.changed: rollout, generation, observedGeneration, images, replicas; deployment.deleted: uid; deployment.drift: drifted, drift). Comment lines (`: heartbeat`) come every EVENT_HEARTBEAT_MS. Events the server makes up carry no id: `reset` (the resume point is older than the retention: reload the state; the stream goes on from the oldest event kept) and `error` (sent last, e.g. code SlowClient when the client did not read fast enough). Reconnect with Last-Event-ID to resume with nothing missing or repeated. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": {
+                        /** @description The event id; absent on reset and error */
+                        id?: string;
+                        /** @enum {string} */
+                        event?: "request.status" | "request.rollout" | "deployment.changed" | "deployment.deleted" | "deployment.drift" | "reset" | "error";
+                        /** @description One line of JSON (see the description) */
+                        data: string;
+                        /** @description How soon to reconnect, in ms (sent once, first) */
+                        retry?: number;
+                    };
+                };
+            };
+            /** @description Invalid input; message names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code AuthenticationRequired: no API key, or a malformed, unknown, revoked or expired one */
+            401: {
+                headers: {
+                    /** @description Always `Bearer` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code PermissionDenied: the API key's role is below reader, or the namespace is outside its scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description code TooManyEventStreams: the API key holds EVENT_STREAMS_PER_KEY streams on this API process already; code RateLimited: too many calls in the window */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying */
