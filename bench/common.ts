@@ -6,6 +6,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -21,6 +22,75 @@ export const MIGRATE_MAIN = join(REPO_ROOT, 'dist', 'src', 'migrate.main.js');
 
 export const shortId = (bytes = 3) => randomBytes(bytes).toString('hex');
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * `--quick` (or BENCH_QUICK=1): tiny sizes, one round, to check that the harness works. Read at
+ * call time, since the runner sets it after this module loaded.
+ */
+export const isQuick = () => envFlag('BENCH_QUICK');
+
+/** Where a run's results go: quick runs apart, so they never overwrite a measured run's. */
+export const resultsDir = () => (isQuick() ? join(RESULTS_DIR, 'quick') : RESULTS_DIR);
+
+/** envInt with a default of its own for quick runs; the variable, when set, wins in both. */
+export const envSize = (name: string, full: number, quick: number) => envInt(name, isQuick() ? quick : full);
+
+/** A comma-separated list of non-negative integers ("1,8,32"), or the default for this mode. */
+export function envIntList(name: string, full: number[], quick: number[] = full): number[] {
+  const v = process.env[name];
+  if (v === undefined || v.trim() === '') return isQuick() ? quick : full;
+  const list = v.split(',').map((x) => Number(x.trim()));
+  if (!list.length || list.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error(`${name} must be a comma-separated list of positive integers, got "${v}"`);
+  return list;
+}
+
+/** The database a bench module works in: a quick run's is its own, so it never drops a measuring run's. */
+export const benchDatabase = (name: string) => (isQuick() ? `${name}_quick_${process.pid}` : name);
+
+/** The machine's load average (1, 5 and 15 minutes), recorded beside each figure set. */
+export const loadNow = () => loadavg().map((v) => Number(v.toFixed(2)));
+
+/** Runs one measurement and puts the load average at its start and end beside its figures. */
+export async function withLoad<T extends object>(
+  measure: () => Promise<T>,
+): Promise<T & { loadavg: { start: number[]; end: number[] } }> {
+  const start = loadNow();
+  const figures = await measure();
+  return { ...figures, loadavg: { start, end: loadNow() } };
+}
+
+/** A progress logger for `total` steps: a line on stderr every tenth, or every 5 s, whichever comes first. */
+export function progress(label: string, total: number): () => void {
+  let done = 0;
+  let lastAt = performance.now();
+  const t0 = lastAt;
+  const every = Math.max(1, Math.floor(total / 10));
+  return () => {
+    done++;
+    const now = performance.now();
+    if (done === total || done % every === 0 || now - lastAt >= 5000) {
+      lastAt = now;
+      const rate = (done / (now - t0)) * 1000;
+      log(`${label}: ${done}/${total} (${rate.toFixed(0)}/s)`);
+    }
+  };
+}
+
+/** Resident set size of a process, from /proc (bytes); undefined once it is gone. */
+export function rssOf(pid: number): number | undefined {
+  return procStatusKb(pid, 'VmRSS');
+}
+
+/** A field in kB of /proc/<pid>/status (VmRSS, VmHWM, ...), in bytes. */
+export function procStatusKb(pid: number, field: string): number | undefined {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export function envInt(name: string, fallback: number): number {
   const v = process.env[name];
@@ -312,7 +382,7 @@ export interface SpawnedApp {
  * bench/results/logs/<name>.log; the process is killed if the bench exits first.
  */
 export function spawnApp(name: string, env: Record<string, string>, nodeArgs: string[] = []): SpawnedApp {
-  const logDir = join(RESULTS_DIR, 'logs');
+  const logDir = join(resultsDir(), 'logs');
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${name}.log`);
   const out = createWriteStream(logFile);
@@ -674,3 +744,7 @@ export async function backendPids(serverUrl: string, database: string): Promise<
     await c.end();
   }
 }
+
+/** CPU ms one process used between two snapshots. */
+export const pidCpuMs = (before: CpuSnapshot, after: CpuSnapshot, pid: number | undefined) =>
+  pid === undefined ? NaN : ((after.get(pid)?.secs ?? 0) - (before.get(pid)?.secs ?? 0)) * 1000;
