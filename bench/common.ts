@@ -156,13 +156,13 @@ export function databaseUrlFor(url: string, database: string): string {
   return u.toString();
 }
 
-/** Drops (forcing out any sessions) and creates `database` on the server of `url`; returns its URL. */
-export async function recreateDatabase(url: string, database: string): Promise<string> {
+/** Drops (forcing out any sessions) and creates `database` on the server of `url`, as a copy of `template` if given; returns its URL. */
+export async function recreateDatabase(url: string, database: string, template?: string): Promise<string> {
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
   try {
     await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE "${database}"`);
+    await admin.query(`CREATE DATABASE "${database}"${template ? ` TEMPLATE "${template}"` : ''}`);
   } finally {
     await admin.end();
   }
@@ -211,9 +211,26 @@ export interface BenchRun {
 export async function openBenchRun(database: string): Promise<BenchRun> {
   const stack = stackEnv();
   const id = shortId();
-  const databaseUrl = await recreateDatabase(stack.DATABASE_URL, database);
-  migrate(databaseUrl);
-  return { stack, id, database, databaseUrl };
+  if (!isQuick()) {
+    const databaseUrl = await recreateDatabase(stack.DATABASE_URL, database);
+    migrate(databaseUrl);
+    return { stack, id, database, databaseUrl };
+  }
+  // A quick run migrates once and copies the result per module: a copy costs far less than a migration.
+  if (!quickTemplate) {
+    const template = `k8sdm_bench_quick_template_${process.pid}`;
+    migrate(await recreateDatabase(stack.DATABASE_URL, template));
+    quickTemplate = template;
+  }
+  return { stack, id, database, databaseUrl: await recreateDatabase(stack.DATABASE_URL, database, quickTemplate) };
+}
+
+let quickTemplate: string | undefined;
+
+/** Drops the quick run's template database, if one was made. */
+export async function dropQuickTemplate(): Promise<void> {
+  if (quickTemplate) await dropDatabase(stackEnv().DATABASE_URL, quickTemplate);
+  quickTemplate = undefined;
 }
 
 /**
@@ -232,6 +249,8 @@ export function appEnv(run: BenchRun, managedNamespaces: string): Record<string,
     // One key drives all the load: a limit it can never reach, so the limiter's cost (its
     // upsert per call) is in the figures but its refusals are not.
     RATE_LIMIT_MAX: '1000000000',
+    // No load balancer sends to a bench's API: stopping it need not wait for one to notice.
+    SHUTDOWN_READINESS_DELAY_MS: '0',
   };
 }
 
@@ -748,3 +767,20 @@ export async function backendPids(serverUrl: string, database: string): Promise<
 /** CPU ms one process used between two snapshots. */
 export const pidCpuMs = (before: CpuSnapshot, after: CpuSnapshot, pid: number | undefined) =>
   pid === undefined ? NaN : ((after.get(pid)?.secs ?? 0) - (before.get(pid)?.secs ?? 0)) * 1000;
+
+// --- summary tables -------------------------------------------------------------------
+
+/** A plain text table with a header row, columns sized to fit. */
+export function grid(title: string, header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`;
+  const row = (r: string[]) => `| ${r.map((c, i) => (c ?? '').padEnd(widths[i])).join(' | ')} |`;
+  return [title, line, row(cells[0]), line, ...cells.slice(1).map(row), line].join('\n');
+}
+
+/** A number for a table: grouped thousands, at most 2 decimals; NaN as "-". */
+export function fmt(n: number | undefined): string {
+  if (n === undefined || Number.isNaN(n)) return '-';
+  return n.toLocaleString('en-US', { maximumFractionDigits: 2 });
+}

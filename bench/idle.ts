@@ -9,7 +9,7 @@
  * and VmHWM (the kernel's peak since start, boot included).
  *
  * Tunables (quick-mode defaults in brackets): BENCH_IDLE_ROLES (api,worker,watcher,reconciler,all
- * [api,worker,watcher,reconciler]), BENCH_IDLE_SETTLE_S (10 [1]), BENCH_IDLE_SAMPLE_S (5 [1]),
+ * [api,worker,watcher,reconciler]), BENCH_IDLE_SETTLE_S (10 [0.5]), BENCH_IDLE_SAMPLE_S (5 [0.6]),
  * BENCH_KEEP=1 (keep the database).
  */
 import {
@@ -32,17 +32,20 @@ import {
   sleep,
   startApp,
   streamsOf,
+  grid,
 } from './common.js';
 
 const TARGET_MB = 120;
 
 export async function run(): Promise<Record<string, unknown>> {
-  const roles = (process.env.BENCH_IDLE_ROLES || (isQuick() ? 'api,worker,watcher,reconciler' : 'api,worker,watcher,reconciler,all'))
+  const roles = (
+    process.env.BENCH_IDLE_ROLES || (isQuick() ? 'api,worker,watcher,reconciler' : 'api,worker,watcher,reconciler,all')
+  )
     .split(',')
     .map((r) => r.trim())
     .filter(Boolean);
-  const settleS = envSize('BENCH_IDLE_SETTLE_S', 10, 1);
-  const sampleS = Math.max(0.2, envSize('BENCH_IDLE_SAMPLE_S', 5, 1));
+  const settleS = envSize('BENCH_IDLE_SETTLE_S', 10, 0.5);
+  const sampleS = Math.max(0.2, envSize('BENCH_IDLE_SAMPLE_S', 5, 0.6));
   const keep = envFlag('BENCH_KEEP');
   const DATABASE = benchDatabase('k8sdm_bench_idle');
 
@@ -53,34 +56,53 @@ export async function run(): Promise<Record<string, unknown>> {
   const env = { ...appEnv(bench, `bench-idle-${id}`), ...nats };
   const byRole: Record<string, unknown> = {};
   const worst: number[] = [];
+  const started: AppProcess[] = [];
+  const boot = (role: string) =>
+    startApp(`idle-${role}-${id}`, { env: { ...env, ROLE: role }, bootTimeoutMs: 60_000 }).then((app) => {
+      started.push(app);
+      return app;
+    });
+  /** After the settle time, RSS samples for sampleS: the median, the last, and the peak since start. */
+  const measure = async (role: string, app: AppProcess, loadStart: number[]) => {
+    const samples: number[] = [];
+    for (const end = performance.now() + sampleS * 1000; performance.now() < end; await sleep(200)) {
+      const v = rssOf(app.proc.pid!);
+      if (v === undefined) throw new Error(`${role} exited while idle; see ${app.logFile}`);
+      samples.push(v);
+    }
+    const median = mb(
+      quantile(
+        [...samples].sort((a, b) => a - b),
+        0.5,
+      ),
+    );
+    if (role !== 'all') worst.push(median);
+    byRole[role] = {
+      rssMb: median,
+      lastRssMb: mb(samples[samples.length - 1]),
+      peakSinceStartMb: mb(procStatusKb(app.proc.pid!, 'VmHWM') ?? NaN),
+      loadavg: { start: loadStart, end: loadNow() },
+    };
+    log(`${role} at idle: RSS ${median} MB`);
+  };
   try {
-    for (const role of roles) {
+    if (isQuick()) {
+      // Booted together, to keep the smoke run short; a measuring run boots them one by one.
       const loadStart = loadNow();
-      let app: AppProcess | undefined;
-      try {
-        app = await startApp(`idle-${role}-${id}`, { env: { ...env, ROLE: role }, bootTimeoutMs: 60_000 });
+      const apps = await Promise.all(roles.map(boot));
+      await sleep(settleS * 1000);
+      for (const [i, role] of roles.entries()) await measure(role, apps[i], loadStart);
+    } else {
+      for (const role of roles) {
+        const loadStart = loadNow();
+        const app = await boot(role);
         await sleep(settleS * 1000);
-        const samples: number[] = [];
-        for (const end = performance.now() + sampleS * 1000; performance.now() < end; await sleep(200)) {
-          const v = rssOf(app.proc.pid!);
-          if (v === undefined) throw new Error(`${role} exited while idle; see ${app.logFile}`);
-          samples.push(v);
-        }
-        const sorted = samples.sort((a, b) => a - b);
-        const median = mb(quantile(sorted, 0.5));
-        if (role !== 'all') worst.push(median);
-        byRole[role] = {
-          rssMb: median,
-          lastRssMb: mb(samples[samples.length - 1]),
-          peakSinceStartMb: mb(procStatusKb(app.proc.pid!, 'VmHWM') ?? NaN),
-          loadavg: { start: loadStart, end: loadNow() },
-        };
-        log(`${role} at idle: RSS ${median} MB`);
-      } finally {
-        await app?.stop();
+        await measure(role, app, loadStart);
+        await app.stop();
       }
     }
   } finally {
+    await Promise.all(started.map((a) => a.stop()));
     await deleteStreams(stack.NATS_URL, streamsOf(nats)).catch(() => undefined);
     if (!keep) await dropDatabase(stack.DATABASE_URL, DATABASE);
   }
@@ -90,4 +112,13 @@ export async function run(): Promise<Record<string, unknown>> {
     idleRss: byRole,
     target: { worstRoleMb: max, targetMb: TARGET_MB, met: max <= TARGET_MB },
   };
+}
+
+export function summary(figures: Record<string, unknown>): string {
+  const roles = figures.idleRss as Record<string, { rssMb: number; peakSinceStartMb: number }>;
+  return grid(
+    `RSS of each role at idle (target <= ${TARGET_MB} MB)`,
+    ['role', 'RSS MB', 'peak since start MB'],
+    Object.entries(roles).map(([role, r]) => [role, r.rssMb, r.peakSinceStartMb]),
+  );
 }

@@ -17,9 +17,9 @@
  *    Kubernetes calls per request (from the workers' dm_kubernetes_call_seconds_count deltas).
  *
  * Tunables (environment; quick-mode defaults in brackets): BENCH_CONNECTIONS (1,8,32,128 [1,8]),
- * BENCH_DURATION_S (10 [2]), BENCH_WARMUP_S (3 [1]), BENCH_ROUNDS (3 [1], intake/bare pairs per
- * level), BENCH_PIPELINE_REQUESTS (1000 [40]), BENCH_PIPELINE_CONCURRENCY (32 [8]),
- * BENCH_PIPELINE_ROUNDS (2 [1]), BENCH_PIPELINE_WARMUP (100 [10] creates and as many direct
+ * BENCH_DURATION_S (10 [1]), BENCH_WARMUP_S (3 [0]), BENCH_ROUNDS (3 [1], intake/bare pairs per
+ * level), BENCH_PIPELINE_REQUESTS (1000 [20]), BENCH_PIPELINE_CONCURRENCY (32 [8]),
+ * BENCH_PIPELINE_ROUNDS (2 [1]), BENCH_PIPELINE_WARMUP (100 [0] creates and as many direct
  * applies first, per worker count, not counted), BENCH_WORKERS (1,2,4 [1,2]), BENCH_WORKER_ENV
  * (extra env for the workers; default "KUBE_QPS=1000,KUBE_BURST=1000"), BENCH_API_ENV (same for
  * the API), BENCH_ONLY (intake|pipeline), BENCH_PROFILE=1 (run the app under --cpu-prof and
@@ -70,6 +70,8 @@ import {
   summarizeCpuProfile,
   type StackEnv,
   withLoad,
+  fmt,
+  grid,
 } from './common.js';
 
 const DATABASE = process.env.BENCH_DATABASE || benchDatabase('k8sdm_bench');
@@ -116,13 +118,13 @@ function settings(): Settings {
   if (only && only !== 'intake' && only !== 'pipeline') throw new Error('BENCH_ONLY must be intake or pipeline');
   return {
     connections: envIntList('BENCH_CONNECTIONS', [1, 8, 32, 128], [1, 8]),
-    durationS: envSize('BENCH_DURATION_S', 10, 2),
-    warmupS: envSize('BENCH_WARMUP_S', 3, 1),
+    durationS: envSize('BENCH_DURATION_S', 10, 1),
+    warmupS: envSize('BENCH_WARMUP_S', 3, 0),
     rounds: Math.max(1, envSize('BENCH_ROUNDS', 3, 1)),
-    pipelineRequests: Math.max(1, envSize('BENCH_PIPELINE_REQUESTS', 1000, 40)),
+    pipelineRequests: Math.max(1, envSize('BENCH_PIPELINE_REQUESTS', 1000, 20)),
     pipelineConcurrency: Math.max(1, envSize('BENCH_PIPELINE_CONCURRENCY', 32, 8)),
     pipelineRounds: Math.max(1, envSize('BENCH_PIPELINE_ROUNDS', 2, 1)),
-    pipelineWarmup: envSize('BENCH_PIPELINE_WARMUP', 100, 10),
+    pipelineWarmup: envSize('BENCH_PIPELINE_WARMUP', 100, 0),
     workerProcesses: envIntList('BENCH_WORKERS', [1, 2, 4], [1, 2]),
     // The direct applies it is compared with are not rate limited, so neither is the worker by default.
     workerEnv: parseEnvList(process.env.BENCH_WORKER_ENV ?? 'KUBE_QPS=1000,KUBE_BURST=1000'),
@@ -168,7 +170,9 @@ export async function run(): Promise<Record<string, unknown>> {
   const s = settings();
   const bench = await openBenchRun(DATABASE);
   const { stack, id, databaseUrl } = bench;
-  log(`database ${DATABASE} migrated; run id ${id}; connections ${s.connections.join(',')}; workers ${s.workerProcesses.join(',')}`);
+  log(
+    `database ${DATABASE} migrated; run id ${id}; connections ${s.connections.join(',')}; workers ${s.workerProcesses.join(',')}`,
+  );
   const profileDir = s.profile ? join(resultsDir(), 'profiles', id) : undefined;
   const baseEnv = appEnv(bench, 'bench-*');
 
@@ -250,21 +254,14 @@ async function intakeFigures(ctx: Ctx) {
           p99RatioTarget: '<= 2',
           apiCpuMsPerAcceptedRequestAt32: at32.apiCpuMsPerAcceptedRequest.median,
           apiCpuTarget: '<= 0.3',
-          met:
-            at32.ratio.median >= 0.9 && at32.p99Ratio.median <= 2 && at32.apiCpuMsPerAcceptedRequest.median <= 0.3,
+          met: at32.ratio.median >= 0.9 && at32.p99Ratio.median <= 2 && at32.apiCpuMsPerAcceptedRequest.median <= 0.3,
         }
       : 'not measured (BENCH_CONNECTIONS has no 32)',
   };
 }
 
 /** Intake and bare at one concurrency: rounds alternate which goes first, so drift in the machine's load hits both alike. */
-async function intakeLevel(
-  ctx: Ctx,
-  api: AppProcess,
-  bare: BareIntake,
-  connections: number,
-  nextBody: () => string,
-) {
+async function intakeLevel(ctx: Ctx, api: AppProcess, bare: BareIntake, connections: number, nextBody: () => string) {
   const { s } = ctx;
   const intakeRuns: autocannon.Result[] = [];
   const bareRuns: Awaited<ReturnType<BareIntake['measure']>>[] = [];
@@ -570,22 +567,24 @@ async function pipelineLevel(
   const kubeCalls: ReturnType<typeof perRequestCalls>[] = [];
   const tag = `${p.workers} worker${p.workers > 1 ? 's' : ''}`;
   try {
-    // Booted one after another: on two cores, parallel boots would each take as long.
-    for (let w = 0; w < p.workers; w++) {
-      workers.push(
-        await startApp(`pipeline-w${p.workers}-worker${w}-${id}`, {
-          // Each message in flight holds a lock connection and uses a second one.
-          env: {
-            ...env,
-            ROLE: 'worker',
-            WORKER_CONCURRENCY: String(perWorker),
-            DATABASE_POOL_SIZE: String(2 * perWorker + 2),
-            ...s.workerEnv,
-          },
-          profileDir,
-        }),
-      );
-    }
+    // Booted together (boots are not measured; the warm-up follows). A failed boot leaves the
+    // others in `workers`, so the finally below stops them.
+    const boots = Array.from({ length: p.workers }, (_, w) =>
+      startApp(`pipeline-w${p.workers}-worker${w}-${id}`, {
+        // Each message in flight holds a lock connection and uses a second one.
+        env: {
+          ...env,
+          ROLE: 'worker',
+          WORKER_CONCURRENCY: String(perWorker),
+          DATABASE_POOL_SIZE: String(2 * perWorker + 2),
+          ...s.workerEnv,
+        },
+        profileDir,
+      }).then((w) => void workers.push(w)),
+    );
+    const booted = await Promise.allSettled(boots);
+    const failedBoot = booted.find((b) => b.status === 'rejected');
+    if (failedBoot) throw (failedBoot as PromiseRejectedResult).reason;
     if (s.pipelineWarmup > 0) {
       // Cold processes open their pools (the worker's PostgreSQL connections authenticate with
       // SCRAM, costly on 2 cores), connect and JIT-compile: keep that out of the first round.
@@ -655,7 +654,7 @@ async function pipelineLevel(
         kubeCalls.map((c) => c.total),
         2,
       ).median,
-      kubernetesCallsByVerb: kubeCalls[kubeCalls.length - 1]?.byVerb ?? {},
+      kubernetesCallsByVerbAndCode: kubeCalls[kubeCalls.length - 1]?.byVerb ?? {},
       cpuMsPerRequest: cpuMedians(pipelineCpu, pipelineSystem),
     },
     directApply: {
@@ -676,15 +675,17 @@ async function pipelineLevel(
 
 type CallCounters = Map<string, { count: number; sum: number }>;
 
-/** dm_kubernetes_call_seconds count and sum by verb, added up over the worker processes. */
+/** dm_kubernetes_call_seconds count and sum by verb and code ("get 404"), added up over the worker processes. */
 async function kubeCallCounters(workers: AppProcess[]): Promise<CallCounters> {
   const out: CallCounters = new Map();
   for (const w of workers) {
     const text = await (await fetch(`${w.url}/metrics`)).text();
-    for (const m of text.matchAll(/^dm_kubernetes_call_seconds_(count|sum)\{verb="([^"]+)"\} ([0-9.e+-]+)$/gm)) {
-      const c = out.get(m[2]) ?? { count: 0, sum: 0 };
+    for (const m of text.matchAll(/^dm_kubernetes_call_seconds_(count|sum)\{([^}]*)\} ([0-9.e+-]+)$/gm)) {
+      const label = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(m[2])?.[1];
+      const key = [label('verb') ?? '?', label('code')].filter(Boolean).join(' ');
+      const c = out.get(key) ?? { count: 0, sum: 0 };
       c[m[1] as 'count' | 'sum'] += Number(m[3]);
-      out.set(m[2], c);
+      out.set(key, c);
     }
   }
   return out;
@@ -703,7 +704,8 @@ function perRequestCalls(before: CallCounters, after: CallCounters, requests: nu
         meanMs: Number((((a.sum - b.sum) / n) * 1000).toFixed(1)),
       };
   }
-  return { total: Number((calls / requests).toFixed(2)), byVerb };
+  // Every request makes at least one call: none counted means the metric was not found (NaN, not 0).
+  return { total: calls ? Number((calls / requests).toFixed(2)) : NaN, byVerb };
 }
 
 /** What the worker sends for a CREATE, sent straight to kube-apiserver: server-side apply, force, our field manager. */
@@ -778,4 +780,77 @@ async function pipelineCreates(apiUrl: string, db: pg.Pool, namespace: string, n
     endToEndP50Ms: Number(span.rows[0].p50),
     endToEndP99Ms: Number(span.rows[0].p99),
   };
+}
+
+type Level = { loadavg: { start: number[]; end: number[] } };
+const med = (v: unknown) => (v as { median: number } | undefined)?.median ?? NaN;
+const loadSpan = (l: Level['loadavg']) => `${fmt(l.start[0])} → ${fmt(l.end[0])}`;
+
+/** The sweeps side by side, medians over rounds (bench/results/intake.json has every round). */
+export function summary(figures: Record<string, unknown>): string {
+  const out: string[] = [];
+  const intake = figures.intakeSweep as Record<string, Awaited<ReturnType<typeof intakeLevel>> & Level> | undefined;
+  if (intake)
+    out.push(
+      grid(
+        'intake sweep: intake beside bare (medians over rounds)',
+        [
+          'connections',
+          'intake req/s',
+          'p50 ms',
+          'p99 ms',
+          'bare req/s',
+          'p50 ms',
+          'p99 ms',
+          'intake/bare',
+          'p99 intake/bare',
+          'API CPU ms/accepted',
+          'load 1m',
+        ],
+        Object.entries(intake).map(([k, l]) => [
+          k.replace('connections_', ''),
+          med(l.intake.reqPerSec),
+          med(l.intake.p50Ms),
+          med(l.intake.p99Ms),
+          med(l.bare.reqPerSec),
+          med(l.bare.p50Ms),
+          med(l.bare.p99Ms),
+          med(l.ratio),
+          med(l.p99Ratio),
+          med(l.apiCpuMsPerAcceptedRequest),
+          loadSpan(l.loadavg),
+        ]),
+      ),
+    );
+  const pipeline = figures.pipelineSweep as
+    Record<string, Awaited<ReturnType<typeof pipelineLevel>> & Level> | undefined;
+  if (pipeline)
+    out.push(
+      grid(
+        'pipeline sweep: creates to SUCCESS beside direct applies, same concurrency (medians over rounds)',
+        [
+          'workers',
+          'concurrency each',
+          'pipeline /s',
+          'direct /s',
+          'pipeline/direct',
+          'k8s calls/request',
+          'accepted→done p50 ms',
+          'p99 ms',
+          'load 1m',
+        ],
+        Object.values(pipeline).map((l) => [
+          l.workerProcesses,
+          l.workerConcurrencyEach,
+          med(l.pipeline.throughputPerSec),
+          med(l.directApply.throughputPerSec),
+          med(l.pipelineVsDirect),
+          l.pipeline.kubernetesCallsPerRequest,
+          med(l.pipeline.acceptedToDoneP50Ms),
+          med(l.pipeline.acceptedToDoneP99Ms),
+          loadSpan(l.loadavg),
+        ]),
+      ),
+    );
+  return out.join('\n\n');
 }

@@ -35,7 +35,7 @@
  * Then deletes the namespace, the database and the streams.
  *
  * Tunables (quick-mode defaults in brackets): BENCH_SCALE_N (10000 [200]; the watcher bench's
- * too), BENCH_RECONCILE_CREATE_CONCURRENCY (32), BENCH_RECONCILE_SETTLE_S (120 [30]: wait for
+ * too), BENCH_RECONCILE_CREATE_CONCURRENCY (32), BENCH_RECONCILE_SETTLE_S (120 [0]: wait for
  * the deployment controller before measuring), BENCH_RECONCILE_ROUNDS (3 [1]),
  * BENCH_RECONCILE_PROFILE, BENCH_RECONCILE_NODE_ARGS, BENCH_RECONCILE_DELETE_WAIT_S (600 [0]),
  * BENCH_KEEP=1 (keep the namespace, the database and the streams, for a look afterwards; clean up by hand).
@@ -213,7 +213,7 @@ interface PassOutcome {
 export async function run(): Promise<Record<string, unknown>> {
   const n = Math.max(1, envSize('BENCH_SCALE_N', 10_000, 200));
   const createConcurrency = envInt('BENCH_RECONCILE_CREATE_CONCURRENCY', 32);
-  const settleS = envSize('BENCH_RECONCILE_SETTLE_S', 120, 30);
+  const settleS = envSize('BENCH_RECONCILE_SETTLE_S', 120, 0);
   const rounds = Math.max(1, envSize('BENCH_RECONCILE_ROUNDS', 3, 1));
   const deleteWaitS = envSize('BENCH_RECONCILE_DELETE_WAIT_S', 600, 0);
   const DATABASE = benchDatabase('k8sdm_bench_reconciler');

@@ -19,11 +19,12 @@ import { cpus, loadavg } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { isQuick, loadNow, REPO_ROOT, resultsDir } from './common.js';
+import { dropQuickTemplate, isQuick, loadNow, REPO_ROOT, resultsDir } from './common.js';
 
-/** What every bench module exports. */
+/** What every bench module exports; `summary`, when there, turns its figures into a short table for people. */
 export interface BenchModule {
   run(): Promise<Record<string, unknown>>;
+  summary?(figures: Record<string, unknown>): string;
 }
 
 const NOT_BENCHES = new Set(['run', 'runner', 'common']);
@@ -123,7 +124,7 @@ async function main() {
   const dir = resultsDir();
   mkdirSync(dir, { recursive: true });
   const runStart = performance.now();
-  const summary: [string, string][] = [];
+  const outcomes: [string, string][] = [];
 
   let failed = 0;
   for (const name of names) {
@@ -151,7 +152,7 @@ async function main() {
       figures = await mod.run();
     } catch (e) {
       console.error(`bench/${name} failed: ${(e as Error).stack ?? String(e)}`);
-      summary.push([name, 'FAILED (threw)']);
+      outcomes.push([name, 'FAILED (threw)']);
       failed++;
       continue;
     }
@@ -170,15 +171,25 @@ async function main() {
     console.log(
       `\n${table(`bench/${name} (${startedAt}, ${seconds} s, load ${loadStart.join(' ')} → ${loadEnd.join(' ')} on ${before.cpus} cores)`, flatten(figures))}`,
     );
+    if (typeof mod.summary === 'function') {
+      try {
+        console.log(`\n${mod.summary(figures)}`);
+      } catch (e) {
+        console.error(`bench/${name}: its summary failed: ${(e as Error).message}`);
+      }
+    }
     console.log(`written to ${relative(REPO_ROOT, file)}`);
     if (isQuick() && !measuredSomething(figures)) {
       console.error(`bench/${name} returned no figures`);
-      summary.push([name, 'FAILED (no figures)']);
+      outcomes.push([name, 'FAILED (no figures)']);
       failed++;
-    } else summary.push([name, `ok, ${seconds} s`]);
+    } else outcomes.push([name, `ok, ${seconds} s`]);
   }
+  await dropQuickTemplate();
   const total = ((performance.now() - runStart) / 1000).toFixed(1);
-  console.log(`\n${table(`bench${isQuick() ? ' --quick' : ''}: ${names.length - failed} of ${names.length} modules measured in ${total} s`, summary)}`);
+  console.log(
+    `\n${table(`bench${isQuick() ? ' --quick' : ''}: ${names.length - failed} of ${names.length} modules measured in ${total} s`, outcomes)}`,
+  );
   process.exitCode = failed ? 1 : 0;
 }
 

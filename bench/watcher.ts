@@ -15,7 +15,7 @@
  * Then deletes the namespace and the database.
  *
  * Tunables (quick-mode defaults in brackets): BENCH_SCALE_N (10000 [200]; the reconciler
- * bench's too), BENCH_WATCH_CREATE_CONCURRENCY (32), BENCH_WATCH_SETTLE_S (120 [30]: how long
+ * bench's too), BENCH_WATCH_CREATE_CONCURRENCY (32), BENCH_WATCH_SETTLE_S (120 [0]: how long
  * to wait for the deployment controller), BENCH_WATCH_RATE (50 [20] changes/s),
  * BENCH_WATCH_LAG_SECONDS (20 [2]), BENCH_WATCH_API_REQUESTS (1000 [40], after a tenth as many
  * warm-up), BENCH_KEEP=1 (keep the database).
@@ -116,7 +116,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const lagSeconds = envSize('BENCH_WATCH_LAG_SECONDS', 20, 2);
   const apiRequests = Math.max(1, envSize('BENCH_WATCH_API_REQUESTS', 1000, 40));
   const apiWarmup = Math.ceil(apiRequests / 10);
-  const settleS = envSize('BENCH_WATCH_SETTLE_S', 120, 30);
+  const settleS = envSize('BENCH_WATCH_SETTLE_S', 120, 0);
   const keep = envFlag('BENCH_KEEP');
   const DATABASE = benchDatabase('k8sdm_bench_watcher');
 
@@ -189,7 +189,7 @@ export async function run(): Promise<Record<string, unknown>> {
     };
 
     // 3. Lag at a steady change rate, one distinct Deployment per change.
-    await sleep(2000);
+    await sleep(isQuick() ? 200 : 2000);
     const changes = Math.min(n, rate * lagSeconds);
     const sent = new Map<string, { t0: number; resp?: number }>();
     const lags: number[] = [];
