@@ -20,7 +20,7 @@
  * BENCH_DURATION_S (10 [1]), BENCH_WARMUP_S (3 [0]), BENCH_ROUNDS (3 [1], intake/bare pairs per
  * level), BENCH_PIPELINE_REQUESTS (1000 [20]), BENCH_PIPELINE_CONCURRENCY (32 [8]),
  * BENCH_PIPELINE_ROUNDS (2 [1]), BENCH_PIPELINE_WARMUP (100 [0] creates and as many direct
- * applies first, per worker count, not counted), BENCH_WORKERS (1,2,4 [1,2]), BENCH_WORKER_ENV
+ * applies first, per worker count, not counted), BENCH_WORKERS (1,2,4 [2]), BENCH_WORKER_ENV
  * (extra env for the workers; default "KUBE_QPS=1000,KUBE_BURST=1000"), BENCH_API_ENV (same for
  * the API), BENCH_ONLY (intake|pipeline), BENCH_PROFILE=1 (run the app under --cpu-prof and
  * summarise the profiles), BENCH_DATABASE (k8sdm_bench, dropped and created afresh),
@@ -125,7 +125,7 @@ function settings(): Settings {
     pipelineConcurrency: Math.max(1, envSize('BENCH_PIPELINE_CONCURRENCY', 32, 8)),
     pipelineRounds: Math.max(1, envSize('BENCH_PIPELINE_ROUNDS', 2, 1)),
     pipelineWarmup: envSize('BENCH_PIPELINE_WARMUP', 100, 0),
-    workerProcesses: envIntList('BENCH_WORKERS', [1, 2, 4], [1, 2]),
+    workerProcesses: envIntList('BENCH_WORKERS', [1, 2, 4], [2]),
     // The direct applies it is compared with are not rate limited, so neither is the worker by default.
     workerEnv: parseEnvList(process.env.BENCH_WORKER_ENV ?? 'KUBE_QPS=1000,KUBE_BURST=1000'),
     apiEnv: parseEnvList(process.env.BENCH_API_ENV),
