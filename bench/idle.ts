@@ -6,7 +6,7 @@
  * reconciler manage one empty namespace), one after another so boots do not compete. Once a
  * process answers /readyz, waits BENCH_IDLE_SETTLE_S for boot work to settle, then samples
  * its RSS from /proc every 200 ms for BENCH_IDLE_SAMPLE_S: the median and the last sample,
- * and VmHWM (the kernel's peak since start, boot included).
+ * VmHWM (the kernel's peak since start, boot included), and the CPU it used meanwhile.
  *
  * Tunables (quick-mode defaults in brackets): BENCH_IDLE_ROLES (api,worker,watcher,reconciler,all
  * [api,worker,watcher,reconciler]), BENCH_IDLE_SETTLE_S (10 [0.5]), BENCH_IDLE_SAMPLE_S (5 [0.6]),
@@ -16,6 +16,7 @@ import {
   type AppProcess,
   appEnv,
   benchDatabase,
+  cpuSnapshot,
   deleteStreams,
   dropDatabase,
   envFlag,
@@ -26,6 +27,7 @@ import {
   mb,
   natsNames,
   openBenchRun,
+  pidCpuMs,
   procStatusKb,
   quantile,
   rssOf,
@@ -65,11 +67,14 @@ export async function run(): Promise<Record<string, unknown>> {
   /** After the settle time, RSS samples for sampleS: the median, the last, and the peak since start. */
   const measure = async (role: string, app: AppProcess, loadStart: number[]) => {
     const samples: number[] = [];
+    const cpuBefore = cpuSnapshot();
+    const t0 = performance.now();
     for (const end = performance.now() + sampleS * 1000; performance.now() < end; await sleep(200)) {
       const v = rssOf(app.proc.pid!);
       if (v === undefined) throw new Error(`${role} exited while idle; see ${app.logFile}`);
       samples.push(v);
     }
+    const cpuMsPerS = (pidCpuMs(cpuBefore, cpuSnapshot(), app.proc.pid) / (performance.now() - t0)) * 1000;
     const median = mb(
       quantile(
         [...samples].sort((a, b) => a - b),
@@ -81,9 +86,11 @@ export async function run(): Promise<Record<string, unknown>> {
       rssMb: median,
       lastRssMb: mb(samples[samples.length - 1]),
       peakSinceStartMb: mb(procStatusKb(app.proc.pid!, 'VmHWM') ?? NaN),
+      /** CPU (user + system, /proc, 10 ms ticks) over the sampling, per second: what idling costs. */
+      cpuMsPerSecond: Number(cpuMsPerS.toFixed(1)),
       loadavg: { start: loadStart, end: loadNow() },
     };
-    log(`${role} at idle: RSS ${median} MB`);
+    log(`${role} at idle: RSS ${median} MB, CPU ${cpuMsPerS.toFixed(1)} ms/s`);
   };
   try {
     if (isQuick()) {
@@ -115,10 +122,10 @@ export async function run(): Promise<Record<string, unknown>> {
 }
 
 export function summary(figures: Record<string, unknown>): string {
-  const roles = figures.idleRss as Record<string, { rssMb: number; peakSinceStartMb: number }>;
+  const roles = figures.idleRss as Record<string, { rssMb: number; peakSinceStartMb: number; cpuMsPerSecond: number }>;
   return grid(
     `RSS of each role at idle (target <= ${TARGET_MB} MB)`,
-    ['role', 'RSS MB', 'peak since start MB'],
-    Object.entries(roles).map(([role, r]) => [role, r.rssMb, r.peakSinceStartMb]),
+    ['role', 'RSS MB', 'peak since start MB', 'CPU ms/s'],
+    Object.entries(roles).map(([role, r]) => [role, r.rssMb, r.peakSinceStartMb, r.cpuMsPerSecond]),
   );
 }
