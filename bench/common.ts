@@ -35,7 +35,14 @@ export const resultsDir = () => (isQuick() ? join(RESULTS_DIR, 'quick') : RESULT
 /** envInt with a default of its own for quick runs; the variable, when set, wins in both. */
 export const envSize = (name: string, full: number, quick: number) => envInt(name, isQuick() ? quick : full);
 
-/** A comma-separated list of non-negative integers ("1,8,32"), or the default for this mode. */
+/** How many Deployments the watcher and reconciler benches make: BENCH_SCALE_N (10,000; 200 in a quick run). */
+export function scaleN(): number {
+  for (const old of ['BENCH_WATCH_DEPLOYMENTS', 'BENCH_RECONCILE_DEPLOYMENTS'])
+    if (process.env[old]) throw new Error(`${old} is gone: set BENCH_SCALE_N, which both benches read`);
+  return Math.max(1, envSize('BENCH_SCALE_N', 10_000, 200));
+}
+
+/** A comma-separated list of positive integers ("1,8,32"), or the default for this mode. */
 export function envIntList(name: string, full: number[], quick: number[] = full): number[] {
   const v = process.env[name];
   if (v === undefined || v.trim() === '') return isQuick() ? quick : full;

@@ -75,6 +75,7 @@ import {
   retrying,
   round1 as r1,
   runPool,
+  scaleN,
   spawnApp,
   spread,
   streamsOf,
@@ -211,7 +212,7 @@ interface PassOutcome {
 }
 
 export async function run(): Promise<Record<string, unknown>> {
-  const n = Math.max(1, envSize('BENCH_SCALE_N', 10_000, 200));
+  const n = scaleN();
   const createConcurrency = envInt('BENCH_RECONCILE_CREATE_CONCURRENCY', 32);
   const settleS = envSize('BENCH_RECONCILE_SETTLE_S', 120, 0);
   const rounds = Math.max(1, envSize('BENCH_RECONCILE_ROUNDS', 3, 1));

@@ -105,9 +105,12 @@ function environment() {
   };
 }
 
-/** What a quick run asserts of a module's figures: that it measured something (a finite number somewhere). */
+/** What a quick run asserts of a module's figures: that it measured something (a finite number outside its settings and load averages). */
 export function measuredSomething(figures: Record<string, unknown>): boolean {
-  return flatten(figures).some(([, v]) => /^-?[\d,]+(\.\d+)?/.test(v) && !/NaN|Infinity/.test(v));
+  return flatten(figures).some(
+    ([k, v]) =>
+      !k.startsWith('settings.') && !k.includes('loadavg') && /^-?[\d,]+(\.\d+)?/.test(v) && !/NaN|Infinity/.test(v),
+  );
 }
 
 async function main() {
@@ -171,17 +174,22 @@ async function main() {
     console.log(
       `\n${table(`bench/${name} (${startedAt}, ${seconds} s, load ${loadStart.join(' ')} → ${loadEnd.join(' ')} on ${before.cpus} cores)`, flatten(figures))}`,
     );
+    let summaryFailed = false;
     if (typeof mod.summary === 'function') {
       try {
         console.log(`\n${mod.summary(figures)}`);
       } catch (e) {
-        console.error(`bench/${name}: its summary failed: ${(e as Error).message}`);
+        console.error(`bench/${name}: its summary failed: ${(e as Error).stack ?? String(e)}`);
+        summaryFailed = true;
       }
     }
     console.log(`written to ${relative(REPO_ROOT, file)}`);
     if (isQuick() && !measuredSomething(figures)) {
       console.error(`bench/${name} returned no figures`);
       outcomes.push([name, 'FAILED (no figures)']);
+      failed++;
+    } else if (isQuick() && summaryFailed) {
+      outcomes.push([name, 'FAILED (its summary table)']);
       failed++;
     } else outcomes.push([name, `ok, ${seconds} s`]);
   }

@@ -48,6 +48,7 @@ import {
   retrying,
   round1 as ms,
   rssOf,
+  scaleN,
   runPool,
   sleep,
   startApp,
@@ -110,7 +111,7 @@ function histogramQuantiles(before: Map<number, number>, after: Map<number, numb
 }
 
 export async function run(): Promise<Record<string, unknown>> {
-  const n = Math.max(1, envSize('BENCH_SCALE_N', 10_000, 200));
+  const n = scaleN();
   const createConcurrency = envInt('BENCH_WATCH_CREATE_CONCURRENCY', 32);
   const rate = Math.max(1, envSize('BENCH_WATCH_RATE', 50, 20));
   const lagSeconds = envSize('BENCH_WATCH_LAG_SECONDS', 20, 2);
