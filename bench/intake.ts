@@ -197,10 +197,14 @@ export async function run(): Promise<Record<string, unknown>> {
           .join(',') || '(defaults)',
     },
   };
+  let early: Promise<AppProcess> | undefined;
   try {
     const ctx: Ctx = { s, stack, databaseUrl, baseEnv, id, profileDir, windows: new Map() };
+    // A quick run boots the pipeline's API while the intake sweep runs: its figures mean nothing anyway.
+    early = isQuick() && !s.only ? startPipelineApi(ctx) : undefined;
+    early?.catch(() => undefined); // awaited by pipelineFigures, or stopped below
     if (s.only !== 'pipeline') Object.assign(figures, await intakeFigures(ctx));
-    if (s.only !== 'intake') Object.assign(figures, await pipelineFigures(ctx));
+    if (s.only !== 'intake') Object.assign(figures, await pipelineFigures(ctx, early));
     if (profileDir) {
       // Only the measured windows count: not boot, warm-up, or the other side's rounds.
       figures.profiles = Object.fromEntries(
@@ -211,6 +215,10 @@ export async function run(): Promise<Record<string, unknown>> {
       );
     }
   } finally {
+    await early?.then(
+      (api) => api.stop(),
+      () => undefined,
+    );
     if (!s.keep) await dropDatabase(stack.DATABASE_URL, DATABASE);
   }
   return figures;
@@ -503,11 +511,24 @@ async function statusCounts(databaseUrl: string, namespace: string): Promise<Rec
 
 // --- 3: the whole pipeline versus direct server-side applies ------------------------------
 
-async function pipelineFigures(ctx: Ctx) {
-  const { s, stack, databaseUrl, baseEnv, id, profileDir } = ctx;
-  const names = natsNames(`BENCH_${id}_PIPE`);
-  const env = { ...baseEnv, ...names, CREATE_NAMESPACES: 'true' };
-  const api = await startApp(`pipeline-api-${id}`, { env: { ...env, ROLE: 'api', ...s.apiEnv }, profileDir });
+/** The pipeline's app environment: JetStream names of its own, and workers that create namespaces. */
+function pipelineEnv(ctx: Ctx) {
+  const names = natsNames(`BENCH_${ctx.id}_PIPE`);
+  return { names, env: { ...ctx.baseEnv, ...names, CREATE_NAMESPACES: 'true' } };
+}
+
+function startPipelineApi(ctx: Ctx): Promise<AppProcess> {
+  const { env } = pipelineEnv(ctx);
+  return startApp(`pipeline-api-${ctx.id}`, {
+    env: { ...env, ROLE: 'api', ...ctx.s.apiEnv },
+    profileDir: ctx.profileDir,
+  });
+}
+
+async function pipelineFigures(ctx: Ctx, booting?: Promise<AppProcess>) {
+  const { s, stack, databaseUrl } = ctx;
+  const { names, env } = pipelineEnv(ctx);
+  const api = await (booting ?? startPipelineApi(ctx));
   const kc = kubeConfig(stack.KUBECONFIG);
   const apps = kc.makeApiClient(AppsV1Api);
   const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
