@@ -8,14 +8,15 @@ NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 STACK_ENV = eval "$$(scripts/stack.sh env)"
 
-.PHONY: help deps build stack-up stack-down stack-status stack-env migrate run test test-unit lint format bench openapi fuzz compose-config
+.PHONY: help deps build stack-up stack-down stack-status stack-env migrate run test test-unit lint format bench bench-quick openapi fuzz compose-config
 
 help:
 	@echo "make run          set everything up, migrate, and run all roles (Swagger UI at /docs)"
 	@echo "make test         set everything up and run the whole test suite"
 	@echo "make stack-env    print export lines for DATABASE_URL, NATS_URL, KUBECONFIG, ETCD_ENDPOINTS, Node 22 and kubectl"
 	@echo "make stack-down   stop PostgreSQL, NATS and the Kubernetes control plane"
-	@echo "make bench        run the benchmarks and print their figures"
+	@echo "make bench        run the benchmarks and print their figures (BENCH=intake: only that one; BENCH_QUICK=1: tiny sizes)"
+	@echo "make bench-quick  check that every benchmark runs and returns figures (tiny sizes, about a minute)"
 	@echo "make fuzz         fuzz the API with schemathesis against its OpenAPI document (FUZZ=long: a longer run)"
 
 node_modules/.installed: package.json package-lock.json
@@ -91,9 +92,16 @@ fuzz: build stack-up
 	$(STACK_ENV); scripts/fuzz.sh
 
 # BENCH=intake runs only the named bench modules; see bench/intake.ts for its BENCH_* knobs.
+# BENCH_QUICK=1 runs them at tiny sizes (as bench-quick does).
 bench: deps stack-up
 	npx tsc -p tsconfig.bench.json
-	$(STACK_ENV); node dist/bench/run.js $(BENCH)
+	$(STACK_ENV); node dist/bench/run.js $(if $(filter-out 0,$(BENCH_QUICK)),--quick) $(BENCH)
+
+# The bench harness's smoke test: every module at tiny sizes, fails when one returns no figures.
+# Results go to bench/results/quick/ (git-ignored), apart from measured runs'.
+bench-quick: deps stack-up
+	npx tsc -p tsconfig.bench.json
+	$(STACK_ENV); node dist/bench/run.js --quick $(BENCH)
 
 # Checks docker/compose.yaml without a Docker engine: Debian's docker-compose parses and resolves it.
 compose-config:

@@ -6,6 +6,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -21,6 +22,82 @@ export const MIGRATE_MAIN = join(REPO_ROOT, 'dist', 'src', 'migrate.main.js');
 
 export const shortId = (bytes = 3) => randomBytes(bytes).toString('hex');
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * `--quick` (or BENCH_QUICK=1): tiny sizes, one round, to check that the harness works. Read at
+ * call time, since the runner sets it after this module loaded.
+ */
+export const isQuick = () => envFlag('BENCH_QUICK');
+
+/** Where a run's results go: quick runs apart, so they never overwrite a measured run's. */
+export const resultsDir = () => (isQuick() ? join(RESULTS_DIR, 'quick') : RESULTS_DIR);
+
+/** envInt with a default of its own for quick runs; the variable, when set, wins in both. */
+export const envSize = (name: string, full: number, quick: number) => envInt(name, isQuick() ? quick : full);
+
+/** How many Deployments the watcher and reconciler benches make: BENCH_SCALE_N (10,000; 200 in a quick run). */
+export function scaleN(): number {
+  for (const old of ['BENCH_WATCH_DEPLOYMENTS', 'BENCH_RECONCILE_DEPLOYMENTS'])
+    if (process.env[old]) throw new Error(`${old} is gone: set BENCH_SCALE_N, which both benches read`);
+  return Math.max(1, envSize('BENCH_SCALE_N', 10_000, 200));
+}
+
+/** A comma-separated list of positive integers ("1,8,32"), or the default for this mode. */
+export function envIntList(name: string, full: number[], quick: number[] = full): number[] {
+  const v = process.env[name];
+  if (v === undefined || v.trim() === '') return isQuick() ? quick : full;
+  const list = v.split(',').map((x) => Number(x.trim()));
+  if (!list.length || list.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error(`${name} must be a comma-separated list of positive integers, got "${v}"`);
+  return list;
+}
+
+/** The database a bench module works in: a quick run's is its own, so it never drops a measuring run's. */
+export const benchDatabase = (name: string) => (isQuick() ? `${name}_quick_${process.pid}` : name);
+
+/** The machine's load average (1, 5 and 15 minutes), recorded beside each figure set. */
+export const loadNow = () => loadavg().map((v) => Number(v.toFixed(2)));
+
+/** Runs one measurement and puts the load average at its start and end beside its figures. */
+export async function withLoad<T extends object>(
+  measure: () => Promise<T>,
+): Promise<T & { loadavg: { start: number[]; end: number[] } }> {
+  const start = loadNow();
+  const figures = await measure();
+  return { ...figures, loadavg: { start, end: loadNow() } };
+}
+
+/** A progress logger for `total` steps: a line on stderr every tenth, or every 5 s, whichever comes first. */
+export function progress(label: string, total: number): () => void {
+  let done = 0;
+  let lastAt = performance.now();
+  const t0 = lastAt;
+  const every = Math.max(1, Math.floor(total / 10));
+  return () => {
+    done++;
+    const now = performance.now();
+    if (done === total || done % every === 0 || now - lastAt >= 5000) {
+      lastAt = now;
+      const rate = (done / (now - t0)) * 1000;
+      log(`${label}: ${done}/${total} (${rate.toFixed(0)}/s)`);
+    }
+  };
+}
+
+/** Resident set size of a process, from /proc (bytes); undefined once it is gone. */
+export function rssOf(pid: number): number | undefined {
+  return procStatusKb(pid, 'VmRSS');
+}
+
+/** A field in kB of /proc/<pid>/status (VmRSS, VmHWM, ...), in bytes. */
+export function procStatusKb(pid: number, field: string): number | undefined {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export function envInt(name: string, fallback: number): number {
   const v = process.env[name];
@@ -86,13 +163,13 @@ export function databaseUrlFor(url: string, database: string): string {
   return u.toString();
 }
 
-/** Drops (forcing out any sessions) and creates `database` on the server of `url`; returns its URL. */
-export async function recreateDatabase(url: string, database: string): Promise<string> {
+/** Drops (forcing out any sessions) and creates `database` on the server of `url`, as a copy of `template` if given; returns its URL. */
+export async function recreateDatabase(url: string, database: string, template?: string): Promise<string> {
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
   try {
     await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE "${database}"`);
+    await admin.query(`CREATE DATABASE "${database}"${template ? ` TEMPLATE "${template}"` : ''}`);
   } finally {
     await admin.end();
   }
@@ -112,11 +189,18 @@ export async function dropDatabase(url: string, database: string): Promise<void>
   }
 }
 
+/**
+ * A quick run's app processes keep V8's compiled code between boots (most of a boot is loading
+ * modules); a measuring run's do not, since a pod's would not either.
+ */
+const quickEnv = (): Record<string, string> =>
+  isQuick() ? { NODE_COMPILE_CACHE: join(tmpdir(), 'k8sdm-bench-quick-compile-cache') } : {};
+
 /** Applies the committed migrations with the real migration command (dist/src/migrate.main.js). */
 export function migrate(databaseUrl: string): void {
   execFileSync(process.execPath, [MIGRATE_MAIN], {
     cwd: REPO_ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl },
+    env: { ...process.env, ...quickEnv(), DATABASE_URL: databaseUrl },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 }
@@ -141,9 +225,26 @@ export interface BenchRun {
 export async function openBenchRun(database: string): Promise<BenchRun> {
   const stack = stackEnv();
   const id = shortId();
-  const databaseUrl = await recreateDatabase(stack.DATABASE_URL, database);
-  migrate(databaseUrl);
-  return { stack, id, database, databaseUrl };
+  if (!isQuick()) {
+    const databaseUrl = await recreateDatabase(stack.DATABASE_URL, database);
+    migrate(databaseUrl);
+    return { stack, id, database, databaseUrl };
+  }
+  // A quick run migrates once and copies the result per module: a copy costs far less than a migration.
+  if (!quickTemplate) {
+    const template = `k8sdm_bench_quick_template_${process.pid}`;
+    migrate(await recreateDatabase(stack.DATABASE_URL, template));
+    quickTemplate = template;
+  }
+  return { stack, id, database, databaseUrl: await recreateDatabase(stack.DATABASE_URL, database, quickTemplate) };
+}
+
+let quickTemplate: string | undefined;
+
+/** Drops the quick run's template database, if one was made. */
+export async function dropQuickTemplate(): Promise<void> {
+  if (quickTemplate) await dropDatabase(stackEnv().DATABASE_URL, quickTemplate);
+  quickTemplate = undefined;
 }
 
 /**
@@ -162,6 +263,8 @@ export function appEnv(run: BenchRun, managedNamespaces: string): Record<string,
     // One key drives all the load: a limit it can never reach, so the limiter's cost (its
     // upsert per call) is in the figures but its refusals are not.
     RATE_LIMIT_MAX: '1000000000',
+    // No load balancer sends to a bench's API: stopping it need not wait for one to notice.
+    SHUTDOWN_READINESS_DELAY_MS: '0',
   };
 }
 
@@ -312,13 +415,13 @@ export interface SpawnedApp {
  * bench/results/logs/<name>.log; the process is killed if the bench exits first.
  */
 export function spawnApp(name: string, env: Record<string, string>, nodeArgs: string[] = []): SpawnedApp {
-  const logDir = join(RESULTS_DIR, 'logs');
+  const logDir = join(resultsDir(), 'logs');
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${name}.log`);
   const out = createWriteStream(logFile);
   const proc = spawn(process.execPath, [...nodeArgs, APP_MAIN], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...quickEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(proc);
@@ -673,4 +776,25 @@ export async function backendPids(serverUrl: string, database: string): Promise<
   } finally {
     await c.end();
   }
+}
+
+/** CPU ms one process used between two snapshots. */
+export const pidCpuMs = (before: CpuSnapshot, after: CpuSnapshot, pid: number | undefined) =>
+  pid === undefined ? NaN : ((after.get(pid)?.secs ?? 0) - (before.get(pid)?.secs ?? 0)) * 1000;
+
+// --- summary tables -------------------------------------------------------------------
+
+/** A plain text table with a header row, columns sized to fit. */
+export function grid(title: string, header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`;
+  const row = (r: string[]) => `| ${r.map((c, i) => (c ?? '').padEnd(widths[i])).join(' | ')} |`;
+  return [title, line, row(cells[0]), line, ...cells.slice(1).map(row), line].join('\n');
+}
+
+/** A number for a table: grouped thousands, at most 2 decimals; NaN as "-". */
+export function fmt(n: number | undefined): string {
+  if (n === undefined || Number.isNaN(n)) return '-';
+  return n.toLocaleString('en-US', { maximumFractionDigits: 2 });
 }

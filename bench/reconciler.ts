@@ -34,9 +34,10 @@
  *
  * Then deletes the namespace, the database and the streams.
  *
- * Tunables: BENCH_RECONCILE_DEPLOYMENTS (10000), BENCH_RECONCILE_CREATE_CONCURRENCY (32),
- * BENCH_RECONCILE_SETTLE_S (120: wait for the deployment controller before measuring),
- * BENCH_RECONCILE_ROUNDS (3), BENCH_RECONCILE_PROFILE, BENCH_RECONCILE_NODE_ARGS, BENCH_RECONCILE_DELETE_WAIT_S (600),
+ * Tunables (quick-mode defaults in brackets): BENCH_SCALE_N (10000 [200]; the watcher bench's
+ * too), BENCH_RECONCILE_CREATE_CONCURRENCY (32), BENCH_RECONCILE_SETTLE_S (120 [0]: wait for
+ * the deployment controller before measuring), BENCH_RECONCILE_ROUNDS (3 [1]),
+ * BENCH_RECONCILE_PROFILE, BENCH_RECONCILE_NODE_ARGS, BENCH_RECONCILE_DELETE_WAIT_S (600 [0]),
  * BENCH_KEEP=1 (keep the namespace, the database and the streams, for a look afterwards; clean up by hand).
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -52,24 +53,29 @@ import {
   appEnv as benchAppEnv,
   createNamespace,
   deleteStreams,
+  benchDatabase,
   deploymentNames,
   dropDatabase,
   envFlag,
   envInt,
+  envSize,
   killAppProcesses,
   kubeConfig,
+  loadNow,
   log,
   mb,
   monotonicUs,
   natsNames,
   openBenchRun,
   profilesIn,
+  progress,
   removeNamespace,
   REPO_ROOT,
-  RESULTS_DIR,
+  resultsDir,
   retrying,
   round1 as r1,
   runPool,
+  scaleN,
   spawnApp,
   spread,
   streamsOf,
@@ -79,9 +85,8 @@ import {
   type Spread,
 } from './common.js';
 
-const DATABASE = 'k8sdm_bench_reconciler';
 const TARGET_PASS_MS = 10_000;
-const TARGET_RSS_MB = 250;
+const TARGET_RSS_MB = 180;
 const PASS_TIMEOUT_MS = 300_000;
 
 /** What a client would have asked for, per Deployment. */
@@ -201,16 +206,18 @@ interface PassOutcome {
   };
   gc: ChildMem['gc'];
   loadavg1m: number;
+  loadavg: { start: number[]; end: number[] };
   logFile: string;
   profile?: ProfileSummary;
 }
 
 export async function run(): Promise<Record<string, unknown>> {
-  const n = envInt('BENCH_RECONCILE_DEPLOYMENTS', 10_000);
+  const n = scaleN();
   const createConcurrency = envInt('BENCH_RECONCILE_CREATE_CONCURRENCY', 32);
-  const settleS = envInt('BENCH_RECONCILE_SETTLE_S', 120);
-  const rounds = Math.max(1, envInt('BENCH_RECONCILE_ROUNDS', 3));
-  const deleteWaitS = envInt('BENCH_RECONCILE_DELETE_WAIT_S', 600);
+  const settleS = envSize('BENCH_RECONCILE_SETTLE_S', 120, 0);
+  const rounds = Math.max(1, envSize('BENCH_RECONCILE_ROUNDS', 3, 1));
+  const deleteWaitS = envSize('BENCH_RECONCILE_DELETE_WAIT_S', 600, 0);
+  const DATABASE = benchDatabase('k8sdm_bench_reconciler');
   const profile = envFlag('BENCH_RECONCILE_PROFILE');
   const keep = envFlag('BENCH_KEEP');
   const extraNodeArgs = (process.env.BENCH_RECONCILE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
@@ -248,7 +255,7 @@ export async function run(): Promise<Record<string, unknown>> {
   writeFileSync(preloadFile, PRELOAD_SOURCE);
   /** Runs one pass as its own process and gathers its figures. */
   const pass = async (label: string, profileDir?: string): Promise<PassOutcome> => {
-    const memFile = join(RESULTS_DIR, 'logs', `reconciler-${id}-${label}.mem.json`);
+    const memFile = join(resultsDir(), 'logs', `reconciler-${id}-${label}.mem.json`);
     rmSync(memFile, { force: true });
     const nodeArgs = [...extraNodeArgs, '--import', pathToFileURL(preloadFile).href];
     if (profileDir) {
@@ -256,6 +263,7 @@ export async function run(): Promise<Record<string, unknown>> {
       nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${label}.cpuprofile`);
     }
     const load = loadavg()[0];
+    const loadStart = loadNow();
     const spawnedEpoch = Date.now();
     const spawnedMono = monotonicUs();
     const t0 = performance.now();
@@ -313,6 +321,7 @@ export async function run(): Promise<Record<string, unknown>> {
       },
       gc: mem.gc,
       loadavg1m: r1(load),
+      loadavg: { start: loadStart, end: loadNow() },
       logFile: relative(REPO_ROOT, logFile),
     };
     if (profileDir) {
@@ -367,6 +376,7 @@ export async function run(): Promise<Record<string, unknown>> {
     }[] = new Array(n);
     let readBackMismatches = 0;
     const t0 = performance.now();
+    const tick = progress('created', n);
     await runPool(
       names.map((name, i) => ({ name, i })),
       createConcurrency,
@@ -393,6 +403,7 @@ export async function run(): Promise<Record<string, unknown>> {
           gen: created.metadata?.generation ?? 1,
           rv: created.metadata?.resourceVersion ?? '',
         };
+        tick();
       },
     );
     const createS = (performance.now() - t0) / 1000;
@@ -501,7 +512,7 @@ export async function run(): Promise<Record<string, unknown>> {
 
     // 4. Optionally, where the time goes: one more a and b under --cpu-prof.
     if (profile) {
-      const dir = join(RESULTS_DIR, 'profiles', `reconciler-${id}`);
+      const dir = join(resultsDir(), 'profiles', `reconciler-${id}`);
       await pool.query('TRUNCATE deployments, watcher_state');
       const pa = await pass('profile-a-empty', dir);
       const pb = await pass('profile-b-steady', dir);
@@ -551,6 +562,7 @@ export async function run(): Promise<Record<string, unknown>> {
       // The heap at the highest RSS sample of the run with the highest peak.
       atPeakRssOfWorstRun: list.reduce((w, p) => (p.peakRssMb > w.peakRssMb ? p : w), list[0]).atPeakRss,
       loadavg1m: list.map((p) => p.loadavg1m),
+      loadavgStartEnd: list.map((p) => `${p.loadavg.start.join(' ')} → ${p.loadavg.end.join(' ')}`),
     };
   };
   figures.passes = {

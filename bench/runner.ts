@@ -1,10 +1,13 @@
 /**
  * `make bench` (through bench/run.ts): runs every bench module compiled next to this file (dist/bench/*.js other
  * than run and common), prints each one's figures as a table and writes them to
- * bench/results/<name>.json.
+ * bench/results/<name>.json, with the load average at the module's start and end.
  *
  *   node dist/bench/run.js              every module
  *   node dist/bench/run.js intake       only the named ones
+ *   node dist/bench/run.js --quick      tiny sizes, one round (BENCH_QUICK=1 does the same): checks
+ *                                       that every module measures and returns figures, and fails
+ *                                       when one does not; results go to bench/results/quick/
  *
  * The contract a bench module keeps (see BenchModule): export `run()`, which sets up what it
  * needs, measures, cleans up after itself, and resolves to its figures as a plain JSON-able
@@ -13,14 +16,15 @@
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { REPO_ROOT, RESULTS_DIR } from './common.js';
+import { dropQuickTemplate, isQuick, loadNow, REPO_ROOT, resultsDir } from './common.js';
 
-/** What every bench module exports. */
+/** What every bench module exports; `summary`, when there, turns its figures into a short table for people. */
 export interface BenchModule {
   run(): Promise<Record<string, unknown>>;
+  summary?(figures: Record<string, unknown>): string;
 }
 
 const NOT_BENCHES = new Set(['run', 'runner', 'common']);
@@ -97,17 +101,33 @@ function environment() {
     cpuModel: cpus()[0]?.model,
     loadavg1m: Number(loadavg()[0].toFixed(2)),
     commit,
+    quick: isQuick(),
   };
 }
 
+/** What a quick run asserts of a module's figures: that it measured something (a finite number outside its settings and load averages). */
+export function measuredSomething(figures: Record<string, unknown>): boolean {
+  return flatten(figures).some(
+    ([k, v]) =>
+      !k.startsWith('settings.') && !k.includes('loadavg') && /^-?[\d,]+(\.\d+)?/.test(v) && !/NaN|Infinity/.test(v),
+  );
+}
+
 async function main() {
-  const wanted = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  if (args.includes('--quick')) process.env.BENCH_QUICK = '1';
+  const unknownFlags = args.filter((a) => a.startsWith('-') && a !== '--quick');
+  if (unknownFlags.length) throw new Error(`unknown option ${unknownFlags.join(', ')}; the only one is --quick`);
+  const wanted = args.filter((a) => !a.startsWith('-'));
   const found = discover();
   const names = wanted.length ? wanted : found;
   const unknown = names.filter((n) => !found.includes(n));
   if (unknown.length)
     throw new Error(`no bench module named ${unknown.join(', ')}; found: ${found.join(', ') || 'none'}`);
-  mkdirSync(RESULTS_DIR, { recursive: true });
+  const dir = resultsDir();
+  mkdirSync(dir, { recursive: true });
+  const runStart = performance.now();
+  const outcomes: [string, string][] = [];
 
   let failed = 0;
   for (const name of names) {
@@ -128,22 +148,56 @@ async function main() {
     }
     const startedAt = new Date().toISOString();
     const before = environment();
+    const loadStart = loadNow();
+    const t0 = performance.now();
     let figures: Record<string, unknown>;
     try {
       figures = await mod.run();
     } catch (e) {
       console.error(`bench/${name} failed: ${(e as Error).stack ?? String(e)}`);
+      outcomes.push([name, 'FAILED (threw)']);
       failed++;
       continue;
     }
-    const result = { bench: name, startedAt, finishedAt: new Date().toISOString(), environment: before, figures };
-    const file = join(RESULTS_DIR, `${name}.json`);
+    const loadEnd = loadNow();
+    const result = {
+      bench: name,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      environment: before,
+      loadavg: { start: loadStart, end: loadEnd },
+      figures,
+    };
+    const file = join(dir, `${name}.json`);
     writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+    const seconds = ((performance.now() - t0) / 1000).toFixed(1);
     console.log(
-      `\n${table(`bench/${name} (${startedAt}, load ${before.loadavg1m} on ${before.cpus} cores)`, flatten(figures))}`,
+      `\n${table(`bench/${name} (${startedAt}, ${seconds} s, load ${loadStart.join(' ')} → ${loadEnd.join(' ')} on ${before.cpus} cores)`, flatten(figures))}`,
     );
-    console.log(`written to bench/results/${name}.json`);
+    let summaryFailed = false;
+    if (typeof mod.summary === 'function') {
+      try {
+        console.log(`\n${mod.summary(figures)}`);
+      } catch (e) {
+        console.error(`bench/${name}: its summary failed: ${(e as Error).stack ?? String(e)}`);
+        summaryFailed = true;
+      }
+    }
+    console.log(`written to ${relative(REPO_ROOT, file)}`);
+    if (isQuick() && !measuredSomething(figures)) {
+      console.error(`bench/${name} returned no figures`);
+      outcomes.push([name, 'FAILED (no figures)']);
+      failed++;
+    } else if (isQuick() && summaryFailed) {
+      outcomes.push([name, 'FAILED (its summary table)']);
+      failed++;
+    } else outcomes.push([name, `ok, ${seconds} s`]);
   }
+  await dropQuickTemplate();
+  const total = ((performance.now() - runStart) / 1000).toFixed(1);
+  console.log(
+    `\n${table(`bench${isQuick() ? ' --quick' : ''}: ${names.length - failed} of ${names.length} modules measured in ${total} s`, outcomes)}`,
+  );
   process.exitCode = failed ? 1 : 0;
 }
 

@@ -14,10 +14,11 @@
  *    page walks over the N rows, one request at a time.
  * Then deletes the namespace and the database.
  *
- * Tunables: BENCH_WATCH_DEPLOYMENTS (10000), BENCH_WATCH_CREATE_CONCURRENCY (32),
- * BENCH_WATCH_SETTLE_S (120: how long to wait for the deployment controller),
- * BENCH_WATCH_RATE (50 changes/s), BENCH_WATCH_LAG_SECONDS (20), BENCH_WATCH_API_REQUESTS
- * (1000, after 100 warm-up), BENCH_KEEP=1 (keep the database).
+ * Tunables (quick-mode defaults in brackets): BENCH_SCALE_N (10000 [200]; the reconciler
+ * bench's too), BENCH_WATCH_CREATE_CONCURRENCY (32), BENCH_WATCH_SETTLE_S (120 [0]: how long
+ * to wait for the deployment controller), BENCH_WATCH_RATE (50 [20] changes/s),
+ * BENCH_WATCH_LAG_SECONDS (20 [2]), BENCH_WATCH_API_REQUESTS (1000 [40], after a tenth as many
+ * warm-up), BENCH_KEEP=1 (keep the database).
  */
 import { readFileSync } from 'node:fs';
 import { AppsV1Api, PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
@@ -30,17 +31,24 @@ import {
   deleteStreams,
   deploymentNames,
   dropDatabase,
+  benchDatabase,
   envFlag,
   envInt,
+  envSize,
+  isQuick,
   kubeConfig,
+  loadNow,
   log,
   mb,
   natsNames,
   openBenchRun,
+  progress,
   quantile,
   removeNamespace,
   retrying,
   round1 as ms,
+  rssOf,
+  scaleN,
   runPool,
   sleep,
   startApp,
@@ -48,7 +56,6 @@ import {
   waitForDeploymentController,
 } from './common.js';
 
-const DATABASE = 'k8sdm_bench_watcher';
 const T0_ANNOTATION = 'bench.k8sdm.io/t0';
 const MANAGED = { 'app.kubernetes.io/managed-by': 'k8s-deployment-manager' };
 
@@ -64,16 +71,6 @@ function manifest(name: string): V1Deployment {
       },
     },
   };
-}
-
-/** Resident set size of a process, from /proc (bytes); undefined once it is gone. */
-function rssOf(pid: number): number | undefined {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 class RssSampler {
@@ -114,13 +111,15 @@ function histogramQuantiles(before: Map<number, number>, after: Map<number, numb
 }
 
 export async function run(): Promise<Record<string, unknown>> {
-  const n = envInt('BENCH_WATCH_DEPLOYMENTS', 10_000);
+  const n = scaleN();
   const createConcurrency = envInt('BENCH_WATCH_CREATE_CONCURRENCY', 32);
-  const rate = envInt('BENCH_WATCH_RATE', 50);
-  const lagSeconds = envInt('BENCH_WATCH_LAG_SECONDS', 20);
-  const apiRequests = envInt('BENCH_WATCH_API_REQUESTS', 1000);
-  const settleS = envInt('BENCH_WATCH_SETTLE_S', 120);
+  const rate = Math.max(1, envSize('BENCH_WATCH_RATE', 50, 20));
+  const lagSeconds = envSize('BENCH_WATCH_LAG_SECONDS', 20, 2);
+  const apiRequests = Math.max(1, envSize('BENCH_WATCH_API_REQUESTS', 1000, 40));
+  const apiWarmup = Math.ceil(apiRequests / 10);
+  const settleS = envSize('BENCH_WATCH_SETTLE_S', 120, 0);
   const keep = envFlag('BENCH_KEEP');
+  const DATABASE = benchDatabase('k8sdm_bench_watcher');
 
   const bench = await openBenchRun(DATABASE);
   const { stack, id } = bench;
@@ -136,6 +135,9 @@ export async function run(): Promise<Record<string, unknown>> {
   };
   let watcher: AppProcess | undefined;
   let api: AppProcess | undefined;
+  let apiBooting: Promise<AppProcess> | undefined;
+  const startApi = () =>
+    startApp(`watch-api-${id}`, { env: { ...baseEnv, ...nats, ROLE: 'api' }, bootTimeoutMs: 60_000 });
   const count = async (where = 'TRUE') =>
     Number(
       (
@@ -150,8 +152,9 @@ export async function run(): Promise<Record<string, unknown>> {
     await createNamespace(kc, ns);
     log(`creating ${n} Deployments in ${ns} (concurrency ${createConcurrency})`);
     const t0 = performance.now();
+    const tick = progress('created', n);
     await runPool(names, createConcurrency, (name) =>
-      retrying(() => apps.createNamespacedDeployment({ namespace: ns, body: manifest(name) })).then(() => undefined),
+      retrying(() => apps.createNamespacedDeployment({ namespace: ns, body: manifest(name) })).then(tick),
     );
     const createS = (performance.now() - t0) / 1000;
     log(`created in ${createS.toFixed(1)} s; waiting for the deployment controller to settle them`);
@@ -160,6 +163,7 @@ export async function run(): Promise<Record<string, unknown>> {
     figures.create = { seconds: ms(createS), perSecond: ms(n / createS), notYetObservedByController: backlog };
 
     // 2. Initial sync, and the watcher's memory.
+    const syncLoad = loadNow();
     const spawnedAt = performance.now();
     watcher = await startApp(`watcher-${id}`, { env: { ...baseEnv, ROLE: 'watcher' }, bootTimeoutMs: 60_000 });
     const rss = new RssSampler(watcher.proc.pid!);
@@ -181,14 +185,19 @@ export async function run(): Promise<Record<string, unknown>> {
     }
     log(`initial sync of ${n}: ${syncMs.toFixed(0)} ms from spawn; RSS peak ${mb(rss.peak)} MB`);
     figures.initialSync = {
+      loadavg: { start: syncLoad, end: loadNow() },
       msFromSpawn: ms(syncMs),
       // The watcher's own figure: first list page requested to diff done.
       listAndDiffMs: listLine ? Number(listLine[1]) : null,
       targetMs: 20_000,
     };
 
+    // A quick run boots the API of step 4 now, during the lag: its figures mean nothing anyway.
+    apiBooting = isQuick() ? startApi() : undefined;
+    apiBooting?.catch(() => undefined); // awaited in step 4, or below
+
     // 3. Lag at a steady change rate, one distinct Deployment per change.
-    await sleep(2000);
+    await sleep(isQuick() ? 200 : 2000);
     const changes = Math.min(n, rate * lagSeconds);
     const sent = new Map<string, { t0: number; resp?: number }>();
     const lags: number[] = [];
@@ -223,6 +232,7 @@ export async function run(): Promise<Record<string, unknown>> {
     })();
     const histogramBefore = await lagHistogram(watcher.url);
     log(`lag: ${changes} changes at ${rate}/s`);
+    const lagLoad = loadNow();
     const interval = 1000 / rate;
     const start = performance.now();
     const inflight: Promise<void>[] = [];
@@ -256,6 +266,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const sorted = [...lags].sort((a, b) => a - b);
     const sortedResp = [...lagsFromResponse].sort((a, b) => a - b);
     figures.lag = {
+      loadavg: { start: lagLoad, end: loadNow() },
       changes,
       achievedRatePerS: ms(achievedRate),
       measured: lags.length,
@@ -277,28 +288,30 @@ export async function run(): Promise<Record<string, unknown>> {
       peakDuringInitialSyncMb: mb(peakDuringSync),
       afterInitialSyncMb: mb(rssAfterSync),
       afterLagMb: mb(rss.sample()),
-      targetMb: 250,
+      targetMb: 180,
     };
     rss.stop();
 
     // 4. The read API over the N rows.
-    api = await startApp(`watch-api-${id}`, { env: { ...baseEnv, ...nats, ROLE: 'api' }, bootTimeoutMs: 60_000 });
+    api = await (apiBooting ?? startApi());
     const latencies: number[] = [];
+    const apiLoad = loadNow();
     let cursor: string | null = null;
     let pages = 0;
-    for (let i = 0; i < apiRequests + 100; i++) {
+    for (let i = 0; i < apiRequests + apiWarmup; i++) {
       const url = `${api.url}/v1/deployments?limit=100${cursor ? `&cursor=${cursor}` : ''}`;
       const t = performance.now();
       const res = await fetch(url, { headers: adminAuthorization() });
       const body = (await res.json()) as { items?: unknown[]; nextCursor: string | null };
       const took = performance.now() - t;
       if (res.status !== 200 || !body.items?.length) throw new Error(`GET ${url} answered ${res.status}`);
-      if (i >= 100) latencies.push(took);
+      if (i >= apiWarmup) latencies.push(took);
       cursor = body.nextCursor;
       pages++;
     }
     const apiSorted = [...latencies].sort((a, b) => a - b);
     figures.apiList = {
+      loadavg: { start: apiLoad, end: loadNow() },
       rows: await count(),
       requests: latencies.length,
       pageWalks: ms(pages / (n / 100)),
@@ -310,10 +323,11 @@ export async function run(): Promise<Record<string, unknown>> {
       `GET /v1/deployments?limit=100: p50 ${quantile(apiSorted, 0.5).toFixed(1)} ms, p99 ${quantile(apiSorted, 0.99).toFixed(1)} ms`,
     );
   } finally {
+    api ??= await apiBooting?.catch(() => undefined);
     await api?.stop();
     await watcher?.stop();
     await pool.end();
-    await removeNamespace(kc, ns, n, 900_000);
+    await removeNamespace(kc, ns, n, isQuick() ? 0 : 900_000);
     await deleteStreams(stack.NATS_URL, streamsOf(nats)).catch(() => undefined);
     if (!keep) await dropDatabase(stack.DATABASE_URL, DATABASE);
   }
