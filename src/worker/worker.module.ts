@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { KubernetesModule } from '../kubernetes/kubernetes.module.js';
 import { MessagingModule } from '../messaging/messaging.module.js';
 import { RequestsDataModule } from '../requests/requests-data.module.js';
+import { RequestMetricsModule } from '../requests/request-metrics.module.js';
 import { DeploymentApplier } from './deployment-applier.js';
 import { DryRunController } from './dry-run.controller.js';
 import { DryRunService } from './dry-run.service.js';
@@ -9,7 +10,7 @@ import { RequestMessageHandler } from './request-message.handler.js';
 import { RequestProcessor } from './request-processor.js';
 
 @Module({
-  imports: [RequestsDataModule, KubernetesModule, MessagingModule],
+  imports: [RequestsDataModule, RequestMetricsModule, KubernetesModule, MessagingModule],
   controllers: [RequestMessageHandler, DryRunController],
   providers: [DeploymentApplier, RequestProcessor, DryRunService],
 })

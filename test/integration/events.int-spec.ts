@@ -65,21 +65,29 @@ describe('event stream (SSE)', () => {
     expect(s.events.find((e) => e.event === 'request.status')?.id).toBeDefined();
     expect(ofRequest(s, requestId)[0]).toMatchObject({ namespace: nsA, name: 'web', operation: 'CREATE' });
 
-    // The receipt column, driven by hand here (the worker and watcher write it): an unchanged
-    // value writes no event.
-    const set = (state: string) =>
+    // The worker writes the receipt (WAITING) at SUCCESS; with no watcher here nothing moves it
+    // on, so it is driven by hand: a change writes one event, an unchanged value none.
+    await eventually(async () => s.data('request.rollout').some((d) => d.requestId === requestId));
+    const complete = receipt('COMPLETE');
+    const set = () =>
       suite.pool.query(`UPDATE deployment_requests SET rollout = $2 WHERE request_id = $1`, [
         requestId,
-        JSON.stringify(receipt(state)),
+        JSON.stringify(complete),
       ]);
-    await set('WAITING');
-    await set('WAITING');
-    await set('COMPLETE');
+    await set();
+    await set();
     await eventually(async () => s.data('request.rollout').some((d) => d.rollout.state === 'COMPLETE'));
-    expect(s.data('request.rollout').map((d) => [d.requestId, d.rollout.state])).toEqual([
-      [requestId, 'WAITING'],
-      [requestId, 'COMPLETE'],
-    ]);
+    const rollouts = s.events.filter(
+      (e) => e.event === 'request.rollout' && JSON.parse(e.data).requestId === requestId,
+    );
+    expect(JSON.parse(rollouts[0].data).rollout.state).toBe('WAITING');
+    expect(rollouts.filter((e) => JSON.parse(e.data).rollout.state === 'COMPLETE')).toHaveLength(1);
+    expect(JSON.parse(rollouts.at(-1)!.data)).toMatchObject({ requestId, rollout: complete });
+    const { rows } = await suite.pool.query<{ id: string }>(
+      `SELECT id FROM events WHERE type = 'request.rollout' AND request_id = $1 ORDER BY id`,
+      [requestId],
+    );
+    expect(rollouts.map((e) => Number(e.id))).toEqual(rows.map((r) => Number(r.id)));
   });
 
   it('resumes by Last-Event-ID on another API process with no event missing or repeated', async () => {
