@@ -73,7 +73,9 @@ export async function waitForRollout(
     if (answer.data !== undefined) {
       const r = answer.data;
       const rollout = (r as { rollout?: Receipt | null }).rollout;
-      const final = r.status === 'FAILURE' || (!!rollout && FINAL_ROLLOUT_STATES.includes(rollout.state));
+      // A SUCCESS without a receipt is from before receipts: none will come (the server's rule too).
+      const final =
+        r.status === 'FAILURE' || (rollout ? FINAL_ROLLOUT_STATES.includes(rollout.state) : r.status === 'SUCCESS');
       seen = rollout
         ? `${r.status}, rollout ${rollout.state}${rollout.replicas ? ` (ready ${rollout.replicas.ready}/${rollout.replicas.desired})` : ''}`
         : r.status;

@@ -111,6 +111,35 @@ describe('tryWithAdvisoryLock', () => {
     expect(runner.releasedAs).toBe('discarded');
   });
 
+  it('fences a session whose statement fails on a dead connection before the error event is seen', async () => {
+    const runner = new FakeRunner();
+    const attempt = tryWithAdvisoryLock(dataSource(runner), 'ns/web', async (session) => {
+      runner.query = () => Promise.reject(new Error('Connection terminated unexpectedly'));
+      await session.query('SELECT 1', []).catch(() => undefined);
+      // Later statements are refused without reaching the connection.
+      runner.query = () => Promise.reject(new Error('must not be sent'));
+      await session.query('UPDATE deployment_requests SET status = $1', ['SUCCESS']);
+    });
+    await expect(attempt).rejects.toBeInstanceOf(AdvisoryLockLost);
+    await expect(attempt).rejects.toThrow('lost the lock of ns/web: Connection terminated unexpectedly');
+    expect(runner.releasedAs).toBe('discarded');
+  });
+
+  it('passes on a statement error that is not a lost connection, and keeps the session', async () => {
+    const runner = new FakeRunner();
+    const query = runner.query;
+    const attempt = tryWithAdvisoryLock(dataSource(runner), 'ns/web', async (session) => {
+      runner.query = () => Promise.reject(Object.assign(new Error('duplicate key'), { code: '23505' }));
+      const failed = await session.query('INSERT', []).catch((e: Error) => e);
+      runner.query = query;
+      return failed;
+    });
+    const outcome = await attempt;
+    expect(outcome.acquired && outcome.value).toMatchObject({ code: '23505' });
+    expect(outcome.acquired && outcome.value).not.toBeInstanceOf(AdvisoryLockLost);
+    expect(runner.releasedAs).toBe('pooled');
+  });
+
   it('discards a session whose unlock failed: it may still hold the lock', async () => {
     const runner = new FakeRunner();
     runner.failUnlock = true;

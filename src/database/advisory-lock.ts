@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { DataSource, QueryRunner } from 'typeorm';
+import { asDatabaseUnavailable } from './database-errors.js';
 
 /**
  * PostgreSQL session advisory locks, in one place: how a key becomes a lock, and how a lock
@@ -106,9 +107,17 @@ async function runLocked<T>(
     locked = wait || (await tryAdvisoryLock(onSession, key));
     if (!locked) return { acquired: false };
     const session: LockSession = {
-      query: (sql, params) => {
-        if (lost || runner.isReleased) return Promise.reject(new AdvisoryLockLost(key, lost));
-        return runner.query(sql, params);
+      query: async (sql, params) => {
+        if (lost || runner.isReleased) throw new AdvisoryLockLost(key, lost);
+        try {
+          return await runner.query(sql, params);
+        } catch (e) {
+          // The statement can fail on a dead connection before the client's 'error' event has
+          // been seen: the session, and so the lock, is gone all the same.
+          if (!asDatabaseUnavailable(e)) throw e;
+          lost ??= e as Error;
+          throw new AdvisoryLockLost(key, lost);
+        }
       },
     };
     return { acquired: true, value: await fn(session) };

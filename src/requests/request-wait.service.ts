@@ -11,7 +11,9 @@ import { RequestsService } from './requests.service.js';
 export function waitIsOver(r: Pick<DeploymentRequestEntity, 'status' | 'rollout'>, wait: WaitFor): boolean {
   if (r.status === RequestStatus.FAILURE) return true;
   if (wait === 'done') return r.status === RequestStatus.SUCCESS;
-  return !!r.rollout && FINAL_ROLLOUT_STATES.includes(r.rollout.state);
+  // SUCCESS and the receipt are written together, so a SUCCESS without one is from before receipts: none will come.
+  if (!r.rollout) return r.status === RequestStatus.SUCCESS;
+  return FINAL_ROLLOUT_STATES.includes(r.rollout.state);
 }
 
 /**

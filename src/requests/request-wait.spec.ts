@@ -21,7 +21,10 @@ describe('waitIsOver', () => {
   });
 
   it('rollout: a final receipt, or a FAILURE (which never gets one), ends the wait', () => {
-    expect(waitIsOver({ status: RequestStatus.SUCCESS, rollout: null }, 'rollout')).toBe(false);
+    for (const s of [RequestStatus.CREATED, RequestStatus.QUEUED, RequestStatus.PROCESSING])
+      expect(waitIsOver({ status: s, rollout: null }, 'rollout')).toBe(false);
+    // A SUCCESS from before receipts never gets one.
+    expect(waitIsOver({ status: RequestStatus.SUCCESS, rollout: null }, 'rollout')).toBe(true);
     expect(
       waitIsOver({ status: RequestStatus.SUCCESS, rollout: receipt(RolloutReceiptState.WAITING) }, 'rollout'),
     ).toBe(false);

@@ -2561,7 +2561,7 @@ export interface operations {
     RequestsController_get: {
         parameters: {
             query?: {
-                /** @description Long-poll: answer once the request is terminal (done: SUCCESS or FAILURE) or its rollout receipt is final (rollout: COMPLETE, FAILED, SUPERSEDED or GONE; a FAILURE request, which has none, also ends the wait), or at the timeout with the current record and Retry-After. */
+                /** @description Long-poll: answer once the request is terminal (done: SUCCESS or FAILURE) or its rollout receipt is final (rollout: COMPLETE, FAILED, SUPERSEDED or GONE; a FAILURE request, which has none, also ends the wait, and so does a SUCCESS accepted before receipts existed), or at the timeout with the current record and Retry-After. */
                 wait?: "done" | "rollout";
                 /** @description Seconds to wait; ignored without wait */
                 timeout?: number;

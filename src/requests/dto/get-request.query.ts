@@ -10,7 +10,8 @@ export class GetRequestQuery {
     enum: WAIT_FOR,
     description:
       'Long-poll: answer once the request is terminal (done: SUCCESS or FAILURE) or its rollout receipt is final ' +
-      '(rollout: COMPLETE, FAILED, SUPERSEDED or GONE; a FAILURE request, which has none, also ends the wait), or ' +
+      '(rollout: COMPLETE, FAILED, SUPERSEDED or GONE; a FAILURE request, which has none, also ends the wait, and so ' +
+      'does a SUCCESS accepted before receipts existed), or ' +
       'at the timeout with the current record and Retry-After.',
   })
   @IsOptional()
