@@ -37,6 +37,8 @@ describe('per-deployment ordering', () => {
     );
     expect(ids).toHaveLength(100);
 
+    // 100 serialized applies drain in about 45 s alone, but took up to 320 s late in the whole
+    // in-band suite on 2 cores (README, Tests). Order is what is asserted, never the time.
     const rows = await eventually(async () => {
       const res = await suite.pool.query(
         `SELECT request_id, seq, status, spec, started_at, completed_at FROM deployment_requests
@@ -44,7 +46,7 @@ describe('per-deployment ordering', () => {
         [ns],
       );
       return res.rows.every((r) => r.status === 'SUCCESS') && res.rows.length === 100 ? res.rows : undefined;
-    }, 240_000); // a loaded 2-core machine drains 100 serialized applies slowly; order is what is asserted
+    }, 540_000);
 
     // Completion order equals acceptance order, strictly: each started only after the one before it completed.
     const byCompletion = [...rows].sort((a, b) => a.completed_at - b.completed_at);
@@ -57,5 +59,5 @@ describe('per-deployment ordering', () => {
     expect(d.spec?.replicas).toBe(last.spec.replicas);
     expect(d.spec?.template.spec?.containers[0].image).toBe(lastFull.spec.image);
     expect(d.metadata?.annotations?.['k8s-deployment-manager.io/request-id']).toBe(last.request_id);
-  }, 300_000);
+  }, 600_000);
 });
