@@ -12,7 +12,15 @@ describe('request pipeline under faults', () => {
   const suite = useSuite({
     kubeProxy: true,
     namespaces: [ns],
-    env: { ROLE: 'api,worker', MANAGED_NAMESPACES: ns, JS_BACKOFF_BASE_MS: '100', JS_BACKOFF_MAX_MS: '500' },
+    env: {
+      ROLE: 'api,worker',
+      MANAGED_NAMESPACES: ns,
+      JS_BACKOFF_BASE_MS: '100',
+      JS_BACKOFF_MAX_MS: '500',
+      // Only the cut-off intake app below may relay its outbox: this app's relay (NATS reachable) would
+      // publish a request that test holds back once it is a second old.
+      OUTBOX_RELAY_MIN_AGE_MS: '600000',
+    },
   });
 
   it('retries transient apiserver errors (503, 429) with backoff and ends SUCCESS', async () => {
