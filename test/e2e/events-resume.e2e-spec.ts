@@ -1,12 +1,12 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import {
   appEnv,
   db,
   deleteNamespace,
   dropTopology,
   eventually,
+  freePort,
   http,
   testConfig,
   uniqueId,
@@ -16,15 +16,6 @@ import { openEventStream, type TestStream } from '../support/sse-client.js';
 const MAIN = 'dist/src/main.js';
 const STATUS_ORDER = ['CREATED', 'QUEUED', 'PROCESSING', 'SUCCESS'];
 const ROLLOUT_ORDER = ['WAITING', 'PROGRESSING', 'COMPLETE'];
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  srv.close();
-  return port;
-}
 
 interface Proc {
   child: ChildProcess;
