@@ -8,7 +8,7 @@ NODE_BIN := $(shell scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 STACK_ENV = eval "$$(scripts/stack.sh env)"
 
-.PHONY: help deps build stack-up stack-down stack-status stack-env migrate run test test-unit lint format bench bench-quick openapi fuzz compose-config
+.PHONY: help deps build stack-up stack-down stack-status stack-env migrate run test test-unit lint format bench bench-quick bench-compare openapi fuzz compose-config
 
 help:
 	@echo "make run          set everything up, migrate, and run all roles (Swagger UI at /docs)"
@@ -16,6 +16,7 @@ help:
 	@echo "make stack-env    print export lines for DATABASE_URL, NATS_URL, KUBECONFIG, ETCD_ENDPOINTS, Node 22 and kubectl"
 	@echo "make stack-down   stop PostgreSQL, NATS and the Kubernetes control plane"
 	@echo "make bench        run the benchmarks and print their figures (BENCH=intake: only that one; BENCH_QUICK=1: tiny sizes)"
+	@echo "make bench-compare  run the benchmarks on BENCH_BASE (default: before issue 13) and on this checkout, side by side"
 	@echo "make bench-quick  check that every benchmark runs and returns figures (tiny sizes, about a minute)"
 	@echo "make fuzz         fuzz the API with schemathesis against its OpenAPI document (FUZZ=long: a longer run)"
 
@@ -96,6 +97,10 @@ fuzz: build stack-up
 bench: deps stack-up
 	npx tsc -p tsconfig.bench.json
 	$(STACK_ENV); node dist/bench/run.js $(if $(filter-out 0,$(BENCH_QUICK)),--quick) $(BENCH)
+
+# Base and head back to back on this machine: BENCH_BASE=<commit> (default in the script), BENCH=<modules>.
+bench-compare: deps stack-up
+	$(STACK_ENV); scripts/bench-compare.sh $(BENCH)
 
 # The bench harness's smoke test: every module at tiny sizes, fails when one returns no figures.
 # Results go to bench/results/quick/ (git-ignored), apart from measured runs'.

@@ -27,7 +27,7 @@ export interface BenchModule {
   summary?(figures: Record<string, unknown>): string;
 }
 
-const NOT_BENCHES = new Set(['run', 'runner', 'common']);
+const NOT_BENCHES = new Set(['run', 'runner', 'common', 'compare']);
 
 /** Bench module names found next to this file, in name order. */
 export function discover(dir = dirname(fileURLToPath(import.meta.url))): string[] {
