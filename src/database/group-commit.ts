@@ -33,11 +33,12 @@ export class GroupCommit<In, Out> {
   }
 
   private async drain(): Promise<void> {
-    while (this.queue.length) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      await this.flush(batch);
+    try {
+      while (this.queue.length) await this.flush(this.queue.splice(0, this.maxBatch));
+    } finally {
+      // Never left set: the next submission must be able to start a flush.
+      this.flushing = false;
     }
-    this.flushing = false;
   }
 
   private async flush(batch: typeof this.queue): Promise<void> {
