@@ -27,6 +27,7 @@
  * BENCH_KEEP=1 (keep it for inspection).
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import autocannon from 'autocannon';
 import { AppsV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
@@ -210,6 +211,8 @@ export async function run(): Promise<Record<string, unknown>> {
       figures.profiles = Object.fromEntries(
         profilesIn(profileDir).map((f) => {
           const app = basename(f, '.cpuprofile');
+          // Beside the profile, for other summaries of the same windows (e.g. by caller).
+          writeFileSync(f.replace(/\.cpuprofile$/, '.windows.json'), JSON.stringify(ctx.windows.get(app) ?? []));
           return [app, summarizeCpuProfile(f, 12, ctx.windows.get(app))];
         }),
       );

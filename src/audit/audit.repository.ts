@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { GroupCommit } from '../database/group-commit.js';
 
 /** One row of audit_log as the service writes it. */
 export interface NewAuditEntry {
@@ -56,12 +57,20 @@ interface AuditRow {
 export class AuditRepository {
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
-  async append(e: NewAuditEntry): Promise<void> {
-    await this.ds.query(
-      `INSERT INTO audit_log (actor_key_id, actor_name, method, route, action, namespace, name, status_code,
-         error_code, request_id, source_ip, details)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [
+  /** Concurrent calls' entries share one multi-row INSERT (see GroupCommit). */
+  private readonly appends = new GroupCommit<NewAuditEntry, void>((batch) => this.appendMany(batch));
+
+  /** Resolves once the entry has committed. */
+  append(e: NewAuditEntry): Promise<void> {
+    return this.appends.submit(e);
+  }
+
+  /** One INSERT of many entries, in their order; all or nothing. */
+  async appendMany(entries: NewAuditEntry[]): Promise<void[]> {
+    const params: unknown[] = [];
+    const values = entries.map((e) => {
+      const p = params.length;
+      params.push(
         e.actorKeyId,
         e.actorName,
         e.method,
@@ -74,8 +83,16 @@ export class AuditRepository {
         e.requestId,
         e.sourceIp,
         e.details === null ? null : JSON.stringify(e.details),
-      ],
+      );
+      return `(${Array.from({ length: 12 }, (_, i) => `$${p + i + 1}`).join(', ')})`;
+    });
+    await this.ds.query(
+      `INSERT INTO audit_log (actor_key_id, actor_name, method, route, action, namespace, name, status_code,
+         error_code, request_id, source_ip, details)
+       VALUES ${values.join(', ')}`,
+      params,
     );
+    return entries.map(() => undefined);
   }
 
   /** Newest first. */

@@ -156,7 +156,7 @@ describe('RequestQueue.relay (the API relay)', () => {
     expect([...repo.rows.values()].filter((r) => r.status === RequestStatus.CREATED)).toEqual([]);
   });
 
-  it('does nothing while NATS is down, and stops without throwing when a publish fails, marking nothing of that batch', async () => {
+  it('does nothing while NATS is down, and stops without throwing when a publish fails, marking only what was published', async () => {
     const { repo, publisher, queue } = setup();
     repo.add(request('a'));
     repo.add(request('b'));
@@ -167,7 +167,7 @@ describe('RequestQueue.relay (the API relay)', () => {
     publisher.available = true;
     publisher.failAfter = 1;
     expect(await queue.relay()).toBe(0);
-    expect([repo.status('a'), repo.status('b')]).toEqual([RequestStatus.CREATED, RequestStatus.CREATED]);
+    expect([repo.status('a'), repo.status('b')]).toEqual([RequestStatus.QUEUED, RequestStatus.CREATED]);
   });
 });
 

@@ -104,12 +104,20 @@ export class RequestQueue {
     return requeued;
   }
 
-  /** One batch of CREATED requests older than minAgeMs: publish each, then mark them QUEUED, in one transaction. */
-  private publishCreated(minAgeMs: number, limit: number): Promise<number> {
-    return this.repo.withCreated(minAgeMs, limit, async (rows, markQueued) => {
-      for (const r of rows) await this.publisher.publish(r.requestId, r.generation, r.correlationId);
-      await markQueued(rows.map((r) => r.requestId));
-      return rows.length;
+  /**
+   * One batch of CREATED requests older than minAgeMs, in one transaction: publishes them all at
+   * once and marks QUEUED those now on the stream; then throws the first failure, if any (those
+   * stay CREATED for the next pass). Thrown after the commit, which would otherwise undo the marks.
+   */
+  private async publishCreated(minAgeMs: number, limit: number): Promise<number> {
+    const { count, failure } = await this.repo.withCreated(minAgeMs, limit, async (rows, markQueued) => {
+      const sent = await Promise.allSettled(
+        rows.map((r) => this.publisher.publish(r.requestId, r.generation, r.correlationId)),
+      );
+      await markQueued(rows.filter((_, i) => sent[i].status === 'fulfilled').map((r) => r.requestId));
+      return { count: rows.length, failure: sent.find((s) => s.status === 'rejected') };
     });
+    if (failure) throw failure.reason;
+    return count;
   }
 }

@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from './deployment-request.entity.js';
 import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
 import { sanitizeReason } from '../domain/reason-text.js';
+import { GroupCommit } from '../database/group-commit.js';
 import { AdvisoryLockLost, type SessionQuery, tryWithAdvisoryLock } from '../database/advisory-lock.js';
 import { namespaceScopeWhere } from '../database/namespace-scope-sql.js';
 import type { NamespaceScope } from '../domain/principal.js';
@@ -180,22 +182,28 @@ export class RequestsRepository {
     @InjectDataSource() private readonly ds: DataSource,
   ) {}
 
+  /** Concurrent submissions share one multi-row INSERT (see GroupCommit). */
+  private readonly inserts = new GroupCommit<NewRequest, DeploymentRequestEntity | null>((batch) =>
+    this.insertMany(batch),
+  );
+
   /**
    * Inserts unless the same API key already sent this Idempotency-Key; null means it did
-   * (a replay: read it with findByIdempotencyKey).
+   * (a replay: read it with findByIdempotencyKey). Resolves once the row has committed.
    */
-  async insertIfAbsent(r: NewRequest): Promise<DeploymentRequestEntity | null> {
-    const rows: unknown[] = await this.repo.query(
-      `INSERT INTO deployment_requests
-         (request_id, operation, namespace, name, spec, spec_mode, body_hash, status, deadline_at,
-          requested_by_key_id, requested_by_name, idempotency_key, correlation_id,
-          rollback_of_revision, rollback_of_request_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'CREATED', now() + make_interval(secs => $8::double precision / 1000),
-               $9, $10, $11, $12, $13, $14)
-       ON CONFLICT ((coalesce(requested_by_key_id, '')), idempotency_key) WHERE idempotency_key IS NOT NULL
-       DO NOTHING
-       RETURNING *`,
-      [
+  insertIfAbsent(r: NewRequest): Promise<DeploymentRequestEntity | null> {
+    return this.inserts.submit(r);
+  }
+
+  /**
+   * One INSERT of many requests: the row of each, or null where its Idempotency-Key was already
+   * taken (by an earlier row, or by an earlier one of this batch). All or nothing.
+   */
+  async insertMany(batch: NewRequest[]): Promise<(DeploymentRequestEntity | null)[]> {
+    const params: unknown[] = [];
+    const values = batch.map((r) => {
+      const p = params.length;
+      params.push(
         r.requestId,
         r.operation,
         r.namespace,
@@ -210,9 +218,28 @@ export class RequestsRepository {
         r.correlationId ?? null,
         r.rollbackOf?.revision ?? null,
         r.rollbackOf?.requestId ?? null,
-      ],
+      );
+      const $ = (i: number) => `$${p + i}`;
+      return `(${$(1)}, ${$(2)}, ${$(3)}, ${$(4)}, ${$(5)}::jsonb, ${$(6)}, ${$(7)}, 'CREATED',
+        now() + make_interval(secs => ${$(8)}::double precision / 1000),
+        ${$(9)}, ${$(10)}, ${$(11)}, ${$(12)}, ${$(13)}::int, ${$(14)})`;
+    });
+    const rows: Record<string, unknown>[] = await this.repo.query(
+      `INSERT INTO deployment_requests
+         (request_id, operation, namespace, name, spec, spec_mode, body_hash, status, deadline_at,
+          requested_by_key_id, requested_by_name, idempotency_key, correlation_id,
+          rollback_of_revision, rollback_of_request_id)
+       VALUES ${values.join(',\n')}
+       ON CONFLICT ((coalesce(requested_by_key_id, '')), idempotency_key) WHERE idempotency_key IS NOT NULL
+       DO NOTHING
+       RETURNING *`,
+      params,
     );
-    return rows.length ? this.hydrate(rows[0]) : null;
+    const byId = new Map(rows.map((row) => [row.request_id as string, row]));
+    return batch.map((r) => {
+      const row = byId.get(r.requestId);
+      return row ? this.hydrate(row) : null;
+    });
   }
 
   /** The request this API key (null: the reconciler) sent with this Idempotency-Key. */
@@ -559,9 +586,12 @@ export class RequestsRepository {
     return res[0].map((row) => this.hydrate(row));
   }
 
+  private columns?: ColumnMetadata[];
+
   private hydrate(row: unknown): DeploymentRequestEntity {
+    this.columns ??= this.repo.manager.connection.getMetadata(DeploymentRequestEntity).columns;
     return this.repo.create(
-      this.repo.manager.connection.getMetadata(DeploymentRequestEntity).columns.reduce((acc, col) => {
+      this.columns.reduce((acc, col) => {
         const raw = (row as Record<string, unknown>)[col.databaseName];
         (acc as Record<string, unknown>)[col.propertyName] =
           col.transformer && !Array.isArray(col.transformer) ? col.transformer.from(raw) : raw;

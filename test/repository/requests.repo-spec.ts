@@ -7,7 +7,12 @@ import {
   RequestStatus,
   SpecMode,
 } from '../../src/requests/deployment-request.entity.js';
-import { RequestsRepository, TargetLock, TargetLockLost } from '../../src/requests/requests.repository.js';
+import {
+  type NewRequest,
+  RequestsRepository,
+  TargetLock,
+  TargetLockLost,
+} from '../../src/requests/requests.repository.js';
 import { db, eventually, uniqueId } from '../support/harness.js';
 import { repositoryModule } from '../support/repository-module.js';
 
@@ -135,6 +140,90 @@ describe('RequestsRepository (PostgreSQL)', () => {
       const r = await accept(name);
       await setStatus(r.requestId, RequestStatus.SUCCESS);
       expect(await withLock(name, (lock) => lock.claimOldestOpen())).toEqual({ kind: 'none' });
+    });
+  });
+
+  describe('group-committed intake', () => {
+    const newRequest = (name: string, extra: Partial<NewRequest> = {}): NewRequest => ({
+      requestId: randomUUID(),
+      operation: Operation.CREATE,
+      namespace: ns,
+      name,
+      spec: { image: 'nginx:1.27', replicas: 1 },
+      specMode: SpecMode.REPLACE,
+      bodyHash: 'h',
+      deadlineMs: 600_000,
+      requestedBy: { keyId: null, name: 'test' },
+      idempotencyKey: null,
+      ...extra,
+    });
+
+    /** Rows written by one statement share its transaction id. */
+    const transactionsOf = async (requestIds: string[]) =>
+      Number(
+        (
+          await pool.query<{ n: string }>(
+            `SELECT count(DISTINCT xmin::text) AS n FROM deployment_requests WHERE request_id = ANY($1)`,
+            [requestIds],
+          )
+        ).rows[0].n,
+      );
+
+    it('writes concurrent submissions in one INSERT, each caller getting its own committed row, in submission order', async () => {
+      const names = [target(), target(), target(), target(), target()];
+      const sent = names.map((n) => newRequest(n));
+      const rows = await Promise.all(sent.map((r) => repo.insertIfAbsent(r)));
+      expect(rows.map((r) => [r?.requestId, r?.name, r?.status])).toEqual(
+        sent.map((r) => [r.requestId, r.name, RequestStatus.CREATED]),
+      );
+      expect(await transactionsOf(sent.map((r) => r.requestId))).toBe(1);
+      const seqs = rows.map((r) => r!.seq);
+      expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+      // Committed by the time the callers hear back: another session sees every row.
+      const seen = await pool.query(`SELECT request_id FROM deployment_requests WHERE request_id = ANY($1)`, [
+        sent.map((r) => r.requestId),
+      ]);
+      expect(seen.rowCount).toBe(5);
+    });
+
+    it('answers a replay (null) for an Idempotency-Key taken earlier in the same batch or by an earlier row', async () => {
+      const key = `idem-${uniqueId()}`;
+      const earlierKey = `idem-${uniqueId()}`;
+      const byKey = { requestedBy: { keyId: 'k-1', name: 'ci' } };
+      const earlier = await repo.insertIfAbsent(newRequest(target(), { ...byKey, idempotencyKey: earlierKey }));
+      expect(earlier).not.toBeNull();
+
+      const batch = [
+        newRequest(target(), { ...byKey, idempotencyKey: key }),
+        newRequest(target(), { ...byKey, idempotencyKey: key }),
+        newRequest(target(), { ...byKey, idempotencyKey: earlierKey }),
+        // The same key from another API key is another request.
+        newRequest(target(), { requestedBy: { keyId: 'k-2', name: 'other' }, idempotencyKey: key }),
+        newRequest(target()),
+      ];
+      const rows = await Promise.all(batch.map((r) => repo.insertIfAbsent(r)));
+      expect(rows.map((r) => r?.requestId ?? null)).toEqual([
+        batch[0].requestId,
+        null,
+        null,
+        batch[3].requestId,
+        batch[4].requestId,
+      ]);
+      expect(await transactionsOf([batch[0], batch[3], batch[4]].map((r) => r.requestId))).toBe(1);
+      expect((await repo.findByIdempotencyKey('k-1', key))!.requestId).toBe(batch[0].requestId);
+      expect((await repo.findByIdempotencyKey('k-1', earlierKey))!.requestId).toBe(earlier!.requestId);
+    });
+
+    it('fails only the bad submission of a batch; its neighbours commit and nothing of it is written', async () => {
+      const good = [newRequest(target()), newRequest(target())];
+      // The table's CHECK refuses this spec mode: the multi-row INSERT fails as a whole.
+      const bad = newRequest(target(), { specMode: 'PATCH' as SpecMode });
+      const outcomes = await Promise.allSettled([good[0], bad, good[1]].map((r) => repo.insertIfAbsent(r)));
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(String((outcomes[1] as PromiseRejectedResult).reason)).toMatch(/check constraint/i);
+      expect((await repo.findById(good[0].requestId))?.status).toBe(RequestStatus.CREATED);
+      expect((await repo.findById(good[1].requestId))?.status).toBe(RequestStatus.CREATED);
+      expect(await repo.findById(bad.requestId)).toBeNull();
     });
   });
 
