@@ -110,6 +110,7 @@ export class DeploymentApplier {
           current = (await this.k8s.adoptFields(current)) ?? current;
         return await this.write(req, planWrite(req, current), fence);
       } catch (e) {
+        // A 409: it changed since the read (a status update, our own earlier call landing late): read and decide again.
         if (!(e instanceof DomainError && e.code === ErrorCode.ResourceVersionConflict) || attempt >= CONFLICT_RETRIES)
           throw e;
       }
@@ -154,7 +155,10 @@ export class DeploymentApplier {
       created = await this.k8s.createDeployment(manifest);
     }
     if (!created) {
-      throw new DomainError(ErrorCode.ResourceVersionConflict, `deployment ${req.namespace}/${req.name} exists`);
+      throw new DomainError(
+        ErrorCode.ResourceVersionConflict,
+        `deployment ${req.namespace}/${req.name} already exists`,
+      );
     }
     return this.remember(req, created);
   }
