@@ -5,8 +5,8 @@ import { PROTECTED_NAMESPACES } from '../domain/namespace-policy.js';
 import type { NamespaceScope } from '../domain/principal.js';
 import { namespaceScopeWhere } from '../database/namespace-scope-sql.js';
 import { DeploymentEntity, RolloutState } from './deployment.entity.js';
-import type { MirrorRow } from './mirror-row.mapper.js';
-import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
+import type { MirrorRow, MirrorSpec } from './mirror-row.mapper.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type DeploymentSpecPatch } from '../domain/deployment-spec.js';
 import type { WatchScope } from '../watcher/watch-scope.js';
 import type { DriftReport, FieldOwners, StoredManagerTimes } from './field-owners.js';
 import { isWellFormedResourceVersion, RV_PATTERN_SQL, sqlRvAtMost, sqlRvOlder } from './resource-version.js';
@@ -23,6 +23,17 @@ export interface DeploymentFilter {
   limit: number;
   /** Only rows in these namespaces (an API key's scope); undefined: all. */
   scope?: NamespaceScope;
+}
+
+/** What the mirror knows of one Deployment that lets the worker write to it without reading it first. */
+export interface MirrorWriteBasis {
+  uid: string;
+  resourceVersion: string;
+  generation: number;
+  /** It carries our managed-by label. */
+  managed: boolean;
+  deleted: boolean;
+  spec: MirrorSpec | null;
 }
 
 export interface UpsertCounts {
@@ -237,6 +248,17 @@ export class DeploymentsRepository {
        WHERE ${where} AND d.resource_version !~ ${RV_PATTERN_SQL}`,
       params,
     );
+  }
+
+  /** The worker's basis for a write (deployment-applier.ts): only the columns it needs, no status or field owners. */
+  async writeBasis(namespace: string, name: string): Promise<MirrorWriteBasis | null> {
+    const rows: MirrorWriteBasis[] = await this.repo.query(
+      `SELECT uid, resource_version AS "resourceVersion", generation::float8 AS generation,
+              coalesce(labels->>$3 = $4, false) AS managed, deleted_at IS NOT NULL AS deleted, spec
+       FROM deployments WHERE namespace = $1 AND name = $2`,
+      [namespace, name, MANAGED_BY_LABEL, MANAGED_BY_VALUE],
+    );
+    return rows[0] ?? null;
   }
 
   findOne(namespace: string, name: string): Promise<DeploymentEntity | null> {

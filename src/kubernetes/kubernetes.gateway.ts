@@ -95,11 +95,17 @@ export class KubernetesGateway implements OnApplicationShutdown {
   /**
    * Server-side apply under our field manager; force takes fields back from out-of-band edits.
    * A metadata.resourceVersion in the manifest is a precondition: a stale apply fails with 409.
+   * It does not stop a create, though: give metadata.uid too, and an apply to a name that no
+   * longer exists fails with 409 as well instead of recreating it.
    */
-  async applyDeployment(manifest: V1Deployment): Promise<V1Deployment> {
+  applyDeployment(manifest: V1Deployment): Promise<V1Deployment> {
+    return this.serverSideApply('apply', manifest);
+  }
+
+  private serverSideApply(verb: string, manifest: V1Deployment): Promise<V1Deployment> {
     const { name, namespace } = manifest.metadata as { name: string; namespace: string };
     return this.call(
-      'apply',
+      verb,
       (c) =>
         this.apps.patchNamespacedDeployment(
           { name, namespace, body: manifest, fieldManager: this.config.KUBE_FIELD_MANAGER, force: true },
@@ -110,36 +116,30 @@ export class KubernetesGateway implements OnApplicationShutdown {
   }
 
   /**
-   * Creates the Deployment only if nothing by that name exists: null when something does.
-   * Our field manager then owns its fields as if it had applied them (see adoptFields).
+   * Creates the Deployment only if nothing by that name exists: null when something does. A
+   * server-side apply, so our field manager owns the created fields as its "Apply" entry from
+   * the start (a POST records an "Update" entry: see adoptFields). Its resourceVersion "1" is a
+   * precondition no Deployment can meet, etcd's history starting there before any object's
+   * write: on a create the apiserver ignores it, on an existing name it answers 409 (checked on
+   * kube-apiserver 1.35: created, then 409 "the object has been modified").
    */
   async createDeployment(manifest: V1Deployment): Promise<V1Deployment | null> {
-    const namespace = manifest.metadata?.namespace as string;
     try {
-      const created = await this.call(
-        'create',
-        (c) =>
-          this.apps.createNamespacedDeployment(
-            { namespace, body: manifest, fieldManager: this.config.KUBE_FIELD_MANAGER },
-            c.options,
-          ),
-        true,
-      );
-      // Should this fail, the request is retried: the retry finds the object ours and adopts then.
-      return (await this.adoptFields(created)) ?? created;
+      const body = { ...manifest, metadata: { ...manifest.metadata, resourceVersion: '1' } };
+      return await this.serverSideApply('create', body);
     } catch (e) {
-      if (isAlreadyExists(e)) return null;
+      if (e instanceof DomainError && e.code === ErrorCode.ResourceVersionConflict) return null;
       throw e;
     }
   }
 
   /**
-   * A create records its fields under our manager as an "Update"; our server-side applies own
-   * fields as "Apply", a separate entry. While both own a field, an apply that leaves it out
-   * cannot remove it. So turn the create's entry into our apply entry (or drop it when an
-   * apply entry exists already). The patch tests the entry, not the resourceVersion, which
-   * the controller's status writes change right after a create. Null when there is nothing
-   * to adopt.
+   * A create by POST (what versions before issue 13 made) records its fields under our manager
+   * as an "Update"; our server-side applies own fields as "Apply", a separate entry. While both
+   * own a field, an apply that leaves it out cannot remove it. So turn the create's entry into
+   * our apply entry (or drop it when an apply entry exists already). The patch tests the entry,
+   * not the resourceVersion, which the controller's status writes change right after a create.
+   * Null when there is nothing to adopt.
    */
   async adoptFields(d: V1Deployment): Promise<V1Deployment | null> {
     const manager = this.config.KUBE_FIELD_MANAGER;

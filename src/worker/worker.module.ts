@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { DeploymentsDataModule } from '../deployments/deployments-data.module.js';
 import { KubernetesModule } from '../kubernetes/kubernetes.module.js';
 import { MessagingModule } from '../messaging/messaging.module.js';
 import { RequestsDataModule } from '../requests/requests-data.module.js';
@@ -10,7 +11,7 @@ import { RequestMessageHandler } from './request-message.handler.js';
 import { RequestProcessor } from './request-processor.js';
 
 @Module({
-  imports: [RequestsDataModule, RequestMetricsModule, KubernetesModule, MessagingModule],
+  imports: [RequestsDataModule, RequestMetricsModule, KubernetesModule, MessagingModule, DeploymentsDataModule],
   controllers: [RequestMessageHandler, DryRunController],
   providers: [DeploymentApplier, RequestProcessor, DryRunService],
 })

@@ -90,6 +90,9 @@ describe('metrics', () => {
       replicas: 1,
     });
     expect(await settled(suite.api, accepted.body.requestId)).toMatchObject({ status: 'SUCCESS' });
+    // Nothing known of it: the worker reads (404) and fails the request NotFound.
+    const missing = await http(suite.api, 'PATCH', `/v1/deployments/${ns}/never-created`, { replicas: 2 });
+    expect(await settled(suite.api, missing.body.requestId)).toMatchObject({ status: 'FAILURE' });
 
     const created = { operation: 'CREATE', status: 'SUCCESS' };
     const after = await eventually(async () => {
@@ -112,7 +115,7 @@ describe('metrics', () => {
     expect(value(after, 'dm_worker_lock_wait_seconds_count', { acquired: 'true' })).toBeGreaterThan(
       value(before, 'dm_worker_lock_wait_seconds_count', { acquired: 'true' }) ?? 0,
     );
-    // A CREATE reads first (404: nothing there yet), then creates (201).
+    // The CREATE is one create (201); the PATCH of what does not exist read it (404).
     expect(value(after, 'dm_kubernetes_call_seconds_count', { verb: 'get', code: '404' })).toBeGreaterThan(
       value(before, 'dm_kubernetes_call_seconds_count', { verb: 'get', code: '404' }) ?? 0,
     );

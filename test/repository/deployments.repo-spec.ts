@@ -108,6 +108,31 @@ describe('DeploymentsRepository and WatcherStateRepository (PostgreSQL)', () => 
     });
   });
 
+  describe('writeBasis', () => {
+    it("answers the worker's basis for a write: version, uid, whether ours, whether deleted, and the spec", async () => {
+      const ns = namespace('basis');
+      const uid = randomUUID();
+      const managed = { 'app.kubernetes.io/managed-by': 'k8s-deployment-manager' };
+      const spec = { image: 'web:1', replicas: 2, env: { MODE: 'fast' } };
+      await repo.upsertMany([
+        row(ns, 'ours', '12345678901', { uid, labels: managed, spec, generation: 3 }),
+        row(ns, 'theirs', '7', { labels: { app: 'theirs' } }),
+        row(ns, 'gone', '8', { labels: managed, deleted: true }),
+      ]);
+      expect(await repo.writeBasis(ns, 'ours')).toEqual({
+        uid,
+        resourceVersion: '12345678901',
+        generation: 3,
+        managed: true,
+        deleted: false,
+        spec,
+      });
+      expect(await repo.writeBasis(ns, 'theirs')).toMatchObject({ managed: false, deleted: false });
+      expect(await repo.writeBasis(ns, 'gone')).toMatchObject({ managed: true, deleted: true });
+      expect(await repo.writeBasis(ns, 'never')).toBeNull();
+    });
+  });
+
   describe('markAbsentDeleted', () => {
     it('marks only live rows of the resynced namespace that the list lacked and that are not newer than it', async () => {
       const ns = namespace('scope');
