@@ -14,6 +14,8 @@ import { MetricsModule } from './metrics/metrics.module.js';
  * role needs beyond the common modules comes in through its own module's imports.
  * Loaders, not modules: a process evaluates only its own roles' code, so a worker never
  * loads the API's controllers, DTOs, Swagger or Express (see "Memory per role" in the README).
+ * Loaded one at a time: Jest's ESM loader (tests boot apps in-process) fails concurrent
+ * imports that share modules ("module not been linked").
  */
 export const ROLE_MODULES: Record<Role, () => Promise<Type>> = {
   api: async () => (await import('./api.module.js')).ApiModule,
@@ -37,10 +39,8 @@ export interface OneShotTask {
 export function oneShotTask(config: AppConfig): OneShotTask | undefined {
   if (!config.RECONCILE_ONCE) return undefined;
   return async (app) => {
-    const [{ ReconcilerService }, { ReconcileStatus }] = await Promise.all([
-      import('./reconciler/reconciler.service.js'),
-      import('./reconciler/reconcile-run.entity.js'),
-    ]);
+    const { ReconcilerService } = await import('./reconciler/reconciler.service.js');
+    const { ReconcileStatus } = await import('./reconciler/reconcile-run.entity.js');
     const run = await app.get(ReconcilerService).runOnce();
     return {
       line: `reconcile run ${run.id} ${run.status}${run.error ? `: ${run.error}` : ''}`,
@@ -53,10 +53,8 @@ export function oneShotTask(config: AppConfig): OneShotTask | undefined {
 async function natsReadiness(roles: Role[]): Promise<{ imports: Type[]; providers: Provider[] }> {
   const whenDown = natsDownState(roles);
   if (!whenDown) return { imports: [], providers: [] };
-  const [{ MessagingModule }, { NatsClient }] = await Promise.all([
-    import('./messaging/messaging.module.js'),
-    import('./messaging/nats-client.js'),
-  ]);
+  const { MessagingModule } = await import('./messaging/messaging.module.js');
+  const { NatsClient } = await import('./messaging/nats-client.js');
   const provider: Provider = {
     provide: 'NATS_READINESS_PROBE',
     inject: [ReadinessRegistry, NatsClient],
@@ -81,17 +79,17 @@ const ROLE_TRANSPORTS: Record<Role, (() => Promise<Type<Server>>)[]> = {
 /** The transport strategies the process starts, each once. A once-mode reconcile runs its pass and exits: none. */
 export async function transportsFor(config: AppConfig): Promise<Type<Server>[]> {
   if (config.RECONCILE_ONCE) return [];
-  const loaders = [...new Set(config.roles.flatMap((r) => ROLE_TRANSPORTS[r]))];
-  return [...new Set(await Promise.all(loaders.map((load) => load())))];
+  const transports = new Set<Type<Server>>();
+  for (const load of new Set(config.roles.flatMap((r) => ROLE_TRANSPORTS[r]))) transports.add(await load());
+  return [...transports];
 }
 
 @Module({})
 export class AppModule {
   static async forRoles(config: AppConfig): Promise<DynamicModule> {
-    const [nats, roleModules] = await Promise.all([
-      natsReadiness(config.roles),
-      Promise.all(config.roles.map((r) => ROLE_MODULES[r]())),
-    ]);
+    const nats = await natsReadiness(config.roles);
+    const roleModules: Type[] = [];
+    for (const role of config.roles) roleModules.push(await ROLE_MODULES[role]());
     return {
       module: AppModule,
       imports: [

@@ -101,7 +101,8 @@ type Started = Omit<Running, 'shutdown'> & { drain?: (timeoutMs: number) => Prom
  */
 async function start(config: AppConfig, log: Pino): Promise<Started> {
   const logger = createNestLogger(log);
-  const [root, transports] = await Promise.all([AppModule.forRoles(config), transportsFor(config)]);
+  const root = await AppModule.forRoles(config);
+  const transports = await transportsFor(config);
   if (!servesHttpApi(config.roles)) {
     const microservice = transports.length ? await createMicroservice(root, logger, transports) : undefined;
     const app = microservice ?? (await NestFactory.createApplicationContext(root, { logger, abortOnError: false }));
