@@ -33,7 +33,7 @@ module.exports = {
       severity: 'error',
       comment: 'Only entry points and tests start from the role map; the house does not import its roof.',
       from: { path: '^src/', pathNot: '^src/[^/]+\\.ts$' },
-      to: { path: '^src/(app\\.module|bootstrap|app\\.run|api\\.module)\\.ts$' },
+      to: { path: '^src/(app\\.module|bootstrap|api\\.bootstrap|app\\.run|api\\.module)\\.ts$' },
     },
     {
       name: 'cli-is-a-client',

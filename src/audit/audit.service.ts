@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Request } from 'express';
 import type { AuthenticatedRequest } from '../auth/access.decorator.js';
-import { decodeCursor, encodeCursor } from '../http/pagination.js';
+import { decodeCursor, encodeCursor } from '../domain/cursor.js';
 import { CallAuditor, routeFactsOf } from '../http/call-context.js';
 import { AuditEntry, AuditRepository, NewAuditEntry } from './audit.repository.js';
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
-import { decodeCursor, encodeCursor } from '../http/pagination.js';
+import { decodeCursor, encodeCursor } from '../domain/cursor.js';
 import { KubernetesGateway } from '../kubernetes/kubernetes.gateway.js';
 import { isManaged } from '../kubernetes/manifest.js';
 import type { DeploymentRequestEntity } from '../requests/deployment-request.entity.js';

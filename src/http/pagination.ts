@@ -1,7 +1,5 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { DomainError, ErrorCode } from '../domain/domain-error.js';
-import { rawInputProblems } from '../domain/validators.js';
 import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 
 const CURSOR = /^[A-Za-z0-9_-]{1,400}$/;
@@ -25,23 +23,4 @@ export class PageQuery {
   @IsString()
   @Matches(CURSOR, { message: 'cursor is not a cursor this API returned' })
   cursor?: string;
-}
-
-/** Opaque cursors: base64url JSON of the sort key of the last row returned. */
-export function encodeCursor(key: unknown): string {
-  return Buffer.from(JSON.stringify(key)).toString('base64url');
-}
-
-export function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) => v is T): T | undefined {
-  if (!cursor) return undefined;
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(cursor, 'base64url').toString());
-  } catch {
-    v = undefined;
-  }
-  // A forged cursor may carry NUL or lone surrogates, which PostgreSQL refuses with an error.
-  if (!check(v) || rawInputProblems(v).length > 0)
-    throw new DomainError(ErrorCode.ValidationFailed, 'cursor is not a cursor this API returned');
-  return v;
 }

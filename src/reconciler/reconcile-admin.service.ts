@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
-import { decodeCursor, encodeCursor } from '../http/pagination.js';
+import { decodeCursor, encodeCursor } from '../domain/cursor.js';
 import { NatsClient } from '../messaging/nats-client.js';
 import { ReconcileRunEntity } from './reconcile-run.entity.js';
 import { ReconcileRunsRepository } from './reconcile-runs.repository.js';

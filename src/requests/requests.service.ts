@@ -4,7 +4,7 @@ import { AppConfig } from '../config/app-config.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { canonicalJson, sha256 } from '../common/canonical-json.js';
 import { currentCorrelationId } from '../common/logging.js';
-import { decodeCursor, encodeCursor } from '../http/pagination.js';
+import { decodeCursor, encodeCursor } from '../domain/cursor.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from './deployment-request.entity.js';
 import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';

@@ -14,9 +14,39 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * Preloaded into each process: records every module it loads (ESM and CommonJS) and, on
+ * SIGUSR2, prints their URLs as one line and exits. So a test reads what a role evaluated.
+ */
+const RECORD_MODULES =
+  'data:text/javascript,' +
+  encodeURIComponent(`
+    import { registerHooks } from 'node:module';
+    const loaded = [];
+    registerHooks({ load(url, context, next) { loaded.push(url); return next(url, context); } });
+    process.on('SIGUSR2', () => process.stdout.write('LOADED ' + JSON.stringify(loaded) + '\\n', () => process.exit(0)));
+  `);
+
+/** Ends a process started by start() and answers the URLs of the modules it had loaded. */
+async function loadedModules(child: ChildProcess, output: () => string): Promise<string[]> {
+  const exited = once(child, 'exit');
+  child.kill('SIGUSR2');
+  await exited;
+  const line = /^LOADED (.*)$/m.exec(output());
+  if (!line) throw new Error(`no module list in the output:\n${output().slice(-2000)}`);
+  return JSON.parse(line[1]) as string[];
+}
+
+/** The packages only the API's HTTP edge uses: a process without the API must not load them. */
+const API_ONLY =
+  /\/node_modules\/(@nestjs\/swagger|@nestjs\/platform-express|express|helmet|swagger-ui-dist)\/|\/dist\/src\/(api\.bootstrap|api\.module|openapi)\.js$/;
+
 function start(env: Record<string, string>): { child: ChildProcess; output: () => string } {
   let out = '';
-  const child = spawn(process.execPath, [MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', RECORD_MODULES, MAIN], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   return { child, output: () => out };
@@ -67,6 +97,11 @@ describe('ROLE-selected processes', () => {
         expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toContain('process_cpu_seconds_total');
         // Only health and metrics: no API routes on a non-api process.
         expect((await fetch(`http://127.0.0.1:${port}/v1/requests`)).status).toBe(404);
+        // Nor the API's code: roles load lazily (app.module.ts), and Swagger, Express and
+        // helmet cost every process memory at idle (issue 13).
+        const modules = await loadedModules(child, output);
+        expect(modules.some((u) => u.includes('/node_modules/@nestjs/core/'))).toBe(true);
+        expect(modules.filter((u) => API_ONLY.test(u))).toEqual([]);
       } finally {
         await stop(child);
       }
@@ -100,6 +135,12 @@ describe('ROLE-selected processes', () => {
       const metrics = await fetch(`http://127.0.0.1:${healthPort}/metrics`);
       expect(await metrics.text()).toContain('process_cpu_seconds_total');
       expect((await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status).toBe(200);
+      // The other side of the non-API roles' check: the pattern does match what the API loads.
+      const modules = await loadedModules(child, output);
+      expect(modules.filter((u) => API_ONLY.test(u))).toEqual(
+        expect.arrayContaining([expect.stringContaining('/node_modules/@nestjs/swagger/')]),
+      );
+      expect(modules.some((u) => u.includes('/node_modules/express/'))).toBe(true);
     } finally {
       await stop(child);
     }
