@@ -9,7 +9,7 @@ import { createWriteStream, mkdirSync, readdirSync, readFileSync } from 'node:fs
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { type AppsV1Api, CoreV1Api, KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
@@ -304,10 +304,36 @@ export function kubeConfig(path: string): KubeConfig {
   return kc;
 }
 
-export async function createNamespace(kc: KubeConfig, name: string): Promise<void> {
+export async function createNamespace(kc: KubeConfig, name: string, mayExist = false): Promise<void> {
   await kc
     .makeApiClient(CoreV1Api)
-    .createNamespace({ body: { metadata: { name, labels: { 'k8s-deployment-manager.io/bench': 'true' } } } });
+    .createNamespace({ body: { metadata: { name, labels: { 'k8s-deployment-manager.io/bench': 'true' } } } })
+    .catch((e: unknown) => {
+      if (!(mayExist && (e as { code?: number }).code === 409)) throw e;
+    });
+}
+
+/**
+ * The namespace of a scale bench (watcher, reconciler). BENCH_SCALE_NAMESPACE names one to
+ * reuse: the bench creates only the Deployments it lacks and leaves it in place, so one set
+ * of N serves several runs (creating 10,000 takes minutes of the shared machine). Unset: a
+ * namespace of the run's own, deleted at the end.
+ */
+export function scaleNamespace(own: string): { ns: string; reused: boolean } {
+  const named = process.env.BENCH_SCALE_NAMESPACE?.trim();
+  return named ? { ns: named, reused: true } : { ns: own, reused: false };
+}
+
+/** The Deployments a namespace holds already, by name (listed in pages of 1,000). */
+export async function existingDeployments(apps: AppsV1Api, namespace: string): Promise<Map<string, V1Deployment>> {
+  const out = new Map<string, V1Deployment>();
+  let cont: string | undefined;
+  do {
+    const page = await apps.listNamespacedDeployment({ namespace, limit: 1000, _continue: cont });
+    for (const d of page.items) out.set(d.metadata!.name!, d);
+    cont = page.metadata?._continue || undefined;
+  } while (cont);
+  return out;
 }
 
 /**

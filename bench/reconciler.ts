@@ -38,7 +38,9 @@
  * too), BENCH_RECONCILE_CREATE_CONCURRENCY (32), BENCH_RECONCILE_SETTLE_S (120 [0]: wait for
  * the deployment controller before measuring), BENCH_RECONCILE_ROUNDS (3 [1]),
  * BENCH_RECONCILE_PROFILE, BENCH_RECONCILE_NODE_ARGS, BENCH_RECONCILE_DELETE_WAIT_S (600 [0]),
- * BENCH_KEEP=1 (keep the namespace, the database and the streams, for a look afterwards; clean up by hand).
+ * BENCH_KEEP=1 (keep the namespace, the database and the streams, for a look afterwards; clean up by hand),
+ * BENCH_SCALE_NAMESPACE (reuse this namespace's Deployments, shared with the watcher bench; each
+ * gets the history of what it is now, so only the deliberate 1% drift; see bench/common.ts).
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -59,6 +61,7 @@ import {
   envFlag,
   envInt,
   envSize,
+  existingDeployments,
   killAppProcesses,
   kubeConfig,
   loadNow,
@@ -76,6 +79,7 @@ import {
   round1 as r1,
   runPool,
   scaleN,
+  scaleNamespace,
   spawnApp,
   spread,
   streamsOf,
@@ -225,7 +229,7 @@ export async function run(): Promise<Record<string, unknown>> {
 
   const bench = await openBenchRun(DATABASE);
   const { stack, id } = bench;
-  const ns = `bench-rec-${id}`;
+  const { ns, reused } = scaleNamespace(`bench-rec-${id}`);
   const kc = kubeConfig(stack.KUBECONFIG);
   const apps = kc.makeApiClient(AppsV1Api);
   const pool = new pg.Pool({ connectionString: bench.databaseUrl, max: 2 });
@@ -363,8 +367,11 @@ export async function run(): Promise<Record<string, unknown>> {
 
   try {
     // 1. The objects, created as fast as the apiserver takes them, and their request history.
-    await createNamespace(kc, ns);
-    log(`creating ${n} Deployments in ${ns} (concurrency ${createConcurrency})`);
+    await createNamespace(kc, ns, reused);
+    const existing = reused ? await existingDeployments(apps, ns) : new Map<string, V1Deployment>();
+    log(
+      `creating ${n - existing.size} Deployments in ${ns} (concurrency ${createConcurrency}; ${existing.size} there already)`,
+    );
     const history: {
       request_id: string;
       namespace: string;
@@ -384,13 +391,14 @@ export async function run(): Promise<Record<string, unknown>> {
         const requestId = `bench-${id}-${name}`;
         const want = desiredSpec(i);
         const body = buildDeploymentManifest(ns, name, want, requestId);
-        const created: V1Deployment = await retrying(() =>
-          apps.createNamespacedDeployment({ namespace: ns, body }),
-        ).catch((e: unknown) => {
-          // A retry after a lost response finds the object made by the first attempt.
-          if ((e as { code?: number }).code === 409) return apps.readNamespacedDeployment({ namespace: ns, name });
-          throw e;
-        });
+        // A reused one (BENCH_SCALE_NAMESPACE) gets the history of what it is now.
+        const created: V1Deployment =
+          existing.get(name) ??
+          (await retrying(() => apps.createNamespacedDeployment({ namespace: ns, body })).catch((e: unknown) => {
+            // A retry after a lost response finds the object made by the first attempt.
+            if ((e as { code?: number }).code === 409) return apps.readNamespacedDeployment({ namespace: ns, name });
+            throw e;
+          }));
         const back = specFromDeployment(created);
         if (canonicalJson(back) !== canonicalJson(want)) readBackMismatches++;
         const spec = driftedNames.has(name) ? { ...back, replicas: 2 } : back;
@@ -420,7 +428,13 @@ export async function run(): Promise<Record<string, unknown>> {
         [JSON.stringify(history.slice(i, i + 1000))],
       );
     }
-    figures.create = { seconds: r1(createS), perSecond: r1(n / createS), specReadBackMismatches: readBackMismatches };
+    figures.create = {
+      namespace: reused ? `${ns} (reused)` : ns,
+      created: n - existing.size,
+      seconds: r1(createS),
+      perSecond: r1((n - existing.size) / createS),
+      specReadBackMismatches: readBackMismatches,
+    };
 
     // 2. Let kube-controller-manager work through its backlog, so "steady state" is close to it.
     log(`waiting up to ${settleS} s for the deployment controller`);
@@ -530,7 +544,7 @@ export async function run(): Promise<Record<string, unknown>> {
         `BENCH_KEEP: kept namespace ${ns}, database ${DATABASE} and streams ${nats.NATS_STREAM}, ${nats.NATS_DLQ_STREAM}`,
       );
     } else {
-      await removeNamespace(kc, ns, n, deleteWaitS * 1000);
+      if (!reused) await removeNamespace(kc, ns, n, deleteWaitS * 1000);
       await deleteStreams(stack.NATS_URL, streamsOf(nats)).catch(() => undefined);
       await dropDatabase(stack.DATABASE_URL, DATABASE);
     }

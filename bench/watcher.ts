@@ -18,7 +18,8 @@
  * bench's too), BENCH_WATCH_CREATE_CONCURRENCY (32), BENCH_WATCH_SETTLE_S (120 [0]: how long
  * to wait for the deployment controller), BENCH_WATCH_RATE (50 [20] changes/s),
  * BENCH_WATCH_LAG_SECONDS (20 [2]), BENCH_WATCH_API_REQUESTS (1000 [40], after a tenth as many
- * warm-up), BENCH_KEEP=1 (keep the database).
+ * warm-up), BENCH_KEEP=1 (keep the database), BENCH_SCALE_NAMESPACE (reuse this namespace's
+ * Deployments, shared with the reconciler bench; see bench/common.ts scaleNamespace).
  */
 import { readFileSync } from 'node:fs';
 import { AppsV1Api, PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
@@ -35,6 +36,7 @@ import {
   envFlag,
   envInt,
   envSize,
+  existingDeployments,
   isQuick,
   kubeConfig,
   loadNow,
@@ -49,6 +51,7 @@ import {
   round1 as ms,
   rssOf,
   scaleN,
+  scaleNamespace,
   runPool,
   sleep,
   startApp,
@@ -123,7 +126,7 @@ export async function run(): Promise<Record<string, unknown>> {
 
   const bench = await openBenchRun(DATABASE);
   const { stack, id } = bench;
-  const ns = `bench-watch-${id}`;
+  const { ns, reused } = scaleNamespace(`bench-watch-${id}`);
   const kc = kubeConfig(stack.KUBECONFIG);
   const apps = kc.makeApiClient(AppsV1Api);
   const pool = new pg.Pool({ connectionString: bench.databaseUrl, max: 2 });
@@ -149,18 +152,28 @@ export async function run(): Promise<Record<string, unknown>> {
 
   try {
     // 1. The objects, created as fast as the apiserver takes them.
-    await createNamespace(kc, ns);
-    log(`creating ${n} Deployments in ${ns} (concurrency ${createConcurrency})`);
+    await createNamespace(kc, ns, reused);
+    const existing = reused ? await existingDeployments(apps, ns) : new Map<string, V1Deployment>();
+    const missing = names.filter((name) => !existing.has(name));
+    log(
+      `creating ${missing.length} Deployments in ${ns} (concurrency ${createConcurrency}; ${existing.size} there already)`,
+    );
     const t0 = performance.now();
-    const tick = progress('created', n);
-    await runPool(names, createConcurrency, (name) =>
+    const tick = progress('created', missing.length);
+    await runPool(missing, createConcurrency, (name) =>
       retrying(() => apps.createNamespacedDeployment({ namespace: ns, body: manifest(name) })).then(tick),
     );
     const createS = (performance.now() - t0) / 1000;
     log(`created in ${createS.toFixed(1)} s; waiting for the deployment controller to settle them`);
     // What is left keeps the controller writing status during the measurements below.
     const backlog = await waitForDeploymentController(apps, ns, settleS, 10_000);
-    figures.create = { seconds: ms(createS), perSecond: ms(n / createS), notYetObservedByController: backlog };
+    figures.create = {
+      namespace: reused ? `${ns} (reused)` : ns,
+      created: missing.length,
+      seconds: ms(createS),
+      perSecond: ms(missing.length / createS),
+      notYetObservedByController: backlog,
+    };
 
     // 2. Initial sync, and the watcher's memory.
     const syncLoad = loadNow();
@@ -327,7 +340,7 @@ export async function run(): Promise<Record<string, unknown>> {
     await api?.stop();
     await watcher?.stop();
     await pool.end();
-    await removeNamespace(kc, ns, n, isQuick() ? 0 : 900_000);
+    if (!reused) await removeNamespace(kc, ns, n, isQuick() ? 0 : 900_000);
     await deleteStreams(stack.NATS_URL, streamsOf(nats)).catch(() => undefined);
     if (!keep) await dropDatabase(stack.DATABASE_URL, DATABASE);
   }
