@@ -36,6 +36,15 @@ export interface MirrorWriteBasis {
   spec: MirrorSpec | null;
 }
 
+/** A live row's managed fields and who owns them (liveSpecs). */
+export interface LiveSpecRow {
+  namespace: string;
+  name: string;
+  spec: DeploymentSpecPatch | null;
+  fieldOwners: FieldOwners | null;
+  managerTimes: StoredManagerTimes | null;
+}
+
 export interface UpsertCounts {
   inserted: number;
   updated: number;
@@ -194,19 +203,17 @@ export class DeploymentsRepository {
     return res[1];
   }
 
-  /** The managed fields of every live row and who owns them, for the reconciler's drift check. */
-  async liveSpecs(): Promise<
-    {
-      namespace: string;
-      name: string;
-      spec: DeploymentSpecPatch | null;
-      fieldOwners: FieldOwners | null;
-      managerTimes: StoredManagerTimes | null;
-    }[]
-  > {
+  /**
+   * One keyset page of live rows' managed fields and who owns them, in (namespace, name)
+   * order, for the reconciler's drift check: it walks the mirror a page at a time, so a pass
+   * holds one page of specs rather than all of them.
+   */
+  async liveSpecs(after: [string, string] | undefined, limit: number): Promise<LiveSpecRow[]> {
     return this.repo.query(
       `SELECT namespace, name, spec, field_owners AS "fieldOwners", manager_times AS "managerTimes"
-       FROM deployments WHERE deleted_at IS NULL`,
+       FROM deployments WHERE deleted_at IS NULL ${after ? 'AND (namespace, name) > ($2::text, $3::text)' : ''}
+       ORDER BY namespace, name LIMIT $1`,
+      after ? [limit, after[0], after[1]] : [limit],
     );
   }
 

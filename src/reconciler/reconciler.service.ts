@@ -27,6 +27,8 @@ import { ReconcileRunsRepository } from './reconcile-runs.repository.js';
 // A trigger that finds the pass lock held but no run recorded yet looks again this often, this many times.
 const TRIGGER_RETRY_MS = 25;
 const TRIGGER_ATTEMPTS = 80;
+// Live rows judged per batch of the drift step.
+const DRIFT_BATCH = 1000;
 
 const zero = (): ReconcileCounts => ({
   inserted: 0,
@@ -206,8 +208,9 @@ export class ReconcilerService implements BeforeApplicationShutdown {
    *   reported with its manager and when it last changed the object, and never reverted;
    * - a field owned by a manager in MANAGED_ELSEWHERE_FIELD_MANAGERS (the HPA controller) is
    *   managedElsewhere: not drift, never healed;
-   * - a deployment with a request open, or completed since the pass began (desired specs
-   *   are read before live ones, so it would look drifted), is not judged this pass;
+   * - a deployment with a request open, or completed since the pass began (its desired and
+   *   live specs may have been read on either side of it, so it would look drifted), is not
+   *   judged this pass;
    * - the heal's Idempotency-Key is stable (target + hash of what it restores), so repeated
    *   passes replay one heal instead of queueing more;
    * - nothing is healed when the mirror repair failed: the live side may be stale.
@@ -218,7 +221,6 @@ export class ReconcilerService implements BeforeApplicationShutdown {
     passStartedAt: Date,
     mirrorRepaired: boolean,
   ) {
-    const desired = desiredStates(await this.requests.successfulSinceLastReplace());
     const ours = this.config.KUBE_FIELD_MANAGER;
     const elsewhere = new Set(this.config.MANAGED_ELSEWHERE_FIELD_MANAGERS.filter((m) => m !== ours));
     const checkedAt = passStartedAt.toISOString();
@@ -233,15 +235,32 @@ export class ReconcilerService implements BeforeApplicationShutdown {
       want: DesiredState;
       foreign: { field: string; manager: string }[];
     }[] = [];
-    for (const live of await this.deployments.liveSpecs()) {
-      const want = desired.get(targetKey(live.namespace, live.name));
-      if (!want || !live.spec) continue;
-      const differing = driftedFields(want.spec, live.spec);
-      if (!differing.length) continue;
-      const report = attributeDrift(differing, live.fieldOwners, live.managerTimes, elsewhere, checkedAt);
-      const fields = report.fields.map((f) => f.field);
-      const foreign = foreignOwners(live.fieldOwners, fields, ours);
-      candidates.push({ namespace: live.namespace, name: live.name, differing, fields, report, want, foreign });
+    // A batch of live rows at a time, with the request history of the same key range: a pass
+    // holds one batch of specs, not every one (a request completing between the two reads is
+    // caught by busyTargets below, whichever read saw it).
+    for (let after: [string, string] | undefined; ;) {
+      const page = await this.deployments.liveSpecs(after, DRIFT_BATCH);
+      if (!page.length) break;
+      const first = page[0];
+      const last = page[page.length - 1];
+      const desired = desiredStates(
+        await this.requests.successfulSinceLastReplace({
+          from: [first.namespace, first.name],
+          to: [last.namespace, last.name],
+        }),
+      );
+      for (const live of page) {
+        const want = desired.get(targetKey(live.namespace, live.name));
+        if (!want || !live.spec) continue;
+        const differing = driftedFields(want.spec, live.spec);
+        if (!differing.length) continue;
+        const report = attributeDrift(differing, live.fieldOwners, live.managerTimes, elsewhere, checkedAt);
+        const fields = report.fields.map((f) => f.field);
+        const foreign = foreignOwners(live.fieldOwners, fields, ours);
+        candidates.push({ namespace: live.namespace, name: live.name, differing, fields, report, want, foreign });
+      }
+      if (page.length < DRIFT_BATCH) break;
+      after = [last.namespace, last.name];
     }
     const busy = new Set(
       (await this.requests.busyTargets(candidates, passStartedAt)).map((b) => targetKey(b.namespace, b.name)),

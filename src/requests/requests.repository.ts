@@ -413,9 +413,17 @@ export class RequestsRepository {
 
   /**
    * Successful requests since each deployment's last full spec (CREATE or PUT), ordered by
-   * target then acceptance: enough to work out what we last asked Kubernetes for.
+   * target then acceptance: enough to work out what we last asked Kubernetes for. `range`
+   * limits it to the targets from..to (both included, in (namespace, name) order), so a
+   * caller can walk the targets in batches.
    */
-  async successfulSinceLastReplace(): Promise<SuccessfulRequestRow[]> {
+  async successfulSinceLastReplace(range?: {
+    from: [string, string];
+    to: [string, string];
+  }): Promise<SuccessfulRequestRow[]> {
+    const inRange = range
+      ? 'AND (namespace, name) >= ($1::text, $2::text) AND (namespace, name) <= ($3::text, $4::text)'
+      : '';
     const rows: {
       namespace: string;
       name: string;
@@ -423,17 +431,20 @@ export class RequestsRepository {
       spec_mode: SpecMode;
       spec: DeploymentSpecPatch | null;
       request_id: string;
-    }[] = await this.repo.query(`
+    }[] = await this.repo.query(
+      `
         WITH last_replace AS (
           SELECT DISTINCT ON (namespace, name) namespace, name, seq
           FROM deployment_requests
-          WHERE status = 'SUCCESS' AND operation IN ('CREATE', 'UPDATE') AND spec_mode = 'REPLACE'
+          WHERE status = 'SUCCESS' AND operation IN ('CREATE', 'UPDATE') AND spec_mode = 'REPLACE' ${inRange}
           ORDER BY namespace, name, seq DESC
         )
         SELECT r.namespace, r.name, r.operation, r.spec_mode, r.spec, r.request_id
         FROM deployment_requests r JOIN last_replace l USING (namespace, name)
         WHERE r.status = 'SUCCESS' AND r.seq >= l.seq
-        ORDER BY r.namespace, r.name, r.seq`);
+        ORDER BY r.namespace, r.name, r.seq`,
+      range ? [...range.from, ...range.to] : [],
+    );
     return rows.map((r) => ({
       namespace: r.namespace,
       name: r.name,

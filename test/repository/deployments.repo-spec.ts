@@ -133,6 +133,28 @@ describe('DeploymentsRepository and WatcherStateRepository (PostgreSQL)', () => 
     });
   });
 
+  describe('liveSpecs', () => {
+    it('walks the live rows in (namespace, name) pages after a keyset cursor, leaving deleted ones out', async () => {
+      const ns = namespace('live-specs');
+      await repo.upsertMany(
+        ['e', 'a', 'd', 'b'].map((n) => row(ns, n, '10', { spec: { image: `${n}:1`, replicas: 1 } })),
+      );
+      await repo.upsertMany([row(ns, 'c', '10', { deleted: true })]);
+      const seen: string[][] = [];
+      let after: [string, string] = [ns, ''];
+      for (;;) {
+        const page = (await repo.liveSpecs(after, 2)).filter((r) => r.namespace === ns);
+        if (!page.length) break;
+        seen.push(page.map((r) => `${r.name}=${r.spec?.image}`));
+        after = [ns, page[page.length - 1].name];
+      }
+      expect(seen).toEqual([
+        ['a=a:1', 'b=b:1'],
+        ['d=d:1', 'e=e:1'],
+      ]);
+    });
+  });
+
   describe('markAbsentDeleted', () => {
     it('marks only live rows of the resynced namespace that the list lacked and that are not newer than it', async () => {
       const ns = namespace('scope');

@@ -379,4 +379,40 @@ describe('RequestsRepository (PostgreSQL)', () => {
       expect((await repo.tryWithTargetLock(ns, name, () => Promise.resolve(true))).acquired).toBe(true);
     });
   });
+  describe('successfulSinceLastReplace', () => {
+    it('reads only the targets of the given key range, each from its last full spec on, in acceptance order', async () => {
+      const space = `repo-req-range-${uniqueId()}`;
+      const succeed = async (name: string, operation: Operation, specMode: SpecMode, replicas: number) => {
+        const r = await repo.insertIfAbsent({
+          requestId: randomUUID(),
+          operation,
+          namespace: space,
+          name,
+          spec: { replicas },
+          specMode,
+          bodyHash: 'h',
+          deadlineMs: 600_000,
+          requestedBy: { keyId: null, name: 'test' },
+          idempotencyKey: null,
+        });
+        await setStatus(r!.requestId, RequestStatus.SUCCESS);
+        return r!.requestId;
+      };
+      await succeed('a', Operation.CREATE, SpecMode.REPLACE, 1);
+      const aReplace = await succeed('a', Operation.UPDATE, SpecMode.REPLACE, 2);
+      const aMerge = await succeed('a', Operation.UPDATE, SpecMode.MERGE, 3);
+      const b = await succeed('b', Operation.CREATE, SpecMode.REPLACE, 4);
+      await succeed('c', Operation.CREATE, SpecMode.REPLACE, 5);
+
+      const rows = await repo.successfulSinceLastReplace({ from: [space, 'a'], to: [space, 'b'] });
+      expect(rows.map((r) => [r.name, r.requestId, r.spec])).toEqual([
+        ['a', aReplace, { replicas: 2 }],
+        ['a', aMerge, { replicas: 3 }],
+        ['b', b, { replicas: 4 }],
+      ]);
+      // Without a range every target is read, these three among them.
+      const all = (await repo.successfulSinceLastReplace()).filter((r) => r.namespace === space);
+      expect(all.map((r) => r.name)).toEqual(['a', 'a', 'b', 'c']);
+    });
+  });
 });
