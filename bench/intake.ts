@@ -22,7 +22,8 @@
  * BENCH_PIPELINE_ROUNDS (2 [1]), BENCH_PIPELINE_WARMUP (100 [0] creates and as many direct
  * applies first, per worker count, not counted), BENCH_WORKERS (1,2,4 [2]), BENCH_WORKER_ENV
  * (extra env for the workers; default "KUBE_QPS=1000,KUBE_BURST=1000"), BENCH_API_ENV (same for
- * the API), BENCH_ONLY (intake|pipeline), BENCH_PROFILE=1 (run the app under --cpu-prof and
+ * the API), BENCH_WORKER_NODE_OPTIONS (NODE_OPTIONS for the workers only, e.g. "--import=./hook.mjs"
+ * to load a query counter), BENCH_ONLY (intake|pipeline), BENCH_PROFILE=1 (run the app under --cpu-prof and
  * summarise the profiles), BENCH_DATABASE (k8sdm_bench, dropped and created afresh),
  * BENCH_KEEP=1 (keep it for inspection).
  */
@@ -128,7 +129,11 @@ function settings(): Settings {
     pipelineWarmup: envSize('BENCH_PIPELINE_WARMUP', 100, 0),
     workerProcesses: envIntList('BENCH_WORKERS', [1, 2, 4], [2]),
     // The direct applies it is compared with are not rate limited, so neither is the worker by default.
-    workerEnv: parseEnvList(process.env.BENCH_WORKER_ENV ?? 'KUBE_QPS=1000,KUBE_BURST=1000'),
+    workerEnv: {
+      ...parseEnvList(process.env.BENCH_WORKER_ENV ?? 'KUBE_QPS=1000,KUBE_BURST=1000'),
+      // Space-separated node flags, so it cannot go through BENCH_WORKER_ENV's comma list.
+      ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}),
+    },
     apiEnv: parseEnvList(process.env.BENCH_API_ENV),
     only: only as Settings['only'],
     profile: envFlag('BENCH_PROFILE'),

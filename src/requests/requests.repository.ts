@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { DataSource, Repository } from 'typeorm';
-import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
+import { DataSource, Repository, type ValueTransformer } from 'typeorm';
 import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from './deployment-request.entity.js';
 import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
 import { sanitizeReason } from '../domain/reason-text.js';
@@ -84,12 +83,46 @@ const FAIL_SQL = `UPDATE deployment_requests
       completed_at = now(), updated_at = now()
   WHERE request_id = $1 AND ${OPEN}`;
 
-/** What claiming a deployment's next request found. */
-export type Claim =
+/**
+ * What claiming a deployment's next request found, and whether the mirror has a row for the
+ * deployment (read after everything this session wrote before had committed).
+ */
+export type Claim = (
   | { kind: 'claimed'; request: DeploymentRequestEntity }
   /** The oldest open request waits for its retry time; nothing newer may overtake it. */
-  | { kind: 'waiting'; request: DeploymentRequestEntity; waitMs: number }
-  | { kind: 'none' };
+  | { kind: 'waiting'; requestId: string; waitMs: number }
+  | { kind: 'none' }
+) & { mirrored: boolean };
+
+/** Where a request stands, as the worker reads it before taking the deployment's lock. */
+export interface RequestState {
+  namespace: string;
+  name: string;
+  status: RequestStatus;
+  deadLettered: boolean;
+  errorCode: string | null;
+  errorMessage: string | null;
+}
+
+/**
+ * The claim in one statement: the deployment's oldest open request (head), marked PROCESSING
+ * unless it waits for its retry time (measured by the database's clock, which also set
+ * retry_at). The row comes back only when the claim took it.
+ */
+const CLAIM_SQL = `WITH head AS (
+    SELECT request_id, GREATEST(0, extract(epoch FROM retry_at - now()) * 1000)::float8 AS wait_ms
+    FROM deployment_requests
+    WHERE namespace = $1 AND name = $2 AND ${OPEN} ORDER BY seq LIMIT 1
+  ), claimed AS (
+    UPDATE deployment_requests r
+    SET status = 'PROCESSING', attempts = r.attempts + 1, started_at = now(), updated_at = now(), retry_at = NULL
+    FROM head
+    WHERE r.request_id = head.request_id AND coalesce(head.wait_ms, 0) = 0 AND r.${OPEN}
+    RETURNING r.*
+  )
+  SELECT c.*, h.request_id AS head_id, h.wait_ms AS head_wait_ms,
+         EXISTS (SELECT 1 FROM deployments d WHERE d.namespace = $1 AND d.name = $2) AS head_mirrored
+  FROM (SELECT 1) one LEFT JOIN head h ON true LEFT JOIN claimed c ON true`;
 
 /** The session holding a deployment's lock is gone: the worker's name for a lost advisory lock. */
 export { AdvisoryLockLost as TargetLockLost };
@@ -127,23 +160,17 @@ export class TargetLock {
 
   /** Takes the oldest open request for an attempt (PROCESSING, attempts + 1), unless it must wait for its retry time. */
   async claimOldestOpen(): Promise<Claim> {
-    const heads = (await this.query(
-      `SELECT *, GREATEST(0, extract(epoch FROM retry_at - now()) * 1000)::float8 AS wait_ms FROM deployment_requests
-       WHERE namespace = $1 AND name = $2 AND ${OPEN} ORDER BY seq LIMIT 1`,
-      [this.namespace, this.name],
-    )) as unknown[];
-    if (!heads.length) return { kind: 'none' };
-    const head = this.hydrate(heads[0]);
-    // Measured by the database's clock, which also set retry_at.
-    const waitMs = (heads[0] as { wait_ms: number | null }).wait_ms ?? 0;
-    if (waitMs > 0) return { kind: 'waiting', request: head, waitMs };
-    const [rows] = (await this.query(
-      `UPDATE deployment_requests
-       SET status = 'PROCESSING', attempts = attempts + 1, started_at = now(), updated_at = now(), retry_at = NULL
-       WHERE request_id = $1 AND ${OPEN} RETURNING *`,
-      [head.requestId],
-    )) as [unknown[], number];
-    return rows.length ? { kind: 'claimed', request: this.hydrate(rows[0]) } : { kind: 'none' };
+    const [row] = (await this.query(CLAIM_SQL, [this.namespace, this.name])) as (Record<string, unknown> & {
+      head_id: string | null;
+      head_wait_ms: number | null;
+      head_mirrored: boolean;
+    })[];
+    const mirrored = row.head_mirrored;
+    if (row.request_id !== null) return { kind: 'claimed', request: this.hydrate(row), mirrored };
+    const waitMs = row.head_wait_ms ?? 0;
+    if (row.head_id !== null && waitMs > 0) return { kind: 'waiting', requestId: row.head_id, waitMs, mirrored };
+    // No open request, or another process finished the head between the two halves of the claim.
+    return { kind: 'none', mirrored };
   }
 
   /** SUCCESS, with the rollout receipt WAITING for the generation the write produced (or deleted). */
@@ -251,6 +278,33 @@ export class RequestsRepository {
         idempotencyKey,
       })
       .getOne();
+  }
+
+  /** Where a request stands: the worker's first read of each message, so a few columns and no entity. */
+  async findState(requestId: string): Promise<RequestState | null> {
+    const rows: {
+      namespace: string;
+      name: string;
+      status: RequestStatus;
+      dead_lettered: boolean;
+      error_code: string | null;
+      error_message: string | null;
+    }[] = await this.repo.query(
+      `SELECT namespace, name, status, dead_lettered, error_code, error_message
+       FROM deployment_requests WHERE request_id = $1`,
+      [requestId],
+    );
+    const r = rows[0];
+    return r
+      ? {
+          namespace: r.namespace,
+          name: r.name,
+          status: r.status,
+          deadLettered: r.dead_lettered,
+          errorCode: r.error_code,
+          errorMessage: r.error_message,
+        }
+      : null;
   }
 
   /** One request; null when absent or, given a scope, outside it (the caller cannot tell which). */
@@ -597,17 +651,23 @@ export class RequestsRepository {
     return res[0].map((row) => this.hydrate(row));
   }
 
-  private columns?: ColumnMetadata[];
+  private columns?: { column: string; property: string; from?: (raw: unknown) => unknown }[];
 
+  /** A raw row as the entity, by the entity's own column metadata (no TypeORM transform pass: it is on the worker's hot path). */
   private hydrate(row: unknown): DeploymentRequestEntity {
-    this.columns ??= this.repo.manager.connection.getMetadata(DeploymentRequestEntity).columns;
-    return this.repo.create(
-      this.columns.reduce((acc, col) => {
-        const raw = (row as Record<string, unknown>)[col.databaseName];
-        (acc as Record<string, unknown>)[col.propertyName] =
-          col.transformer && !Array.isArray(col.transformer) ? col.transformer.from(raw) : raw;
-        return acc;
-      }, {} as Partial<DeploymentRequestEntity>),
-    );
+    this.columns ??= this.repo.manager.connection.getMetadata(DeploymentRequestEntity).columns.map((col) => ({
+      column: col.databaseName,
+      property: col.propertyName,
+      from:
+        col.transformer && !Array.isArray(col.transformer)
+          ? (raw: unknown) => (col.transformer as ValueTransformer).from(raw)
+          : undefined,
+    }));
+    const entity = new DeploymentRequestEntity() as unknown as Record<string, unknown>;
+    for (const { column, property, from } of this.columns) {
+      const raw = (row as Record<string, unknown>)[column];
+      entity[property] = from ? from(raw) : raw;
+    }
+    return entity as unknown as DeploymentRequestEntity;
   }
 }

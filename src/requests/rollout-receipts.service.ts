@@ -10,7 +10,9 @@ const ATTEMPTS = 3;
  * one side calls it after committing: the watcher after each mirror write, the worker after
  * marking SUCCESS (WAITING), the reconciler once per pass. With both sides "write, then read
  * the other", at least one of two racing writers sees both writes: a generation the watcher
- * mirrored before the worker recorded SUCCESS is picked up by the worker's own call.
+ * mirrored before the worker recorded SUCCESS is picked up by the worker's own call. The
+ * worker's read of the other side is its next claim, which says whether the mirror has a row:
+ * without one a write's receipt cannot move yet, so it calls only when there is (or for a DELETE).
  */
 @Injectable()
 export class RolloutReceipts {

@@ -21,6 +21,10 @@ const OPEN = (r: DeploymentRequestEntity) => !['SUCCESS', 'FAILURE'].includes(r.
 class MemoryRepo {
   rows = new Map<string, DeploymentRequestEntity>();
   busy = false;
+  /** Whether the mirror has a row for the deployment, as the claim reports it. */
+  mirrored = true;
+  /** How often the processor read a request's state. */
+  stateReads = 0;
   /** Makes every lock-session write fail from then on, as when the lock's connection dies. */
   lockLost = false;
   add(id: string, seq: number, status = RequestStatus.QUEUED) {
@@ -43,6 +47,10 @@ class MemoryRepo {
     } as DeploymentRequestEntity);
   }
   findById = async (id: string) => this.rows.get(id) ?? null;
+  findState = async (id: string) => {
+    this.stateReads++;
+    return this.rows.get(id) ?? null;
+  };
   tryWithTargetLock = async <T>(_ns: string, _n: string, fn: (lock: TargetLock) => Promise<T>) =>
     this.busy ? { acquired: false as const } : { acquired: true as const, value: await fn(this.lock as never) };
   private write = () => {
@@ -53,11 +61,12 @@ class MemoryRepo {
     claimOldestOpen: async (): Promise<Claim> => {
       this.write();
       const r = [...this.rows.values()].filter(OPEN).sort((a, b) => a.seq - b.seq)[0];
-      if (!r) return { kind: 'none' };
+      const mirrored = this.mirrored;
+      if (!r) return { kind: 'none', mirrored };
       const waitMs = r.retryAt ? r.retryAt.getTime() - Date.now() : 0;
-      if (waitMs > 0) return { kind: 'waiting', request: r, waitMs };
+      if (waitMs > 0) return { kind: 'waiting', requestId: r.requestId, waitMs, mirrored };
       Object.assign(r, { status: RequestStatus.PROCESSING, retryAt: null, attempts: r.attempts + 1 });
-      return { kind: 'claimed', request: r };
+      return { kind: 'claimed', request: r, mirrored };
     },
     succeed: async (id: string) => {
       this.write();
@@ -122,6 +131,38 @@ describe('RequestProcessor', () => {
     await processor.process('a');
     expect((await repo.findById('a'))?.status).toBe(RequestStatus.SUCCESS);
     expect(receipts.advanceQuietly).toHaveBeenCalledWith([{ namespace: 'ns', name: 'web' }]);
+  });
+
+  it('leaves the receipt of a write to the watcher when the mirror has no row for the deployment yet', async () => {
+    const { repo, processor, receipts } = setup(ok);
+    repo.mirrored = false;
+    repo.add('a', 1);
+    await processor.process('a');
+    expect((await repo.findById('a'))?.status).toBe(RequestStatus.SUCCESS);
+    expect(receipts.advanceQuietly).not.toHaveBeenCalled();
+  });
+
+  it("moves a DELETE's receipt even with no mirror row (nothing left is GONE)", async () => {
+    const { repo, processor, receipts } = setup(ok);
+    repo.mirrored = false;
+    repo.add('a', 1);
+    repo.rows.get('a')!.operation = Operation.DELETE;
+    await processor.process('a');
+    expect(receipts.advanceQuietly).toHaveBeenCalledWith([{ namespace: 'ns', name: 'web' }]);
+  });
+
+  it('reads the request once when its own drain ends it, and again when someone else may have', async () => {
+    const { repo, processor } = setup(ok);
+    repo.add('a', 1);
+    await expect(processor.process('a')).resolves.toBeUndefined();
+    expect(repo.stateReads).toBe(1);
+    // 'b' is finished by the drain 'c' woke, but its own message reads it (terminal) and stops there.
+    repo.add('b', 2);
+    repo.add('c', 3);
+    await processor.process('c');
+    repo.stateReads = 0;
+    await expect(processor.process('b')).resolves.toBeUndefined();
+    expect(repo.stateReads).toBe(1);
   });
 
   it("drains the deployment's open requests oldest first, whichever message woke it", async () => {

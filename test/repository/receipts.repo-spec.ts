@@ -149,11 +149,14 @@ describe('Rollout receipts in PostgreSQL (RequestsRepository.openReceipts/moveRe
       requestedBy: { keyId: null, name: 'test' },
       idempotencyKey: null,
     }))!;
-    await requests.tryWithTargetLock(ns, name, async (lock) => {
+    const next = await requests.tryWithTargetLock(ns, name, async (lock) => {
       const claim = await lock.claimOldestOpen();
       if (claim.kind !== 'claimed') throw new Error('nothing to claim');
       await lock.succeed(claim.request.requestId, { generation: 1, resourceVersion: '200' });
+      return lock.claimOldestOpen();
     });
+    // The claim after SUCCESS tells the worker the mirror has a row: that is when it moves receipts.
+    expect(next).toEqual({ acquired: true, value: { kind: 'none', mirrored: true } });
     expect((await receiptOf(r.requestId))!.state).toBe(RolloutReceiptState.WAITING);
     await receipts.advance([{ namespace: ns, name }]);
     expect((await receiptOf(r.requestId))!.state).toBe(RolloutReceiptState.COMPLETE);

@@ -119,7 +119,7 @@ describe('RequestsRepository (PostgreSQL)', () => {
       });
       expect(claim.kind).toBe('waiting');
       if (claim.kind !== 'waiting') return;
-      expect(claim.request.requestId).toBe(head.requestId);
+      expect(claim.requestId).toBe(head.requestId);
       expect(claim.waitMs).toBeGreaterThan(0);
       expect(claim.waitMs).toBeLessThanOrEqual(60_000);
       expect(await statusOf(newer.requestId)).toBe(RequestStatus.CREATED);
@@ -139,7 +139,7 @@ describe('RequestsRepository (PostgreSQL)', () => {
       const name = target();
       const r = await accept(name);
       await setStatus(r.requestId, RequestStatus.SUCCESS);
-      expect(await withLock(name, (lock) => lock.claimOldestOpen())).toEqual({ kind: 'none' });
+      expect(await withLock(name, (lock) => lock.claimOldestOpen())).toEqual({ kind: 'none', mirrored: false });
     });
   });
 
