@@ -8,9 +8,6 @@
  * its RSS from /proc every 200 ms for BENCH_IDLE_SAMPLE_S: the median and the last sample,
  * VmHWM (the kernel's peak since start, boot included), and the CPU it used meanwhile.
  *
- * Roles without the API are measured twice: as `node dist/src/main.js` runs them, and as the
- * image runs them (`<role>@image`, with docker/entrypoint.sh's young-generation flag).
- *
  * Tunables (quick-mode defaults in brackets): BENCH_IDLE_ROLES (api,worker,watcher,reconciler,all
  * [api,worker,watcher,reconciler]), BENCH_IDLE_SETTLE_S (10 [0.5]), BENCH_IDLE_SAMPLE_S (5 [0.6]),
  * BENCH_KEEP=1 (keep the database).
@@ -41,16 +38,6 @@ import {
 } from './common.js';
 
 const TARGET_MB = 120;
-/**
- * What docker/entrypoint.sh adds for roles without the API (keep the two in step): a 1 MB young
- * generation. Those roles are also measured with it, as `<role>@image`, and the target is read
- * from how the image runs each role.
- */
-const IMAGE_NODE_OPTIONS = '--max-semi-space-size=1';
-const variantsOf = (role: string): { name: string; nodeOptions?: string }[] =>
-  role.split(',').some((r) => r.trim() === 'api' || r.trim() === 'all')
-    ? [{ name: role }]
-    : [{ name: role }, { name: `${role}@image`, nodeOptions: IMAGE_NODE_OPTIONS }];
 
 export async function run(): Promise<Record<string, unknown>> {
   const roles = (
@@ -72,12 +59,8 @@ export async function run(): Promise<Record<string, unknown>> {
   const byRole: Record<string, unknown> = {};
   const worst: number[] = [];
   const started: AppProcess[] = [];
-  const variants = roles.flatMap((role) => variantsOf(role).map((v) => ({ role, ...v })));
-  const boot = ({ role, name, nodeOptions }: (typeof variants)[number]) =>
-    startApp(`idle-${name.replace('@', '-')}-${id}`, {
-      env: { ...env, ROLE: role, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
-      bootTimeoutMs: 60_000,
-    }).then((app) => {
+  const boot = (role: string) =>
+    startApp(`idle-${role}-${id}`, { env: { ...env, ROLE: role }, bootTimeoutMs: 60_000 }).then((app) => {
       started.push(app);
       return app;
     });
@@ -98,8 +81,7 @@ export async function run(): Promise<Record<string, unknown>> {
         0.5,
       ),
     );
-    // The target is read from how the image runs each role: with its flags where it adds some.
-    if (role !== 'all' && (role.endsWith('@image') || !byRoleHasImageVariant(role))) worst.push(median);
+    if (role !== 'all') worst.push(median);
     byRole[role] = {
       rssMb: median,
       lastRssMb: mb(samples[samples.length - 1]),
@@ -114,15 +96,15 @@ export async function run(): Promise<Record<string, unknown>> {
     if (isQuick()) {
       // Booted together, to keep the smoke run short; a measuring run boots them one by one.
       const loadStart = loadNow();
-      const apps = await Promise.all(variants.map(boot));
+      const apps = await Promise.all(roles.map(boot));
       await sleep(settleS * 1000);
-      for (const [i, v] of variants.entries()) await measure(v.name, apps[i], loadStart);
+      for (const [i, role] of roles.entries()) await measure(role, apps[i], loadStart);
     } else {
-      for (const v of variants) {
+      for (const role of roles) {
         const loadStart = loadNow();
-        const app = await boot(v);
+        const app = await boot(role);
         await sleep(settleS * 1000);
-        await measure(v.name, app, loadStart);
+        await measure(role, app, loadStart);
         await app.stop();
       }
     }
@@ -133,13 +115,11 @@ export async function run(): Promise<Record<string, unknown>> {
   }
   const max = worst.length ? Math.max(...worst) : NaN;
   return {
-    settings: { roles: roles.join(','), settleS, sampleS, imageNodeOptions: IMAGE_NODE_OPTIONS },
+    settings: { roles: roles.join(','), settleS, sampleS },
     idleRss: byRole,
     target: { worstRoleMb: max, targetMb: TARGET_MB, met: max <= TARGET_MB },
   };
 }
-
-const byRoleHasImageVariant = (role: string) => variantsOf(role).length > 1;
 
 export function summary(figures: Record<string, unknown>): string {
   const roles = figures.idleRss as Record<string, { rssMb: number; peakSinceStartMb: number; cpuMsPerSecond: number }>;

@@ -24,7 +24,6 @@ case "$cmd" in
   serve)
     # Roles without the API mostly wait: V8's young generation (up to 2 x 16 MB) is about 28 MB
     # of their idle RSS, and a 1 MB one is plenty for them. NODE_OPTIONS naming a size wins.
-    # bench/idle.ts measures these roles with the same flag (IMAGE_NODE_OPTIONS): keep them in step.
     roles="$(printf '%s' "${ROLE:-all}" | tr -d ' ' | tr 'A-Z' 'a-z')"
     case ",$roles," in
       *,api,* | *,all,*) ;;
