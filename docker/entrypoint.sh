@@ -21,18 +21,7 @@ done
 cmd="${1:-serve}"
 [ "$#" -gt 0 ] && shift
 case "$cmd" in
-  serve)
-    # Roles without the API mostly wait: V8's young generation (up to 2 x 16 MB) is about 28 MB
-    # of their idle RSS, and a 1 MB one is plenty for them. NODE_OPTIONS naming a size wins.
-    roles="$(printf '%s' "${ROLE:-all}" | tr -d ' ' | tr 'A-Z' 'a-z')"
-    case ",$roles," in
-      *,api,* | *,all,*) ;;
-      *) case "${NODE_OPTIONS:-}" in
-           *max-semi-space-size*) ;;
-           *) export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--max-semi-space-size=1" ;;
-         esac ;;
-    esac
-    exec node dist/src/main.js "$@" ;;
+  serve) exec node dist/src/main.js "$@" ;;
   migrate) exec node dist/src/migrate.main.js "$@" ;;
   keys) exec node dist/src/keys.main.js "$@" ;;
   *) exec "$cmd" "$@" ;;
