@@ -82,6 +82,8 @@ test: build stack-up
 	npx prettier --check . >/dev/null
 	$(STACK_ENV); npm run -s test -- --runInBand
 	$(STACK_ENV); scripts/fuzz.sh
+	npx tsc -p tsconfig.bench.json
+	$(STACK_ENV); node dist/bench/run.js --quick
 
 # Regenerates openapi.json from the API, then the typed client's types from it (clients/typescript/src/schema.ts).
 openapi: build stack-up
