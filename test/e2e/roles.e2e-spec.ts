@@ -1,18 +1,8 @@
 import { spawn, ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { appEnv, dropTopology, eventually, testConfig } from '../support/harness.js';
+import { appEnv, dropTopology, eventually, testConfig, freePort } from '../support/harness.js';
 
 const MAIN = 'dist/src/main.js';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  srv.close();
-  return port;
-}
 
 /**
  * Preloaded into each process: records every module it loads (ESM and CommonJS) and, on

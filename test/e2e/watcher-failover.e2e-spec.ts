@@ -1,18 +1,8 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { db, deleteNamespace, eventually, kube, testConfig, uniqueId } from '../support/harness.js';
+import { db, deleteNamespace, eventually, kube, testConfig, uniqueId, freePort } from '../support/harness.js';
 
 const MAIN = 'dist/src/main.js';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  srv.close();
-  return port;
-}
 
 interface Watcher {
   child: ChildProcess;

@@ -1,17 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { useSuite } from '../support/fixture.js';
-import { appEnv, eventually, http, uniqueId } from '../support/harness.js';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  srv.close();
-  return port;
-}
+import { appEnv, eventually, http, uniqueId, freePort } from '../support/harness.js';
 
 /** An API process as operators run it (node dist/src/main.js), so @nestjs/throttler loads as in production. */
 async function apiProcess(env: NodeJS.ProcessEnv): Promise<{ url: string; child: ChildProcess }> {
