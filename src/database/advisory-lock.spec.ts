@@ -2,9 +2,12 @@ import { EventEmitter } from 'node:events';
 import type { DataSource } from 'typeorm';
 import {
   AdvisoryLockLost,
+  advisoryUnlockSql,
   holdsAdvisoryLock,
   lockKeySql,
+  tryAdvisoryLockSql,
   tryWithAdvisoryLock,
+  tryWithAdvisoryLockInRead,
   withAdvisoryLock,
 } from './advisory-lock.js';
 
@@ -43,6 +46,11 @@ describe('advisory lock keys', () => {
     expect(lockKeySql('ns/web')).toBe('hashtextextended($1, 0)');
     expect(lockKeySql(0x6b38_7265)).toBe('$1::bigint');
     expect(() => lockKeySql(1.5)).toThrow(RangeError);
+    expect(lockKeySql('ns/web', '$3')).toBe('hashtextextended($3, 0)');
+    expect(advisoryUnlockSql(0x6b38_7265, '$2')).toBe('pg_advisory_unlock($2::bigint)');
+    expect(tryAdvisoryLockSql(`namespace || '/' || name`)).toBe(
+      `pg_try_advisory_lock(hashtextextended(namespace || '/' || name, 0))`,
+    );
   });
 
   it('checks that this very session holds the lock with the same key derivation', async () => {
@@ -156,6 +164,54 @@ describe('withAdvisoryLock', () => {
     expect(value).toEqual(['m1']);
     expect(runner.sqls()).toEqual(['SELECT pg_advisory_lock($1::bigint)', 'SELECT pg_advisory_unlock($1::bigint)']);
     expect(runner.statements.map((s) => s.params)).toEqual([[0x6b38_646d], [0x6b38_646d]]);
+    expect(runner.releasedAs).toBe('pooled');
+  });
+});
+
+describe('tryWithAdvisoryLockInRead', () => {
+  const READ = 'SELECT status, pg_try_advisory_lock(...) AS locked';
+  const read = (locked: boolean) => async (query: (sql: string, params: unknown[]) => Promise<unknown>) => {
+    await query(READ, ['r1']);
+    return { value: 'QUEUED', locked: locked ? 'ns/web' : undefined };
+  };
+
+  it('runs fn with what the read found when the read took the lock, then unlocks and pools the session', async () => {
+    const runner = new FakeRunner();
+    const result = await tryWithAdvisoryLockInRead(dataSource(runner), read(true), async (session, status) => {
+      await session.query('SELECT 1', []);
+      return `${session.key} ${status}`;
+    });
+    expect(result).toEqual({ read: 'QUEUED', attempt: { acquired: true, value: 'ns/web QUEUED' } });
+    expect(runner.sqls()).toEqual([READ, 'SELECT 1', 'SELECT pg_advisory_unlock(hashtextextended($1, 0))']);
+    expect(runner.releasedAs).toBe('pooled');
+  });
+
+  it('answers the read alone, pooling the session, when the read took no lock', async () => {
+    const runner = new FakeRunner();
+    let ran = false;
+    const result = await tryWithAdvisoryLockInRead(dataSource(runner), read(false), async () => (ran = true));
+    expect(result).toEqual({ read: 'QUEUED', attempt: { acquired: false } });
+    expect([ran, runner.sqls(), runner.releasedAs]).toEqual([false, [READ], 'pooled']);
+  });
+
+  it('discards the session when the read fails: it may have taken the lock first', async () => {
+    const runner = new FakeRunner();
+    const failing = async () => {
+      throw new Error('division by zero');
+    };
+    await expect(tryWithAdvisoryLockInRead(dataSource(runner), failing, async () => 1)).rejects.toThrow('division');
+    expect(runner.releasedAs).toBe('discarded');
+  });
+
+  it('once a statement gave the lock back, refuses later statements and does not unlock again', async () => {
+    const runner = new FakeRunner();
+    const attempt = tryWithAdvisoryLockInRead(dataSource(runner), read(true), async (session) => {
+      await session.query(`SELECT ${advisoryUnlockSql(session.key, '$1')} AS released`, [session.key]);
+      session.released();
+      await session.query('UPDATE deployment_requests SET status = $1', ['SUCCESS']);
+    });
+    await expect(attempt).rejects.toBeInstanceOf(AdvisoryLockLost);
+    expect(runner.sqls()).toEqual([READ, 'SELECT pg_advisory_unlock(hashtextextended($1, 0)) AS released']);
     expect(runner.releasedAs).toBe('pooled');
   });
 });

@@ -5,7 +5,15 @@ import { DeploymentRequestEntity, Operation, RequestStatus, SpecMode } from './d
 import type { DeploymentSpecPatch } from '../domain/deployment-spec.js';
 import { sanitizeReason } from '../domain/reason-text.js';
 import { GroupCommit } from '../database/group-commit.js';
-import { AdvisoryLockLost, type SessionQuery, tryWithAdvisoryLock } from '../database/advisory-lock.js';
+import {
+  AdvisoryLockLost,
+  advisoryUnlockSql,
+  type LockAttempt,
+  type LockSession,
+  tryAdvisoryLockSql,
+  tryWithAdvisoryLock,
+  tryWithAdvisoryLockInRead,
+} from '../database/advisory-lock.js';
 import { namespaceScopeWhere } from '../database/namespace-scope-sql.js';
 import type { NamespaceScope } from '../domain/principal.js';
 import type { RolloutReceipt } from '../domain/rollout-receipt.js';
@@ -107,9 +115,11 @@ export interface RequestState {
 /**
  * The claim in one statement: the deployment's oldest open request (head), marked PROCESSING
  * unless it waits for its retry time (measured by the database's clock, which also set
- * retry_at). The row comes back only when the claim took it.
+ * retry_at). The row comes back only when the claim took it; when it took none, the drain is
+ * over and the statement gives the deployment's lock back ($3 its key, `unlock` the expression).
+ * The unlock reads the claimed row, so it runs only once the UPDATE is known to have changed nothing.
  */
-const CLAIM_SQL = `WITH head AS (
+const claimSql = (unlock: string) => `WITH head AS (
     SELECT request_id, GREATEST(0, extract(epoch FROM retry_at - now()) * 1000)::float8 AS wait_ms
     FROM deployment_requests
     WHERE namespace = $1 AND name = $2 AND ${OPEN} ORDER BY seq LIMIT 1
@@ -121,14 +131,52 @@ const CLAIM_SQL = `WITH head AS (
     RETURNING r.*
   )
   SELECT c.*, h.request_id AS head_id, h.wait_ms AS head_wait_ms,
-         EXISTS (SELECT 1 FROM deployments d WHERE d.namespace = $1 AND d.name = $2) AS head_mirrored
+         EXISTS (SELECT 1 FROM deployments d WHERE d.namespace = $1 AND d.name = $2) AS head_mirrored,
+         CASE WHEN c.request_id IS NULL THEN ${unlock} END AS released
   FROM (SELECT 1) one LEFT JOIN head h ON true LEFT JOIN claimed c ON true`;
+
+/** The claim's one row: the claimed request's columns (null when none), the head, and whether the lock was given back. */
+type ClaimRow = Record<string, unknown> & {
+  head_id: string | null;
+  head_wait_ms: number | null;
+  head_mirrored: boolean;
+  released: boolean | null;
+};
 
 /** The session holding a deployment's lock is gone: the worker's name for a lost advisory lock. */
 export { AdvisoryLockLost as TargetLockLost };
 
 /** A deployment's lock name: one lock per target, whoever takes it. */
 const targetLockKey = (namespace: string, name: string) => `${namespace}/${name}`;
+/** The same name, from a deployment_requests row in SQL. */
+const TARGET_LOCK_KEY_SQL = `namespace || '/' || name`;
+
+/**
+ * The worker's first read of a message: where the request stands and, while it is open, its
+ * deployment's lock, tried (never waited for) in the same statement. CASE evaluates the lock
+ * only for an open request, so a finished one's message takes no lock.
+ */
+const STATE_AND_LOCK_SQL = `SELECT namespace, name, status, dead_lettered, error_code, error_message,
+    CASE WHEN ${OPEN} THEN ${tryAdvisoryLockSql(TARGET_LOCK_KEY_SQL)} ELSE false END AS locked
+  FROM deployment_requests WHERE request_id = $1`;
+
+interface StateRow {
+  namespace: string;
+  name: string;
+  status: RequestStatus;
+  dead_lettered: boolean;
+  error_code: string | null;
+  error_message: string | null;
+}
+
+const toState = (r: StateRow): RequestState => ({
+  namespace: r.namespace,
+  name: r.name,
+  status: r.status,
+  deadLettered: r.dead_lettered,
+  errorCode: r.error_code,
+  errorMessage: r.error_message,
+});
 
 /** The one QUEUED marking: CREATED → QUEUED; a worker may already have moved the request on. */
 const MARK_QUEUED_SQL = `UPDATE deployment_requests SET status = 'QUEUED', queued_at = now(), updated_at = now()
@@ -143,28 +191,35 @@ export interface CreatedRequest {
 
 /**
  * One deployment's lock, held on its own session. Every statement runs on that session, so
- * each one that succeeds proves the lock is still ours.
+ * each one that succeeds proves the lock is still ours, until a claim that finds none gives it back.
  */
 export class TargetLock {
+  private readonly query: LockSession['query'];
+  private readonly claimSql: string;
+
   constructor(
     readonly namespace: string,
     readonly name: string,
-    private readonly query: SessionQuery,
+    private readonly session: LockSession,
     private readonly hydrate: (row: unknown) => DeploymentRequestEntity,
-  ) {}
+  ) {
+    this.query = session.query;
+    this.claimSql = claimSql(advisoryUnlockSql(session.key, '$3'));
+  }
 
   /** Throws TargetLockLost unless the lock's session is still alive (and so still holds the lock). */
   async assertHeld(): Promise<void> {
     await this.query('SELECT 1', []);
   }
 
-  /** Takes the oldest open request for an attempt (PROCESSING, attempts + 1), unless it must wait for its retry time. */
+  /**
+   * Takes the oldest open request for an attempt (PROCESSING, attempts + 1), unless it must wait
+   * for its retry time. A claim that takes none gives the lock back in the same statement: the
+   * drain ends there, and nothing more may run under this lock.
+   */
   async claimOldestOpen(): Promise<Claim> {
-    const [row] = (await this.query(CLAIM_SQL, [this.namespace, this.name])) as (Record<string, unknown> & {
-      head_id: string | null;
-      head_wait_ms: number | null;
-      head_mirrored: boolean;
-    })[];
+    const [row] = (await this.query(this.claimSql, [this.namespace, this.name, this.session.key])) as ClaimRow[];
+    if (row.released !== null) this.session.released();
     const mirrored = row.head_mirrored;
     if (row.request_id !== null) return { kind: 'claimed', request: this.hydrate(row), mirrored };
     const waitMs = row.head_wait_ms ?? 0;
@@ -280,31 +335,14 @@ export class RequestsRepository {
       .getOne();
   }
 
-  /** Where a request stands: the worker's first read of each message, so a few columns and no entity. */
+  /** Where a request stands, so a few columns and no entity. */
   async findState(requestId: string): Promise<RequestState | null> {
-    const rows: {
-      namespace: string;
-      name: string;
-      status: RequestStatus;
-      dead_lettered: boolean;
-      error_code: string | null;
-      error_message: string | null;
-    }[] = await this.repo.query(
+    const rows: StateRow[] = await this.repo.query(
       `SELECT namespace, name, status, dead_lettered, error_code, error_message
        FROM deployment_requests WHERE request_id = $1`,
       [requestId],
     );
-    const r = rows[0];
-    return r
-      ? {
-          namespace: r.namespace,
-          name: r.name,
-          status: r.status,
-          deadLettered: r.dead_lettered,
-          errorCode: r.error_code,
-          errorMessage: r.error_message,
-        }
-      : null;
+    return rows[0] ? toState(rows[0]) : null;
   }
 
   /** One request; null when absent or, given a scope, outside it (the caller cannot tell which). */
@@ -370,14 +408,32 @@ export class RequestsRepository {
    * session is gone (and PostgreSQL has freed the lock for another worker) they fail instead
    * of acting without the lock. That is the fence.
    */
-  tryWithTargetLock<T>(
-    namespace: string,
-    name: string,
-    fn: (lock: TargetLock) => Promise<T>,
-  ): Promise<{ acquired: false } | { acquired: true; value: T }> {
+  tryWithTargetLock<T>(namespace: string, name: string, fn: (lock: TargetLock) => Promise<T>): Promise<LockAttempt<T>> {
     return tryWithAdvisoryLock(this.ds, targetLockKey(namespace, name), (session) =>
-      fn(new TargetLock(namespace, name, session.query, (row) => this.hydrate(row))),
+      fn(new TargetLock(namespace, name, session, (row) => this.hydrate(row))),
     );
+  }
+
+  /**
+   * The worker's first read, and tryWithTargetLock in the same statement: where the request
+   * stands (null: no such request) and, if it is open and no one else holds its deployment's
+   * lock, fn's answer under that lock. The state is read as of before the lock was taken; the
+   * claim, under the lock, reads again.
+   */
+  async tryWithRequestTargetLock<T>(
+    requestId: string,
+    fn: (lock: TargetLock) => Promise<T>,
+  ): Promise<{ state: RequestState | null; attempt: LockAttempt<T> }> {
+    const { read, attempt } = await tryWithAdvisoryLockInRead(
+      this.ds,
+      async (query) => {
+        const [row] = (await query(STATE_AND_LOCK_SQL, [requestId])) as (StateRow & { locked: boolean })[];
+        const state = row ? toState(row) : null;
+        return { value: state, locked: state && row.locked ? targetLockKey(state.namespace, state.name) : undefined };
+      },
+      (session, state) => fn(new TargetLock(state!.namespace, state!.name, session, (row) => this.hydrate(row))),
+    );
+    return { state: read, attempt };
   }
 
   async fail(requestId: string, code: string, message: string, deadLettered: boolean) {

@@ -51,8 +51,12 @@ class MemoryRepo {
     this.stateReads++;
     return this.rows.get(id) ?? null;
   };
-  tryWithTargetLock = async <T>(_ns: string, _n: string, fn: (lock: TargetLock) => Promise<T>) =>
-    this.busy ? { acquired: false as const } : { acquired: true as const, value: await fn(this.lock as never) };
+  /** Like the real one: the lock is tried only for an open request, in the same read. */
+  tryWithRequestTargetLock = async <T>(id: string, fn: (lock: TargetLock) => Promise<T>) => {
+    const state = await this.findState(id);
+    if (!state || !OPEN(state) || this.busy) return { state, attempt: { acquired: false as const } };
+    return { state, attempt: { acquired: true as const, value: await fn(this.lock as never) } };
+  };
   private write = () => {
     if (this.lockLost) throw new TargetLockLost('ns/web', new Error('terminated'));
   };

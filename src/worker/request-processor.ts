@@ -66,16 +66,15 @@ export class RequestProcessor {
   }
 
   private async processRequest(requestId: string): Promise<(RetryLater & { busy?: boolean }) | undefined> {
-    const request = await this.repo.findState(requestId);
-    if (!request) throw new DomainError(ErrorCode.RequestNotFound, `request "${requestId}" not found`);
-    if (TERMINAL_STATUSES.includes(request.status)) return finished(request);
-
+    // One statement reads the request and, while it is open, tries its deployment's lock.
     const lockWait = this.metrics.workerLockWaitSeconds.startTimer();
-    const drained = await this.repo.tryWithTargetLock(request.namespace, request.name, (lock) => {
+    const { state: request, attempt: drained } = await this.repo.tryWithRequestTargetLock(requestId, (lock) => {
       lockWait({ acquired: 'true' });
       return this.drain(lock, requestId);
     });
+    if (!request) throw new DomainError(ErrorCode.RequestNotFound, `request "${requestId}" not found`);
     if (!drained.acquired) {
+      if (TERMINAL_STATUSES.includes(request.status)) return finished(request);
       lockWait({ acquired: 'false' });
       return { retryAfterMs: this.busyDelay(), reason: `${request.namespace}/${request.name} is busy`, busy: true };
     }

@@ -1,4 +1,8 @@
-import { db, deleteNamespace, http, kube, settled, uniqueId } from '../support/harness.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { jest } from '@jest/globals';
+import { DataSource } from 'typeorm';
+import { RequestProcessor } from '../../src/worker/request-processor.js';
+import { db, deleteNamespace, eventually, http, kube, settled, uniqueId } from '../support/harness.js';
 import { useSuite } from '../support/fixture.js';
 
 // The request pipeline on the real stack: API → PostgreSQL → JetStream → worker → kube-apiserver.
@@ -104,6 +108,87 @@ describe('request pipeline', () => {
       patched.body.requestId,
       replaced.body.requestId,
     ]);
+  });
+
+  /**
+   * Records the SQL of each message the suite's worker processes, statement by statement: the
+   * statements sent by any query runner while that message's process() runs (an async context,
+   * so the API's statements in the same app are not counted).
+   */
+  function recordWorkerSql() {
+    const processor = suite.app.app.get(RequestProcessor);
+    const runner = Object.getPrototypeOf(suite.app.app.get(DataSource).createQueryRunner()) as {
+      query: (sql: string, ...rest: unknown[]) => Promise<unknown>;
+    };
+    const messages: { requestId: string; sql: string[]; done: boolean }[] = [];
+    const current = new AsyncLocalStorage<string[]>();
+    const send = runner.query;
+    const query = jest.spyOn(runner, 'query').mockImplementation(function (
+      this: unknown,
+      sql: string,
+      ...rest: unknown[]
+    ) {
+      current.getStore()?.push(sql);
+      return send.call(this, sql, ...rest);
+    });
+    const process = RequestProcessor.prototype.process;
+    const spy = jest.spyOn(processor, 'process').mockImplementation((requestId: string) => {
+      const message = { requestId, sql: [] as string[], done: false };
+      messages.push(message);
+      return current.run(message.sql, () => process.call(processor, requestId)).finally(() => (message.done = true));
+    });
+    return {
+      messages,
+      restore: () => {
+        spy.mockRestore();
+        query.mockRestore();
+      },
+    };
+  }
+
+  /** A statement by what it is for. */
+  const statementKind = (sql: string) =>
+    /pg_try_advisory_lock/.test(sql)
+      ? 'read, locking if open'
+      : /^WITH head AS/.test(sql)
+        ? 'claim, unlocking if empty'
+        : /^SELECT 1$/.test(sql)
+          ? 'fence'
+          : /SET status = 'SUCCESS'/.test(sql)
+            ? 'SUCCESS'
+            : sql.replace(/\s+/g, ' ').slice(0, 60);
+
+  it('the worker sends 5 SQL statements for a CREATE, and 1 for the message of a request already finished', async () => {
+    const recorded = recordWorkerSql();
+    try {
+      const r = await http(suite.api, 'POST', '/v1/deployments', {
+        namespace: ns,
+        name: 'counted',
+        image: 'nginx:1.27',
+        replicas: 1,
+      });
+      expect((await settled(suite.api, r.body.requestId)).status).toBe('SUCCESS');
+      // The message's process() goes on after SUCCESS is visible: its last claim ends the drain.
+      const [message] = await eventually(async () => {
+        const mine = recorded.messages.filter((m) => m.requestId === r.body.requestId);
+        return mine.every((m) => m.done) && mine;
+      });
+      expect(recorded.messages).toHaveLength(1);
+      // The lock is taken in the first read and given back by the claim that finds the queue empty.
+      expect(message.sql.map(statementKind)).toEqual([
+        'read, locking if open',
+        'claim, unlocking if empty',
+        'fence',
+        'SUCCESS',
+        'claim, unlocking if empty',
+      ]);
+
+      // A redelivered message of a finished request: one read, and no lock is taken (none to give back).
+      await suite.app.app.get(RequestProcessor).process(r.body.requestId);
+      expect(recorded.messages.at(-1)!.sql.map(statementKind)).toEqual(['read, locking if open']);
+    } finally {
+      recorded.restore();
+    }
   });
 
   it('creates a missing namespace (CREATE_NAMESPACES defaults on)', async () => {

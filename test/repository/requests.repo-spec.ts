@@ -339,6 +339,70 @@ describe('RequestsRepository (PostgreSQL)', () => {
       });
     });
 
+    /** Advisory locks held by this module's sessions (pooled ones included). */
+    const locksHeld = async () =>
+      (
+        await pool.query(
+          `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+           WHERE l.locktype = 'advisory' AND a.application_name = $1`,
+          [applicationName],
+        )
+      ).rows[0].n as number;
+
+    it("is tried in the worker's first read of an open request, and not for a finished or missing one", async () => {
+      const name = target();
+      const r = await accept(name);
+      let inner: unknown;
+      const first = await repo.tryWithRequestTargetLock(r.requestId, async (lock) => {
+        inner = await repo.tryWithTargetLock(ns, name, () => Promise.resolve('ran'));
+        return [lock.namespace, lock.name];
+      });
+      const state = { namespace: ns, name, deadLettered: false, errorCode: null, errorMessage: null };
+      expect(first).toEqual({
+        state: { ...state, status: RequestStatus.CREATED },
+        attempt: { acquired: true, value: [ns, name] },
+      });
+      expect(inner).toEqual({ acquired: false });
+
+      const fn = () => Promise.reject(new Error('must not run'));
+      const busy = await withLock(name, () => repo.tryWithRequestTargetLock(r.requestId, fn));
+      expect(busy).toEqual({ state: { ...state, status: RequestStatus.CREATED }, attempt: { acquired: false } });
+
+      await setStatus(r.requestId, RequestStatus.SUCCESS);
+      expect(await repo.tryWithRequestTargetLock(r.requestId, fn)).toEqual({
+        state: { ...state, status: RequestStatus.SUCCESS },
+        attempt: { acquired: false },
+      });
+      expect(await repo.tryWithRequestTargetLock(randomUUID(), fn)).toEqual({
+        state: null,
+        attempt: { acquired: false },
+      });
+      expect(await locksHeld()).toBe(0);
+    });
+
+    it('is given back by the claim that finds nothing to claim, in the same statement', async () => {
+      const name = target();
+      const r = await accept(name);
+      const seen = await withLock(name, async (lock) => {
+        const claimed = await lock.claimOldestOpen();
+        const whileClaimed = await repo.tryWithTargetLock(ns, name, () => Promise.resolve('ran'));
+        await lock.succeed(r.requestId, { generation: 1, resourceVersion: '1' });
+        const none = await lock.claimOldestOpen();
+        const afterNone = await repo.tryWithTargetLock(ns, name, () => Promise.resolve('ran'));
+        const fence = await lock.assertHeld().catch((e: unknown) => e);
+        return { claimed: claimed.kind, whileClaimed, none, afterNone, fence };
+      });
+      expect(seen).toMatchObject({
+        claimed: 'claimed',
+        whileClaimed: { acquired: false },
+        none: { kind: 'none', mirrored: false },
+        afterNone: { acquired: true, value: 'ran' },
+      });
+      // Nothing more runs under a lock given back.
+      expect(seen.fence).toBeInstanceOf(TargetLockLost);
+      expect(await locksHeld()).toBe(0);
+    });
+
     it('fences a lost session: once its backend is gone, every statement throws TargetLockLost and writes nothing', async () => {
       const name = target();
       const r = await accept(name);
