@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import {
   type DynamicModule,
   type INestApplicationContext,
@@ -7,29 +8,35 @@ import {
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestMicroservice, type Server } from '@nestjs/microservices';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
+import helmet from '@fastify/helmet';
 import { useContainer } from 'class-validator';
-import type { NextFunction, Request, Response } from 'express';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger as Pino } from 'pino';
-import helmet from 'helmet';
 import { trustProxySetting, type AppConfig } from './config/app-config.js';
 import { AuditService } from './audit/audit.service.js';
 import { HttpExceptionFilter, toErrorBody } from './http/http-exception.filter.js';
-import { httpLogging } from './common/logging-http.js';
+import { httpLogging, noteRouteTemplate, requestIdFor, REQUEST_ID_HEADER } from './common/logging-http.js';
 import { RawInputPipe } from './http/raw-input.pipe.js';
-import { methodNotAllowed, requireJsonBody } from './http/http-edges.js';
+import { BODY_REJECTED_ACTION, methodNotAllowed, parseJsonBody, unsupportedBody } from './http/http-edges.js';
 import { HealthServer } from './health/health.server.js';
 import { HandlerErrorFilter } from './messaging/handler-error.filter.js';
 import { buildOpenApi } from './openapi.js';
 import { VALIDATOR_PROVIDERS } from './requests/requests-api.module.js';
-import { httpMetricsMiddleware } from './http/http-metrics.middleware.js';
+import { httpMetricsHook } from './http/http-metrics.hook.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { ShutdownSignal } from './common/shutdown.js';
 import { drainHttpServer } from './graceful-shutdown.js';
 
-// The API's HTTP edge: Express, helmet, the validation pipes and Swagger. bootstrap.ts loads
+// The API's HTTP edge: Fastify, helmet, the validation pipes and Swagger. bootstrap.ts loads
 // this file only when the process serves the API, so other roles never evaluate any of it.
+
+/**
+ * Longer than any path parameter a client may mean (Fastify's default is 100): validation, not
+ * the router, says which one is too long and why. Node's header limit bounds the URL anyway.
+ */
+const MAX_PARAM_LENGTH = 16 * 1024;
 
 /** What bootstrap gets back from an API process: its app, where it answers, and how it drains. */
 export interface StartedApi {
@@ -49,38 +56,58 @@ export async function startApi(
   log: Pino,
   logger: LoggerService,
 ): Promise<StartedApi> {
-  const app = await NestFactory.create<NestExpressApplication>(root, {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.MAX_BODY_BYTES,
+    trustProxy: trustProxySetting(config.TRUST_PROXY),
+    // The correlation id: the client's X-Request-Id when acceptable, else a new UUID.
+    genReqId: (req: IncomingMessage) => requestIdFor(req.headers[REQUEST_ID_HEADER.toLowerCase()]),
+    requestIdHeader: false,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    // The router refuses a malformed URL (400) before any hook runs: the API's error body anyway.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      reply.header(REQUEST_ID_HEADER, request.id);
+      const body = toErrorBody(error);
+      void reply.code(body.statusCode).send(body);
+    },
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(root, adapter, {
     logger,
     bodyParser: false,
     abortOnError: false,
   });
-  hardenEdges(app, config);
-  app.use(httpMetricsMiddleware(app.get(MetricsService)));
+  const fastify = app.getHttpAdapter().getInstance();
+  // Helmet's hook first, so every answer below, refusals included, has its headers.
+  await hardenEdges(app, config);
   const audit = app.get(AuditService);
-  // Request id and access line first, so bodies the parser refuses are logged too.
   const requestLogging = httpLogging(log);
-  app.use(requestLogging.assignRequestId, requestLogging.accessLog);
+  fastify.addHook('onRequest', requestLogging.onRequest);
+  fastify.addHook('onResponse', httpMetricsHook(app.get(MetricsService)));
   // Draining: answers say the connection ends, so clients open new ones (to another replica).
   const draining = app.get(ShutdownSignal);
-  app.use((_req: Request, res: Response, next: NextFunction) => {
-    if (draining.requested) res.setHeader('Connection', 'close');
-    next();
+  fastify.addHook('onRequest', (_request, reply, done) => {
+    if (draining.requested) reply.raw.setHeader('Connection', 'close');
+    done();
   });
-  // 405 with Allow for methods a known path lacks; 415 for bodies that are not JSON.
-  app.use(
-    methodNotAllowed(() => buildOpenApi(app)),
-    requireJsonBody,
-  );
-  app.useBodyParser('json', { limit: config.MAX_BODY_BYTES });
-  // Body-parser failures (bad JSON, too large), 405 and 415 happen before Nest's filters can see them.
-  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
-    if (!err) return next();
-    const body = toErrorBody(err);
+  // 405 with Allow for methods a known path lacks (asked only when no route matched); 415 for
+  // bodies that are not JSON. Both before the body is read, audited like a refused body.
+  const wrongMethod = methodNotAllowed(() => buildOpenApi(app));
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const refused = request.is404 ? wrongMethod(request.method, request.url) : undefined;
+    const error = refused?.error ?? unsupportedBody(request.headers);
+    if (!error) return done();
+    if (refused) reply.header('Allow', refused.allow);
+    const body = toErrorBody(error);
     void audit
-      .recordCall(req, body.statusCode, { errorCode: body.code, action: 'request.bodyRejected' })
-      .finally(() => res.status(body.statusCode).json(body));
+      .recordCall(request, body.statusCode, { errorCode: body.code, action: BODY_REJECTED_ACTION })
+      .finally(() => reply.code(body.statusCode).send(body));
   });
-  app.use(requestLogging.bindContext);
+  registerJsonParser(fastify);
+  // Once the body is accepted: the route template (for the access line, metrics and audit) and
+  // the correlation id bound to everything the handler logs.
+  fastify.addHook('preHandler', (request, reply, done) => {
+    if (!request.is404) noteRouteTemplate(request.raw, request.routeOptions.url);
+    requestLogging.bindContext(request, reply, done);
+  });
   app.useGlobalPipes(
     new RawInputPipe(),
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true, stopAtFirstError: false }),
@@ -109,20 +136,17 @@ export async function startApi(
 }
 
 /**
- * Source addresses (TRUST_PROXY), security headers (helmet), CORS (off unless CORS_ORIGINS).
- * Registered before the body parser, so refused bodies get the headers too.
+ * Security headers (helmet), CORS (off unless CORS_ORIGINS; the adapter runs its hook before
+ * any other). Registered before the other hooks, so refused bodies get the headers too.
  */
-function hardenEdges(app: NestExpressApplication, config: AppConfig) {
-  app.set('trust proxy', trustProxySetting(config.TRUST_PROXY));
-  app.use(
-    helmet({
-      contentSecurityPolicy: {
-        // Swagger UI loads its scripts and styles from /docs itself. The API may be served over
-        // plain HTTP behind no TLS proxy, where upgrading them to https would break it.
-        directives: { upgradeInsecureRequests: null },
-      },
-    }),
-  );
+async function hardenEdges(app: NestFastifyApplication, config: AppConfig) {
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      // Swagger UI loads its scripts and styles from /docs itself. The API may be served over
+      // plain HTTP behind no TLS proxy, where upgrading them to https would break it.
+      directives: { upgradeInsecureRequests: null },
+    },
+  });
   if (config.CORS_ORIGINS.length)
     app.enableCors({
       origin: config.CORS_ORIGINS,
@@ -133,11 +157,26 @@ function hardenEdges(app: NestExpressApplication, config: AppConfig) {
 }
 
 /**
+ * The only body parser: JSON (parseJsonBody) for every type, as unsupportedBody has refused the
+ * others by then; Fastify enforces bodyLimit (413) while reading.
+ */
+function registerJsonParser(fastify: FastifyInstance) {
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', { parseAs: 'string' }, (request, text, done) => {
+    try {
+      done(null, parseJsonBody(request.headers['content-type'], text as string));
+    } catch (e) {
+      done(e as Error, undefined);
+    }
+  });
+}
+
+/**
  * Connects a transport to the HTTP app. Its listeners are registered when it starts, so
  * that HandlerErrorFilter applies (a connected microservice's global filters are read
  * then); the HTTP app runs the lifecycle hooks, so the microservice must not run them again.
  */
-function connectTransport(app: NestExpressApplication, transport: Type<Server>) {
+function connectTransport(app: NestFastifyApplication, transport: Type<Server>) {
   const ms = app.connectMicroservice({ strategy: app.get(transport) }, { deferInitialization: true });
   ms.useGlobalFilters(new HandlerErrorFilter());
   if (ms instanceof NestMicroservice) ms.setIsInitHookCalled(true);

@@ -13,7 +13,7 @@ import { MetricsModule } from './metrics/metrics.module.js';
  * The one place that knows roles: ROLE picks root modules from this map. Everything a
  * role needs beyond the common modules comes in through its own module's imports.
  * Loaders, not modules: a process evaluates only its own roles' code, so a worker never
- * loads the API's controllers, DTOs, Swagger or Express (see "Memory per role" in the README).
+ * loads the API's controllers, DTOs, Swagger or Fastify (see "Memory per role" in the README).
  * Loaded one at a time: Jest's ESM loader (tests boot apps in-process) fails concurrent
  * imports that share modules ("module not been linked").
  */

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Post, Query, Req } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 import { Access } from '../auth/access.decorator.js';
 import { ApiErrors } from '../http/api-errors.js';
 import { AuditService } from './audit.service.js';
@@ -33,7 +33,7 @@ export class AuditController {
   })
   @ApiOkResponse({ type: PurgeResultDto })
   @ApiErrors(400, 503)
-  async purge(@Body() body: PurgeAuditDto, @Req() req: Request): Promise<PurgeResultDto> {
+  async purge(@Body() body: PurgeAuditDto, @Req() req: FastifyRequest): Promise<PurgeResultDto> {
     const { deleted, before } = await this.audit.purge(body.olderThanDays);
     AuditService.addDetails(req, { olderThanDays: body.olderThanDays, deleted, before: before.toISOString() });
     return { deleted, before: before.toISOString() };

@@ -1,6 +1,6 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { concatMap, Observable } from 'rxjs';
 import { noteRouteFacts } from '../http/call-context.js';
 import { AuditService } from './audit.service.js';
@@ -21,8 +21,8 @@ export class AuditInterceptor implements NestInterceptor {
     if (context.getType() !== 'http') return next.handle();
     noteRouteFacts(context, this.reflector);
     const http = context.switchToHttp();
-    const req = http.getRequest<Request>();
-    const res = http.getResponse<Response>();
+    const req = http.getRequest<FastifyRequest>();
+    const res = http.getResponse<FastifyReply>();
     return next.handle().pipe(
       concatMap(async (body: unknown) => {
         await this.audit.recordCall(req, res.statusCode, { body });

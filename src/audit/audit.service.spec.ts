@@ -1,8 +1,10 @@
 import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { FastifyRequest } from 'fastify';
 import { Access } from '../auth/access.decorator.js';
 import { NamespaceScope } from '../domain/principal.js';
+import { noteRouteTemplate } from '../common/logging-http.js';
 import { noteRouteFacts } from '../http/call-context.js';
 import type { AuditRepository } from './audit.repository.js';
 import { AuditService } from './audit.service.js';
@@ -17,9 +19,18 @@ class AuditController {
   @Access('admin') list() {}
 }
 
+type Call = Partial<Omit<FastifyRequest, 'raw'>> & { route?: string };
+
+/** A request as Fastify hands it over; `route`: the template noted once its body was accepted. */
+function request({ route, ...req }: Call): FastifyRequest {
+  const raw = {} as IncomingMessage;
+  if (route) noteRouteTemplate(raw, route);
+  return { method: 'GET', params: {}, ip: '10.0.0.9', ...req, raw } as FastifyRequest;
+}
+
 /** A request that reached `handler` of `controller`, as the guard notes it. */
-function reached(controller: new () => object, handler: string, req: Partial<Request>): Request {
-  const r = { method: 'GET', params: {}, ip: '10.0.0.9', ...req } as Request;
+function reached(controller: new () => object, handler: string, req: Call): FastifyRequest {
+  const r = request(req);
   const context = {
     switchToHttp: () => ({ getRequest: () => r }),
     getHandler: () => (controller.prototype as Record<string, unknown>)[handler],
@@ -35,11 +46,11 @@ describe('AuditService: which calls are audited, and what an entry holds', () =>
   it('audits every non-GET under /v1, with target, requestId, caller and address', () => {
     const req = reached(DeploymentWritesController, 'create', {
       method: 'POST',
-      originalUrl: '/v1/deployments',
-      route: { path: '/v1/deployments' },
+      url: '/v1/deployments',
+      route: '/v1/deployments',
       body: { namespace: 'team-a', name: 'web' },
     });
-    (req as Request & { principal: unknown }).principal = {
+    (req as FastifyRequest & { principal: unknown }).principal = {
       keyId: 'k-1',
       keyName: 'ci',
       role: 'writer',
@@ -62,8 +73,7 @@ describe('AuditService: which calls are audited, and what an entry holds', () =>
   });
 
   it('audits GETs of admin-only routes, and 401/403/429 on any route; not other reads', () => {
-    const read = () =>
-      reached(RequestsController, 'list', { originalUrl: '/v1/requests?x=1', route: { path: '/v1/requests' } });
+    const read = () => reached(RequestsController, 'list', { url: '/v1/requests?x=1', route: '/v1/requests' });
     expect(audit.entryFor(read(), 200)).toBeUndefined();
     expect(audit.entryFor(read(), 404)).toBeUndefined();
     for (const status of [401, 403, 429])
@@ -72,14 +82,14 @@ describe('AuditService: which calls are audited, and what an entry holds', () =>
         action: 'requests.list',
         actorKeyId: null,
       });
-    const admin = reached(AuditController, 'list', { originalUrl: '/v1/audit', route: { path: '/v1/audit' } });
+    const admin = reached(AuditController, 'list', { url: '/v1/audit', route: '/v1/audit' });
     expect(audit.entryFor(admin, 200)).toMatchObject({ action: 'audit.list', statusCode: 200 });
   });
 
   it('audits unmatched writes under /v1 by their path, and nothing outside /v1', () => {
-    const unmatched = { method: 'POST', originalUrl: '/v1/nowhere', params: {} } as unknown as Request;
+    const unmatched = request({ method: 'POST', url: '/v1/nowhere' });
     expect(audit.entryFor(unmatched, 404)).toMatchObject({ route: '/v1/nowhere', action: 'unmatched' });
-    const outside = { method: 'POST', originalUrl: '/healthz', params: {} } as unknown as Request;
+    const outside = request({ method: 'POST', url: '/healthz' });
     expect(audit.entryFor(outside, 404)).toBeUndefined();
   });
 });

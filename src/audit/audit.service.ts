@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 import type { AuthenticatedRequest } from '../auth/access.decorator.js';
+import { routeTemplate } from '../common/logging-http.js';
 import { decodeCursor, encodeCursor } from '../domain/cursor.js';
 import { CallAuditor, routeFactsOf } from '../http/call-context.js';
 import { AuditEntry, AuditRepository, NewAuditEntry } from './audit.repository.js';
@@ -26,12 +27,12 @@ export class AuditService implements CallAuditor {
   constructor(private readonly repo: AuditRepository) {}
 
   /** Facts a handler adds to its own entry (the purge: its cut-off and how many entries went). */
-  static addDetails(req: Request, details: Record<string, unknown>) {
-    (req as Request & { [DETAILS]?: Record<string, unknown> })[DETAILS] = details;
+  static addDetails(req: FastifyRequest, details: Record<string, unknown>) {
+    (req as FastifyRequest & { [DETAILS]?: Record<string, unknown> })[DETAILS] = details;
   }
 
   async recordCall(
-    req: Request,
+    req: FastifyRequest,
     statusCode: number,
     outcome: { body?: unknown; errorCode?: string; action?: string } = {},
   ): Promise<void> {
@@ -47,18 +48,20 @@ export class AuditService implements CallAuditor {
 
   /** The entry for a call, or undefined when the call is not one that is audited. */
   entryFor(
-    req: Request,
+    req: FastifyRequest,
     statusCode: number,
     outcome: { body?: unknown; errorCode?: string; action?: string } = {},
   ): NewAuditEntry | undefined {
-    const path = (req.originalUrl ?? req.url ?? '').split('?')[0];
+    const path = (req.url ?? '').split('?')[0];
     if (path !== '/v1' && !path.startsWith('/v1/')) return undefined;
     const facts = routeFactsOf(req);
     const method = req.method.toUpperCase();
     const read = method === 'GET' || method === 'HEAD';
     if (read && !facts?.adminOnly && !ALWAYS_AUDITED.has(statusCode)) return undefined;
-    const template: unknown = req.route?.path;
-    const params: unknown = req.params;
+    // Fastify matches the route before reading the body; a call refused before its body was
+    // accepted (400, 413, 415, 405) counts as unrouted, as it did when routing came after.
+    const template = routeTemplate(req.raw);
+    const params: unknown = template === undefined ? undefined : req.params;
     const principal = (req as AuthenticatedRequest).principal;
     return {
       actorKeyId: principal?.keyId ?? null,
@@ -73,7 +76,7 @@ export class AuditService implements CallAuditor {
       errorCode: outcome.errorCode ?? null,
       requestId: field(outcome.body, 'requestId') ?? field(params, 'requestId'),
       sourceIp: req.ip ?? null,
-      details: (req as Request & { [DETAILS]?: Record<string, unknown> })[DETAILS] ?? null,
+      details: (req as FastifyRequest & { [DETAILS]?: Record<string, unknown> })[DETAILS] ?? null,
     };
   }
 

@@ -1,6 +1,6 @@
 import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 import type { ApiRole, Principal } from '../domain/principal.js';
 import { ErrorResponseDto } from '../http/api-errors.js';
 
@@ -35,7 +35,7 @@ export const Access = (role: ApiRole) =>
 export const Public = () => SetMetadata(ACCESS_METADATA, 'public');
 
 /** An HTTP request after authentication: the guard sets `principal` when the key is good. */
-export interface AuthenticatedRequest extends Request {
+export interface AuthenticatedRequest extends FastifyRequest {
   principal?: Principal;
 }
 

@@ -1,5 +1,11 @@
 import type { IncomingMessage } from 'node:http';
-import { acceptRequestId, REQUEST_ID_MAX_LENGTH, requestIdFor, routeTemplate } from './logging-http.js';
+import {
+  acceptRequestId,
+  noteRouteTemplate,
+  REQUEST_ID_MAX_LENGTH,
+  requestIdFor,
+  routeTemplate,
+} from './logging-http.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -41,7 +47,8 @@ describe('requestIdFor', () => {
 
 describe('routeTemplate', () => {
   it('names the matched route template, not the path with its values', () => {
-    const req = { baseUrl: '', route: { path: '/v1/deployments/:namespace/:name' } } as unknown as IncomingMessage;
+    const req = {} as IncomingMessage;
+    noteRouteTemplate(req, '/v1/deployments/:namespace/:name');
     expect(routeTemplate(req)).toBe('/v1/deployments/:namespace/:name');
   });
 

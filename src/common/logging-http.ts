@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { Logger as Pino } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { serializeError, withLogContext } from './logging.js';
@@ -25,12 +25,19 @@ export function acceptRequestId(header: unknown): string | undefined {
 /** The client's X-Request-Id when acceptable, else a new UUID. */
 export const requestIdFor = (header: unknown): string => acceptRequestId(header) ?? randomUUID();
 
-/** The route template that answered (`/v1/deployments/:namespace/:name`), or undefined when none matched. */
-export function routeTemplate(req: IncomingMessage): string | undefined {
-  const r = req as Partial<Request>;
-  const path: unknown = r.route?.path;
-  return typeof path === 'string' ? `${r.baseUrl ?? ''}${path}` : undefined;
+const ROUTE = Symbol('k8sdm.route');
+type Routed = IncomingMessage & { [ROUTE]?: string };
+
+/**
+ * Notes the route template that answers the request, once its body is accepted: where Express's
+ * router used to match, so that bodies refused before (400, 413, 415) and 405s stay unrouted.
+ */
+export function noteRouteTemplate(req: IncomingMessage, template: string | undefined): void {
+  (req as Routed)[ROUTE] = template;
 }
+
+/** The route template that answered (`/v1/deployments/:namespace/:name`), or undefined when none matched. */
+export const routeTemplate = (req: IncomingMessage): string | undefined => (req as Routed)[ROUTE];
 
 /** Probes poll every few seconds; their access lines would drown the rest. */
 const UNLOGGED_PATHS = new Set(['/healthz', '/readyz']);
@@ -55,25 +62,18 @@ function accessRequest(r: {
 const accessMessage = (req: IncomingMessage, res: ServerResponse) =>
   `${req.method} ${routeTemplate(req) ?? '(no route)'} ${res.statusCode}`;
 
+type Hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void;
+
 /**
- * The API's request logging, as three middlewares in this order:
- * - assignRequestId: reads X-Request-Id or makes one, sets req.id and echoes it on the response;
- * - accessLog: pino-http, one line per response with the correlation id, method, route template,
- *   status and duration (`responseTime`, ms); before the body parser, so refused bodies are logged too;
- * - bindContext: after the body parser, so every line logged while handling the request (and
- *   the intake that stores it) sees the correlation id.
+ * The API's request logging, as two Fastify hooks (the correlation id is Fastify's request id,
+ * made by requestIdFor):
+ * - onRequest: echoes the id as X-Request-Id and starts the access line: pino-http, one line per
+ *   response with the correlation id, method, route template, status and duration
+ *   (`responseTime`, ms); before the body is read, so refused bodies are logged too;
+ * - bindContext (preHandler): after the body is parsed, so every line logged while handling the
+ *   request (and the intake that stores it) sees the correlation id.
  */
-export function httpLogging(root: Pino): {
-  assignRequestId: RequestHandler;
-  accessLog: RequestHandler;
-  bindContext: RequestHandler;
-} {
-  const assignRequestId = (req: Request, res: Response, next: NextFunction) => {
-    const id = requestIdFor(req.headers[REQUEST_ID_HEADER.toLowerCase()]);
-    req.id = id;
-    res.setHeader(REQUEST_ID_HEADER, id);
-    next();
-  };
+export function httpLogging(root: Pino): { onRequest: Hook; bindContext: Hook } {
   const accessLog = pinoHttp({
     logger: root,
     genReqId: (req) => req.id ?? randomUUID(),
@@ -92,7 +92,13 @@ export function httpLogging(root: Pino): {
       err: serializeError,
     },
   });
-  const bindContext = (req: Request, _res: Response, next: NextFunction) =>
-    withLogContext({ correlationId: String(req.id) }, next);
-  return { assignRequestId, accessLog: accessLog as unknown as RequestHandler, bindContext };
+  const onRequest: Hook = (request, reply, done) => {
+    request.raw.id = request.id;
+    // On the raw response: an answer sent for a refused body, or a stream written there, has it too.
+    reply.raw.setHeader(REQUEST_ID_HEADER, request.id);
+    accessLog(request.raw, reply.raw);
+    done();
+  };
+  const bindContext: Hook = (request, _reply, done) => withLogContext({ correlationId: request.id }, done);
+  return { onRequest, bindContext };
 }

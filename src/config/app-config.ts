@@ -308,7 +308,7 @@ export class AppConfig {
   @Min(0)
   RATE_LIMIT_ANONYMOUS_MAX = 100;
 
-  /** Express's `trust proxy`: false, true, a hop count, or addresses/CIDRs/loopback,linklocal,uniquelocal. */
+  /** Which proxies' X-Forwarded-For to believe: false, true, a hop count, or addresses/CIDRs/loopback,linklocal,uniquelocal. */
   @IsString()
   @Matches(/^(true|false|\d+|[0-9A-Za-z.:/]+(\s*,\s*[0-9A-Za-z.:/]+)*)$/, {
     message:
@@ -432,10 +432,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return config;
 }
 
-/** TRUST_PROXY as express's `trust proxy` setting takes it. */
-export function trustProxySetting(value: string): boolean | number | string {
+/**
+ * TRUST_PROXY as Fastify's `trustProxy` takes it (the meanings of Express's `trust proxy`). A hop
+ * count is a function: Fastify trusts no address at all for a bare number.
+ */
+export function trustProxySetting(value: string): boolean | string | ((address: string, hop: number) => boolean) {
   if (value === 'true' || value === 'false') return value === 'true';
-  return /^\d+$/.test(value) ? Number(value) : value;
+  if (!/^\d+$/.test(value)) return value;
+  const hops = Number(value);
+  return (_address, hop) => hop < hops;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { FastifyReply } from 'fastify';
 import { AppConfig } from '../config/app-config.js';
 import { ShutdownSignal } from '../common/shutdown.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
@@ -57,11 +58,11 @@ export class EventStreamsService {
    * Refuses over the per-key limit (429, before anything is sent), then streams until the client
    * leaves, is too slow, or the process shuts down.
    */
-  async stream(res: Response, s: StreamRequest): Promise<void> {
+  async stream(reply: FastifyReply, s: StreamRequest): Promise<void> {
     const key = s.principal.keyId;
     const held = this.perKey.get(key) ?? 0;
     if (held >= this.config.EVENT_STREAMS_PER_KEY) {
-      res.setHeader('Retry-After', String(Math.ceil(RECONNECT_MS / 1000)));
+      reply.header('Retry-After', String(Math.ceil(RECONNECT_MS / 1000)));
       throw new DomainError(
         ErrorCode.TooManyEventStreams,
         `this API key already holds ${held} event streams on this API process (EVENT_STREAMS_PER_KEY=${this.config.EVENT_STREAMS_PER_KEY}); close one first`,
@@ -80,12 +81,15 @@ export class EventStreamsService {
     try {
       await this.hub.ready();
       const start = await this.startingPoint(s);
-      this.run(res, s, start);
+      // From here the stream is ours, on the raw response: Fastify sends nothing more, and an
+      // error can only end the stream (run's catch), never answer a second time.
+      reply.hijack();
+      this.run(reply.raw, s, start);
     } catch (e) {
       release();
       throw e;
     }
-    res.once('close', release);
+    reply.raw.once('close', release);
   }
 
   /** Where the stream starts, and the reset to send first when the resume point is gone. */
@@ -117,7 +121,7 @@ export class EventStreamsService {
     return { after: s.resumeAfter };
   }
 
-  private run(res: Response, s: StreamRequest, start: { after: number; reset?: Record<string, unknown> }) {
+  private run(res: ServerResponse, s: StreamRequest, start: { after: number; reset?: Record<string, unknown> }) {
     const limit = this.config.EVENT_STREAM_BUFFER_BYTES;
     let ended = false;
     let unsubscribe: () => unknown = () => undefined;
@@ -156,7 +160,7 @@ export class EventStreamsService {
     this.streams.add(end);
     // The response's close, not the request's: a GET's request side closes once it has been read.
     res.once('close', () => end());
-    res.status(200);
+    res.statusCode = 200;
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-cache, no-transform');
     res.setHeader('X-Accel-Buffering', 'no');

@@ -1,6 +1,6 @@
 import { Controller, Get, Headers, Query, Res } from '@nestjs/common';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { Access, CurrentPrincipal } from '../auth/access.decorator.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import type { Principal } from '../domain/principal.js';
@@ -70,13 +70,13 @@ export class EventsController {
     @Query() q: EventsQuery,
     @Headers('last-event-id') lastEventIdHeader: string | undefined,
     @CurrentPrincipal() principal: Principal,
-    @Res() res: Response,
+    @Res() reply: FastifyReply,
   ): Promise<void> {
     const fromHeader = parseEventId(lastEventIdHeader);
     if (fromHeader === 'invalid')
       throw new DomainError(ErrorCode.ValidationFailed, 'Last-Event-ID must be an event id (a non-negative integer)');
     const fromQuery = parseEventId(q.lastEventId);
-    await this.streams.stream(res, {
+    await this.streams.stream(reply, {
       principal,
       filter: {
         scope: principal.scope,

@@ -1,6 +1,6 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/access.decorator.js';
 import { HealthService } from './health.service.js';
 
@@ -24,8 +24,8 @@ export class HealthController {
     description: 'Ready (NATS down on the API shows as degraded: intake keeps working through the outbox)',
   })
   @ApiServiceUnavailableResponse({ description: 'A dependency is down' })
-  async readyz(@Res() res: Response) {
+  async readyz(@Res() reply: FastifyReply) {
     const r = await this.health.readinessResponse();
-    res.status(r.status).json(r.body);
+    void reply.status(r.status).send(r.body);
   }
 }

@@ -1,6 +1,6 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { Reflector } from '@nestjs/core';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 import { ACCESS_METADATA } from '../auth/access.decorator.js';
 
 /** What the audit trail needs to know about the route a call reached, whether it is answered or refused. */
@@ -19,7 +19,7 @@ const ROUTE_FACTS = Symbol('k8sdm.routeFacts');
  * exception filter knows the route of a 401, 403 or 429 too.
  */
 export function noteRouteFacts(context: ExecutionContext, reflector: Reflector): RouteFacts {
-  const req = context.switchToHttp().getRequest<Request & { [ROUTE_FACTS]?: RouteFacts }>();
+  const req = context.switchToHttp().getRequest<FastifyRequest & { [ROUTE_FACTS]?: RouteFacts }>();
   if (req[ROUTE_FACTS]) return req[ROUTE_FACTS];
   const access = reflector.getAllAndOverride<string | undefined>(ACCESS_METADATA, [
     context.getHandler(),
@@ -35,12 +35,12 @@ export function noteRouteFacts(context: ExecutionContext, reflector: Reflector):
 }
 
 /** The facts noted for this request, if a route was reached. */
-export function routeFactsOf(req: Request): RouteFacts | undefined {
-  return (req as Request & { [ROUTE_FACTS]?: RouteFacts })[ROUTE_FACTS];
+export function routeFactsOf(req: FastifyRequest): RouteFacts | undefined {
+  return (req as FastifyRequest & { [ROUTE_FACTS]?: RouteFacts })[ROUTE_FACTS];
 }
 
 /** Writes the audit entry of a call (when the call is one that is audited) before its answer is sent. */
 export interface CallAuditor {
   /** Resolves once the entry is written or found not needed; never rejects (a failure is logged). */
-  recordCall(req: Request, statusCode: number, outcome?: { body?: unknown; errorCode?: string }): Promise<void>;
+  recordCall(req: FastifyRequest, statusCode: number, outcome?: { body?: unknown; errorCode?: string }): Promise<void>;
 }

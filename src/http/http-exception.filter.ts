@@ -1,8 +1,9 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { asDatabaseUnavailable } from '../database/database-errors.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import type { CallAuditor } from './call-context.js';
+import { BODY_REJECTED_ACTION, fastifyBodyError, isBodyRejection } from './http-edges.js';
 
 /** The HTTP status of each domain error code: the API's one mapping. */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -69,14 +70,16 @@ export interface ErrorBody {
   details?: Record<string, unknown>;
 }
 
-/** Body-parser errors (bad JSON, too large) arrive as plain errors with a status and type. */
-interface ParserError {
-  status?: number;
-  type?: string;
-  message: string;
-}
-
 export function toErrorBody(e: unknown): ErrorBody {
+  // Nest hands Fastify's body errors over as HttpExceptions with the original as the cause.
+  if (fastifyBodyError(e)?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return {
+      statusCode: 413,
+      error: REASON[413],
+      message: 'request body is larger than MAX_BODY_BYTES',
+      code: ErrorCode.PayloadTooLarge,
+    };
+  }
   if (!(e instanceof HttpException)) e = asDatabaseUnavailable(e) ?? e;
   if (e instanceof DomainError) {
     const statusCode = HTTP_STATUS[e.code];
@@ -97,25 +100,10 @@ export function toErrorBody(e: unknown): ErrorBody {
       typeof r === 'object' && r && 'message' in r ? (r as { message: string | string[] }).message : e.message;
     return { statusCode, error: REASON[statusCode] ?? e.name, message };
   }
-  const p = e as ParserError;
-  if (p?.type === 'entity.too.large') {
-    return {
-      statusCode: 413,
-      error: REASON[413],
-      message: 'request body is larger than MAX_BODY_BYTES',
-      code: ErrorCode.PayloadTooLarge,
-    };
-  }
-  if (p?.type === 'entity.parse.failed') {
-    return {
-      statusCode: 400,
-      error: REASON[400],
-      message: `body is not valid JSON: ${p.message}`,
-      code: ErrorCode.ValidationFailed,
-    };
-  }
-  if (typeof p?.status === 'number' && p.status >= 400 && p.status < 500) {
-    return { statusCode: p.status, error: REASON[p.status] ?? 'Error', message: p.message };
+  // Other errors with a 4xx status (Fastify's own, not wrapped) say what was wrong with the request.
+  const status = (e as { statusCode?: unknown } | undefined)?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return { statusCode: status, error: REASON[status] ?? 'Error', message: (e as Error).message };
   }
   return { statusCode: 500, error: REASON[500], message: 'internal error' };
 }
@@ -128,19 +116,26 @@ export class HttpExceptionFilter implements ExceptionFilter {
   constructor(private readonly auditor?: CallAuditor) {}
 
   async catch(e: unknown, host: ArgumentsHost) {
+    const http = host.switchToHttp();
+    const reply = http.getResponse<FastifyReply>();
+    // A stream already under way (hijacked, headers sent) has its answer: a second one cannot follow.
+    if (reply.sent || reply.raw.headersSent) {
+      this.logger.error(`after the answer began: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      return;
+    }
     const body = toErrorBody(e);
-    const res = host.switchToHttp().getResponse<Response>();
     // RFC 6750: a 401 names the scheme the client must use.
-    if (body.statusCode === HttpStatus.UNAUTHORIZED) res.setHeader('WWW-Authenticate', 'Bearer');
-    await this.auditor?.recordCall(host.switchToHttp().getRequest<Request>(), body.statusCode, {
+    if (body.statusCode === HttpStatus.UNAUTHORIZED) reply.header('WWW-Authenticate', 'Bearer');
+    await this.auditor?.recordCall(http.getRequest<FastifyRequest>(), body.statusCode, {
       errorCode: body.code,
+      ...(isBodyRejection(e) ? { action: BODY_REJECTED_ACTION } : {}),
     });
     if (body.statusCode === HttpStatus.SERVICE_UNAVAILABLE) {
-      res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+      reply.header('Retry-After', String(RETRY_AFTER_SECONDS));
       this.logger.warn(`${body.code ?? 'unavailable'}: ${e instanceof Error ? e.message : String(e)}`);
     } else if (body.statusCode >= 500) {
       this.logger.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
     }
-    res.status(body.statusCode).json(body);
+    void reply.status(body.statusCode).send(body);
   }
 }

@@ -40,7 +40,7 @@ describe('ApiThrottlerGuard', () => {
   it('refuses with RateLimited and a Retry-After of at least a second', async () => {
     const headers: Record<string, string> = {};
     const context = {
-      switchToHttp: () => ({ getResponse: () => ({ setHeader: (n: string, v: string) => (headers[n] = v) }) }),
+      switchToHttp: () => ({ getResponse: () => ({ header: (n: string, v: string) => (headers[n] = v) }) }),
     } as unknown as ExecutionContext;
     const refused = await guard.refuse(context, 0).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(DomainError);

@@ -8,7 +8,7 @@ import {
   type ThrottlerModuleOptions,
   type ThrottlerStorage,
 } from '@nestjs/throttler';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { ACCESS_METADATA, type AuthenticatedRequest } from '../auth/access.decorator.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { noteRouteFacts } from './call-context.js';
@@ -57,7 +57,7 @@ export class ApiThrottlerGuard extends ThrottlerGuard {
     detail: ThrottlerLimitDetail,
   ): Promise<void> {
     const retryAfter = Math.max(1, detail.timeToBlockExpire);
-    context.switchToHttp().getResponse<Response>().setHeader('Retry-After', String(retryAfter));
+    context.switchToHttp().getResponse<FastifyReply>().header('Retry-After', String(retryAfter));
     throw new DomainError(
       ErrorCode.RateLimited,
       `rate limit of ${detail.limit} calls per ${detail.ttl} ms reached; retry after ${retryAfter} s`,

@@ -23,7 +23,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AuditService } from '../audit/audit.service.js';
 import { Access } from '../auth/access.decorator.js';
 import { ApiError, ApiErrors, ErrorResponseDto } from '../http/api-errors.js';
@@ -113,9 +113,9 @@ const DRY_RUN_FORBIDDEN =
   'admission refused the write (e.g. exceeded quota; details.kubernetes: its status and reason; the message is ' +
   "Kubernetes' own).";
 
-export function accepted(res: Response, s: Submitted): RequestRecordDto {
-  res.setHeader('Location', `/v1/requests/${encodeURIComponent(s.request.requestId)}`);
-  if (s.replayed) res.setHeader('Idempotent-Replayed', 'true');
+export function accepted(res: FastifyReply, s: Submitted): RequestRecordDto {
+  res.header('Location', `/v1/requests/${encodeURIComponent(s.request.requestId)}`);
+  if (s.replayed) res.header('Idempotent-Replayed', 'true');
   return toRequestRecord(s.request);
 }
 
@@ -145,8 +145,8 @@ export class DeploymentWritesController {
     @Query() { dryRun }: DryRunQuery,
     @IdempotencyKey() key: string | undefined,
     @CurrentPrincipal() principal: Principal,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<RequestRecordDto | globalThis.Response> {
     const { namespace, name, ...spec } = body;
     return this.write(dryRun, req, res, principal, {
@@ -176,8 +176,8 @@ export class DeploymentWritesController {
     @Query() { dryRun }: DryRunQuery,
     @IdempotencyKey() key: string | undefined,
     @CurrentPrincipal() principal: Principal,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<RequestRecordDto | globalThis.Response> {
     return this.write(dryRun, req, res, principal, {
       operation: Operation.UPDATE,
@@ -207,8 +207,8 @@ export class DeploymentWritesController {
     @Query() { dryRun }: DryRunQuery,
     @IdempotencyKey() key: string | undefined,
     @CurrentPrincipal() principal: Principal,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<RequestRecordDto | globalThis.Response> {
     if (Object.values(patch).every((v) => v === undefined)) {
       throw new DomainError(
@@ -241,8 +241,8 @@ export class DeploymentWritesController {
     @Query() { dryRun }: DryRunQuery,
     @IdempotencyKey() key: string | undefined,
     @CurrentPrincipal() principal: Principal,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<RequestRecordDto | globalThis.Response> {
     return this.write(dryRun, req, res, principal, {
       operation: Operation.DELETE,
@@ -256,8 +256,8 @@ export class DeploymentWritesController {
   /** Records and queues the write (202), or with dryRun asks a worker what it would change (200). */
   private async write(
     dryRun: boolean | undefined,
-    req: Request,
-    res: Response,
+    req: FastifyRequest,
+    res: FastifyReply,
     principal: Principal,
     cmd: Omit<SubmitCommand, 'requester'>,
   ): Promise<RequestRecordDto | globalThis.Response> {
@@ -324,11 +324,11 @@ export class RequestsController {
     @Param() { requestId }: RequestIdParams,
     @Query() q: GetRequestQuery,
     @CurrentPrincipal() principal: Principal,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<RequestRecordDto> {
     if (!q.wait) return toRequestRecord(await this.requests.get(requestId, principal));
     const { record, timedOut } = await this.waiter.waitFor(requestId, principal, q.wait, (q.timeout ?? 30) * 1000);
-    if (timedOut) res.setHeader('Retry-After', '1');
+    if (timedOut) res.header('Retry-After', '1');
     return toRequestRecord(record);
   }
 

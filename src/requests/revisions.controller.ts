@@ -8,7 +8,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { Access, CurrentPrincipal } from '../auth/access.decorator.js';
 import type { Principal } from '../domain/principal.js';
 import { ApiErrors, ErrorResponseDto } from '../http/api-errors.js';
@@ -73,7 +73,7 @@ export class DeploymentRevisionsController {
     @Body() body: RollbackBodyDto,
     @IdempotencyKey() key: string | undefined,
     @CurrentPrincipal() principal: Principal,
-    @Res({ passthrough: true }) res: Response,
+    @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<RequestRecordDto> {
     return accepted(res, await this.revisions.rollback(p.namespace, p.name, body.revision, key, principal));
   }

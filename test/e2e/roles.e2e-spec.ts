@@ -29,7 +29,7 @@ async function loadedModules(child: ChildProcess, output: () => string): Promise
 
 /** The packages only the API's HTTP edge uses: a process without the API must not load them. */
 const API_ONLY =
-  /\/node_modules\/(@nestjs\/swagger|@nestjs\/platform-express|express|helmet|swagger-ui-dist)\/|\/dist\/src\/(api\.bootstrap|api\.module|openapi)\.js$/;
+  /\/node_modules\/(@nestjs\/swagger|@nestjs\/platform-fastify|fastify|@fastify\/[^/]+|@nestjs\/platform-express|express|helmet|swagger-ui-dist)\/|\/dist\/src\/(api\.bootstrap|api\.module|openapi)\.js$/;
 
 function start(env: Record<string, string>): { child: ChildProcess; output: () => string } {
   let out = '';
@@ -87,7 +87,7 @@ describe('ROLE-selected processes', () => {
         expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toContain('process_cpu_seconds_total');
         // Only health and metrics: no API routes on a non-api process.
         expect((await fetch(`http://127.0.0.1:${port}/v1/requests`)).status).toBe(404);
-        // Nor the API's code: roles load lazily (app.module.ts), and Swagger, Express and
+        // Nor the API's code: roles load lazily (app.module.ts), and Swagger, Fastify and
         // helmet cost every process memory at idle (issue 13).
         const modules = await loadedModules(child, output);
         expect(modules.some((u) => u.includes('/node_modules/@nestjs/core/'))).toBe(true);
@@ -130,7 +130,7 @@ describe('ROLE-selected processes', () => {
       expect(modules.filter((u) => API_ONLY.test(u))).toEqual(
         expect.arrayContaining([expect.stringContaining('/node_modules/@nestjs/swagger/')]),
       );
-      expect(modules.some((u) => u.includes('/node_modules/express/'))).toBe(true);
+      expect(modules.some((u) => u.includes('/node_modules/fastify/'))).toBe(true);
     } finally {
       await stop(child);
     }
