@@ -17,8 +17,14 @@ import pg from 'pg';
 /** The repository root (this file runs as dist/bench/common.js). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
-export const APP_MAIN = join(REPO_ROOT, 'dist', 'src', 'main.js');
-export const MIGRATE_MAIN = join(REPO_ROOT, 'dist', 'src', 'migrate.main.js');
+/**
+ * Where the measured processes come from: this checkout, or BENCH_APP_ROOT, another built
+ * checkout (a base) measured by this harness. For scale runs where the base's own harness would
+ * create its own set of Deployments again (BENCH_SCALE_NAMESPACE is newer than the base).
+ */
+export const APP_ROOT = process.env.BENCH_APP_ROOT ? resolve(process.env.BENCH_APP_ROOT) : REPO_ROOT;
+export const APP_MAIN = join(APP_ROOT, 'dist', 'src', 'main.js');
+export const MIGRATE_MAIN = join(APP_ROOT, 'dist', 'src', 'migrate.main.js');
 
 export const shortId = (bytes = 3) => randomBytes(bytes).toString('hex');
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -199,7 +205,7 @@ const quickEnv = (): Record<string, string> =>
 /** Applies the committed migrations with the real migration command (dist/src/migrate.main.js). */
 export function migrate(databaseUrl: string): void {
   execFileSync(process.execPath, [MIGRATE_MAIN], {
-    cwd: REPO_ROOT,
+    cwd: APP_ROOT,
     env: { ...process.env, ...quickEnv(), DATABASE_URL: databaseUrl },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -446,7 +452,7 @@ export function spawnApp(name: string, env: Record<string, string>, nodeArgs: st
   const logFile = join(logDir, `${name}.log`);
   const out = createWriteStream(logFile);
   const proc = spawn(process.execPath, [...nodeArgs, APP_MAIN], {
-    cwd: REPO_ROOT,
+    cwd: APP_ROOT,
     env: { ...process.env, ...quickEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -19,7 +19,7 @@ import { cpus, loadavg } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { dropQuickTemplate, isQuick, loadNow, REPO_ROOT, resultsDir } from './common.js';
+import { APP_ROOT, dropQuickTemplate, isQuick, loadNow, REPO_ROOT, resultsDir } from './common.js';
 
 /** What every bench module exports; `summary`, when there, turns its figures into a short table for people. */
 export interface BenchModule {
@@ -88,19 +88,23 @@ export function table(title: string, rows: [string, string][]): string {
   ].join('\n');
 }
 
-function environment() {
-  let commit = 'unknown';
+function commitOf(dir: string): string {
   try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir, encoding: 'utf8' }).trim();
   } catch {
-    // not a git checkout
+    return 'unknown'; // not a git checkout
   }
+}
+
+function environment() {
   return {
     node: process.version,
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model,
     loadavg1m: Number(loadavg()[0].toFixed(2)),
-    commit,
+    commit: commitOf(REPO_ROOT),
+    // BENCH_APP_ROOT: the processes measured came from another checkout than the harness.
+    ...(APP_ROOT === REPO_ROOT ? {} : { app: { root: APP_ROOT, commit: commitOf(APP_ROOT) } }),
     quick: isQuick(),
   };
 }
