@@ -22,10 +22,18 @@ base_sha="$(git -C "$repo" rev-parse --verify --quiet "$base_ref^{commit}")" || 
   exit 2
 }
 base_dir="$CACHE_ROOT/bench-base/$base_sha"
-if [ ! -e "$base_dir/package.json" ]; then
+if [ "$(git -C "$base_dir" rev-parse HEAD 2>/dev/null)" != "$base_sha" ]; then
+  # Absent, or left by another clone (the cache outlives a clone's worktree registration, and
+  # the results would name the base "unknown"): checked out again, keeping its own npm install.
+  kept=""
+  if [ -d "$base_dir/node_modules" ] && [ ! -L "$base_dir/node_modules" ]; then
+    kept="$CACHE_ROOT/bench-base/node_modules.$$"
+    mv "$base_dir/node_modules" "$kept"
+  fi
   rm -rf "$base_dir"
   git -C "$repo" worktree prune
   git -C "$repo" worktree add --detach "$base_dir" "$base_sha" >/dev/null
+  [ -z "$kept" ] || mv "$kept" "$base_dir/node_modules"
 fi
 if cmp -s "$repo/package-lock.json" "$base_dir/package-lock.json"; then
   [ -e "$base_dir/node_modules" ] || ln -s "$repo/node_modules" "$base_dir/node_modules"
