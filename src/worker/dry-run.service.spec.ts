@@ -3,7 +3,7 @@ import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/deployment-spec.js
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import type { DeploymentObject, KubernetesGateway } from '../kubernetes/kubernetes.gateway.js';
 import { Operation, SpecMode } from '../requests/deployment-request.entity.js';
-import { DryRunService } from './dry-run.service.js';
+import { DRY_RUN_ATTEMPTS, DryRunService } from './dry-run.service.js';
 
 const MANAGER = 'k8s-deployment-manager';
 
@@ -25,20 +25,27 @@ const live = (over: { image?: string; replicas?: number; managed?: boolean; mana
   }) as DeploymentObject;
 
 /** A gateway whose read answers `current` and whose dry-run apply answers what was sent (plus a warning). */
-function setup(current: DeploymentObject | null, opts: { namespaceExists?: boolean } = {}) {
+function setup(current: DeploymentObject | null, opts: { namespaceExists?: boolean; conflicts?: number } = {}) {
   const calls: string[] = [];
+  let conflicts = opts.conflicts ?? 0;
   const gateway = {
     getDeployment: async () => (calls.push('get'), current && structuredClone(current)),
     namespaceExists: async () => (calls.push('namespace'), opts.namespaceExists ?? true),
-    dryRunApply: async (m: DeploymentObject) => (
-      calls.push('dry-run-apply'),
-      { object: { ...m, metadata: { ...m.metadata, generation: 2 } }, warnings: ['from the apiserver'] }
-    ),
+    dryRunApply: async (m: DeploymentObject) => {
+      calls.push('dry-run-apply');
+      // What a status write between our read and the dry run makes the apiserver answer.
+      if (conflicts-- > 0) throw new DomainError(ErrorCode.ResourceVersionConflict, 'the object has been modified');
+      return { object: { ...m, metadata: { ...m.metadata, generation: 2 } }, warnings: ['from the apiserver'] };
+    },
     dryRunCreate: async (m: DeploymentObject) => (calls.push('dry-run-create'), { object: m, warnings: [] }),
     dryRunDelete: async () => (calls.push('dry-run-delete'), []),
   } as unknown as KubernetesGateway;
   const config = { KUBE_FIELD_MANAGER: MANAGER, CREATE_NAMESPACES: false } as AppConfig;
-  return { service: new DryRunService(config, gateway), calls };
+  const service = new DryRunService(config, gateway);
+  const pauses: number[] = [];
+  service.random = () => 0.5;
+  service.sleep = async (ms) => void pauses.push(ms);
+  return { service, calls, pauses };
 }
 
 const patch = (spec: Record<string, unknown>) => ({
@@ -78,6 +85,22 @@ describe('DryRunService', () => {
       'from the apiserver',
       'replicas is owned by field manager "kubectl-scale" now; the write would take it over',
     ]);
+  });
+
+  it('reads again after a 409, pausing twice as long each time, and answers 409 only after its last attempt', async () => {
+    const patient = setup(live(), { conflicts: DRY_RUN_ATTEMPTS - 1 });
+    expect((await patient.service.run(patch({ image: 'nginx:1.28' }))).changes).toEqual([
+      { path: 'image', from: 'nginx:1.27', to: 'nginx:1.28' },
+    ]);
+    expect(patient.calls).toEqual(Array(DRY_RUN_ATTEMPTS).fill(['get', 'dry-run-apply']).flat());
+    expect(patient.pauses).toEqual([50, 100, 200, 400, 800]);
+
+    const exhausted = setup(live(), { conflicts: DRY_RUN_ATTEMPTS });
+    await expect(exhausted.service.run(patch({ image: 'nginx:1.28' }))).rejects.toMatchObject({
+      code: ErrorCode.ResourceVersionConflict,
+    });
+    expect(exhausted.calls).toHaveLength(2 * DRY_RUN_ATTEMPTS);
+    expect(exhausted.pauses).toHaveLength(DRY_RUN_ATTEMPTS - 1);
   });
 
   it('refuses as the real request would: not ours, absent, a create over a foreign one', async () => {

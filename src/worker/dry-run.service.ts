@@ -6,11 +6,19 @@ import { fieldOwnersOf, foreignOwners } from '../deployments/field-owners.js';
 import { KubernetesGateway, type DeploymentObject } from '../kubernetes/kubernetes.gateway.js';
 import { specFromDeployment } from '../kubernetes/manifest.js';
 import type { DryRunMessage } from '../requests/dry-run-subject.js';
-import { CONFLICT_RETRIES } from './deployment-applier.js';
 import { namespaceMissing, planWrite, type WriteIntent, type WritePlan } from './write-plan.js';
 
 /** Stamped in the manifest's request-id annotation, which is never compared and never stored. */
 const DRY_RUN_REQUEST_ID = 'dry-run';
+
+/**
+ * Read-and-write rounds before a dry run answers 409. More than the worker's CONFLICT_RETRIES,
+ * with a pause between them: the worker's request is redelivered after its conflicts, but a
+ * dry run's 409 goes to the user, and right after a scale the deployment controller rewrites
+ * the status (so the resourceVersion) several times within a second.
+ */
+export const DRY_RUN_ATTEMPTS = 6;
+const CONFLICT_PAUSE_MS = 50;
 
 /**
  * Runs the write a request would make with dryRun=All, from the same plan as the real apply
@@ -24,6 +32,9 @@ export class DryRunService {
     private readonly k8s: KubernetesGateway,
   ) {}
 
+  random: () => number = Math.random;
+  sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
   async run(msg: DryRunMessage): Promise<DryRunOutcome> {
     const intent: WriteIntent = { ...msg, requestId: DRY_RUN_REQUEST_ID };
     for (let attempt = 1; ; attempt++) {
@@ -31,8 +42,10 @@ export class DryRunService {
         return await this.once(intent);
       } catch (e) {
         // It changed between our read and the dry-run write: read and decide again, as the real apply does.
-        if (!(e instanceof DomainError && e.code === ErrorCode.ResourceVersionConflict) || attempt >= CONFLICT_RETRIES)
+        if (!(e instanceof DomainError && e.code === ErrorCode.ResourceVersionConflict) || attempt >= DRY_RUN_ATTEMPTS)
           throw e;
+        // Doubling, jittered ±50%: 50, 100, 200, 400, 800 ms on average, 1.55 s in all.
+        await this.sleep(Math.round(CONFLICT_PAUSE_MS * 2 ** (attempt - 1) * (0.5 + this.random())));
       }
     }
   }
