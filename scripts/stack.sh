@@ -35,7 +35,7 @@
 # State (data, logs, pid files, certificates, kubeconfig) lives outside the
 # repository, in ${K8SDM_STATE:-~/.local/state/k8s-deployment-manager}/stack.
 #
-# K8SDM_PORT_OFFSET (default 0, at most 7000) is added to every port, so a second
+# K8SDM_PORT_OFFSET (default 0, at most 4000) is added to every port, so a second
 # stack can run beside the usual one, e.g. to try a change to this script:
 #
 #     K8SDM_STATE=$(mktemp -d) K8SDM_PORT_OFFSET=1000 scripts/stack.sh up
@@ -53,22 +53,25 @@ RUN="$STACK/run"
 PKI="$STACK/pki"
 KUBECONFIG_FILE="$STACK/kubeconfig"
 
-# Loopback ports, chosen away from every common default.
+# Loopback ports, chosen away from every common default and below Linux's
+# ephemeral range (32768-60999): a port in that range can be held at any moment
+# as the local end of some outgoing connection, and a server starting then dies
+# with "address already in use" (nats-2 did, mid-suite, on 54232).
 PORT_OFFSET="${K8SDM_PORT_OFFSET:-0}"
-[[ "$PORT_OFFSET" =~ ^[0-9]{1,4}$ ]] && ((PORT_OFFSET <= 7000)) ||
-  { echo "[stack] ERROR: K8SDM_PORT_OFFSET must be a number from 0 to 7000" >&2; exit 2; }
+[[ "$PORT_OFFSET" =~ ^[0-9]{1,4}$ ]] && ((10#$PORT_OFFSET <= 4000)) ||
+  { echo "[stack] ERROR: K8SDM_PORT_OFFSET must be a number from 0 to 4000 (the ports stay below 32768)" >&2; exit 2; }
 PORT_OFFSET=$((10#$PORT_OFFSET)) # "0100" is 100, not octal
-PG_PORT=$((55432 + PORT_OFFSET))
-NATS_PORT=$((54222 + PORT_OFFSET))
-NATS_MON_PORT=$((58222 + PORT_OFFSET))
-ETCD_PORT=$((52379 + PORT_OFFSET))
-ETCD_PEER_PORT=$((52380 + PORT_OFFSET))
-APISERVER_PORT=$((56443 + PORT_OFFSET))
-KWOK_PORT=$((56248 + PORT_OFFSET)) # KWOK's own /healthz
+PG_PORT=$((25432 + PORT_OFFSET))
+NATS_PORT=$((24222 + PORT_OFFSET))
+NATS_MON_PORT=$((28222 + PORT_OFFSET))
+ETCD_PORT=$((22379 + PORT_OFFSET))
+ETCD_PEER_PORT=$((22380 + PORT_OFFSET))
+APISERVER_PORT=$((26443 + PORT_OFFSET))
+KWOK_PORT=$((26248 + PORT_OFFSET)) # KWOK's own /healthz
 # The optional JetStream cluster's node N (1-3): client, route and monitoring ports.
-nats_node_port() { echo $((54230 + $1 + PORT_OFFSET)); }
-nats_node_route_port() { echo $((54240 + $1 + PORT_OFFSET)); }
-nats_node_mon_port() { echo $((58230 + $1 + PORT_OFFSET)); }
+nats_node_port() { echo $((24230 + $1 + PORT_OFFSET)); }
+nats_node_route_port() { echo $((24240 + $1 + PORT_OFFSET)); }
+nats_node_mon_port() { echo $((28230 + $1 + PORT_OFFSET)); }
 NATS_NODES=(1 2 3)
 
 OWN_DATABASE_URL="postgres://postgres:postgres@127.0.0.1:$PG_PORT/k8sdm"

@@ -73,9 +73,24 @@ check "a service that exited is not alive" not alive dies "$sleep_bin"
 # The JetStream cluster's nodes: the nats-server binary, ports apart from the single node's and shifted by the offset.
 check "cluster nodes are nats-server processes" [ "$(service_bin nats-2)" = "$NATS_SERVER_BIN" ]
 check "the cluster URL lists three nodes beside the single one" \
-  [ "$NATS_CLUSTER_URL" = "nats://127.0.0.1:54231,nats://127.0.0.1:54232,nats://127.0.0.1:54233" ]
+  [ "$NATS_CLUSTER_URL" = "nats://127.0.0.1:24231,nats://127.0.0.1:24232,nats://127.0.0.1:24233" ]
 check "with an offset, the cluster's ports move too" \
-  [ "$(PORT_OFFSET=1000 nats_node_port 1) $(PORT_OFFSET=1000 nats_node_route_port 1)" = "55231 55241" ]
+  [ "$(PORT_OFFSET=1000 nats_node_port 1) $(PORT_OFFSET=1000 nats_node_route_port 1)" = "25231 25241" ]
+
+# Every port, at the largest offset allowed, stays below the ephemeral range, where
+# an outgoing connection's local end could hold it when the server starts.
+highest_port() (
+  K8SDM_PORT_OFFSET=4000
+  # shellcheck source=scripts/stack.sh
+  . "$here/stack.sh"
+  local n ports=("$PG_PORT" "$NATS_PORT" "$NATS_MON_PORT" "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KWOK_PORT")
+  for n in "${NATS_NODES[@]}"; do ports+=("$(nats_node_port "$n")" "$(nats_node_route_port "$n")" "$(nats_node_mon_port "$n")"); done
+  printf '%s\n' "${ports[@]}" | sort -n | tail -1
+)
+check "at the largest offset every port is below 32768" [ "$(highest_port)" -lt 32768 ]
+refused_offset() { ! K8SDM_STATE="$state" K8SDM_PORT_OFFSET="$1" bash "$here/stack.sh" status 2>/dev/null; }
+check "an offset past 4000 is refused" refused_offset 4001
+check "an offset of 4000 is taken" not refused_offset 4000
 
 if ((failures)); then echo "stack.test.sh: $failures check(s) failed" >&2; exit 1; fi
 echo "stack.test.sh: all checks passed"
