@@ -88,7 +88,7 @@ highest_port() (
   printf '%s\n' "${ports[@]}" | sort -n | tail -1
 )
 check "at the largest offset every port is below 32768" [ "$(highest_port)" -lt 32768 ]
-refused_offset() { ! K8SDM_STATE="$state" K8SDM_PORT_OFFSET="$1" bash "$here/stack.sh" status 2>/dev/null; }
+refused_offset() { ! K8SDM_STATE="$state" K8SDM_PORT_OFFSET="$1" bash "$here/stack.sh" status >/dev/null 2>&1; }
 check "an offset past 4000 is refused" refused_offset 4001
 check "an offset of 4000 is taken" not refused_offset 4000
 
