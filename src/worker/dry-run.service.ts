@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { backoffDelay } from '../common/backoff.js';
 import { AppConfig } from '../config/app-config.js';
 import { DomainError, ErrorCode } from '../domain/domain-error.js';
 import { diffSpecs, type DryRunOutcome, type SpecChange } from '../domain/spec-diff.js';
@@ -18,7 +19,8 @@ const DRY_RUN_REQUEST_ID = 'dry-run';
  * the status (so the resourceVersion) several times within a second.
  */
 export const DRY_RUN_ATTEMPTS = 6;
-const CONFLICT_PAUSE_MS = 50;
+/** Pauses between rounds: 50, 100, 200, 400, 800 ms (±20%), 1.55 s in all. */
+const CONFLICT_PAUSE = { baseMs: 50, maxMs: 800 };
 
 /**
  * Runs the write a request would make with dryRun=All, from the same plan as the real apply
@@ -44,8 +46,7 @@ export class DryRunService {
         // It changed between our read and the dry-run write: read and decide again, as the real apply does.
         if (!(e instanceof DomainError && e.code === ErrorCode.ResourceVersionConflict) || attempt >= DRY_RUN_ATTEMPTS)
           throw e;
-        // Doubling, jittered ±50%: 50, 100, 200, 400, 800 ms on average, 1.55 s in all.
-        await this.sleep(Math.round(CONFLICT_PAUSE_MS * 2 ** (attempt - 1) * (0.5 + this.random())));
+        await this.sleep(backoffDelay(attempt, CONFLICT_PAUSE, this.random));
       }
     }
   }
